@@ -1,0 +1,85 @@
+//! `exhaustive`: loom explores every interleaving, optionally bounded by the
+//! number of preemptions.
+
+use super::{Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
+use crate::execution::{DiskKind, Model, execute};
+use crate::history::History;
+use crate::platform::Loom;
+use crate::systems::Variant;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Loom runs at most five threads, main included.
+pub const MAX_EXHAUSTIVE_ACTORS: usize = 4;
+
+/// Branch points one execution may have before loom gives up on it.
+const MAX_BRANCHES: usize = 100_000;
+
+#[derive(Default)]
+struct Search {
+    executions: usize,
+    history: History,
+    failure: Option<Failure>,
+}
+
+/// The payload that stops loom at the first violation.
+struct Found;
+
+pub(super) fn run(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Limits) -> (Verdict, usize) {
+    let actors = model.actor_count();
+    if actors > MAX_EXHAUSTIVE_ACTORS {
+        let reason = format!(
+            "exhaustive exploration takes at most {MAX_EXHAUSTIVE_ACTORS} actors (loom runs 5 threads, main included); \
+             this scenario has {actors}: use the pct or random explorer"
+        );
+        return (Verdict::Incomplete { reason }, 0);
+    }
+    let search = Arc::new(Mutex::new(Search::default()));
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = bound;
+    builder.max_branches = MAX_BRANCHES;
+    builder.max_duration = Some(limits.max_time);
+    builder.max_permutations = None;
+    builder.checkpoint_file = None;
+    builder.log = false;
+    builder.location = false;
+    let start = Instant::now();
+    let (m, v, s) = (model.clone(), variant.clone(), search.clone());
+    let result = quiet::quietly(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            builder.check(move || {
+                let history = History::new();
+                let execution = {
+                    let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
+                    s.executions += 1;
+                    s.history = history.clone();
+                    s.executions
+                };
+                let outcome = execute::<Loom>(&m, &v, &DiskKind::Memory, &history);
+                if let Some(violation) = outcome.violation {
+                    let replay = Replay::Exhaustive { bound, execution };
+                    let failure =
+                        Failure { violation, events: outcome.events, final_state: outcome.final_state, replay };
+                    s.lock().unwrap_or_else(|e| e.into_inner()).failure = Some(failure);
+                    std::panic::panic_any(Found);
+                }
+            })
+        }))
+    });
+    let mut search = search.lock().unwrap_or_else(|e| e.into_inner());
+    let executions = search.executions;
+    let verdict = match result {
+        Ok(()) if start.elapsed() >= limits.max_time => Verdict::Incomplete {
+            reason: format!("time limit of {:?} reached after {executions} executions", limits.max_time),
+        },
+        Ok(()) => Verdict::Proved { bound },
+        Err(payload) => match search.failure.take() {
+            Some(failure) => Verdict::Violation(Box::new(failure)),
+            None => {
+                let events = search.history.events();
+                verdict_for_panic(panic_message(&*payload), events, Replay::Exhaustive { bound, execution: executions })
+            }
+        },
+    };
+    (verdict, executions)
+}

@@ -1,0 +1,182 @@
+//! Explorers: run many executions of a model and keep the first failure.
+//!
+//! | explorer     | backend          | a pass means                         |
+//! |--------------|------------------|--------------------------------------|
+//! | `exhaustive` | loom             | **proved** (within the stated bound) |
+//! | `pct`/`random` | shuttle, seeded | **not found** in N schedules        |
+//! | `stress`     | real threads, real directory | smoke test only           |
+//!
+//! A search that hits a limit is `incomplete`, never green. Failures are
+//! caught; panics inside a model are kept quiet while exploring.
+
+mod exhaustive;
+mod quiet;
+mod schedules;
+mod stress;
+
+pub use exhaustive::MAX_EXHAUSTIVE_ACTORS;
+pub use schedules::ShuttleSchedule;
+
+use crate::execution::{Model, Violation};
+use crate::history::Event;
+use crate::systems::Variant;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// How to search the interleavings of a model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Explorer {
+    /// Loom, every interleaving with at most `bound` preemptions (`None`: all).
+    Exhaustive { bound: Option<usize> },
+    /// Shuttle's PCT scheduler with bug depth `depth`.
+    Pct { depth: usize, schedules: usize, seed: u64 },
+    /// Shuttle's uniformly random scheduler.
+    Random { schedules: usize, seed: u64 },
+    /// Real threads on a real directory, `runs` times.
+    Stress { runs: usize },
+}
+
+impl Explorer {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Explorer::Exhaustive { .. } => "exhaustive",
+            Explorer::Pct { .. } => "pct",
+            Explorer::Random { .. } => "random",
+            Explorer::Stress { .. } => "stress",
+        }
+    }
+
+    /// `exhaustive(bound=3)`, `pct(depth=3, schedules=1000, seed=7)`...
+    pub fn describe(&self) -> String {
+        match self {
+            Explorer::Exhaustive { bound: Some(b) } => format!("exhaustive(bound={b})"),
+            Explorer::Exhaustive { bound: None } => "exhaustive(unbounded)".into(),
+            Explorer::Pct { depth, schedules, seed } => {
+                format!("pct(depth={depth}, schedules={schedules}, seed={seed})")
+            }
+            Explorer::Random { schedules, seed } => format!("random(schedules={schedules}, seed={seed})"),
+            Explorer::Stress { runs } => format!("stress(runs={runs})"),
+        }
+    }
+}
+
+/// Limits that turn a search into `incomplete` rather than letting it run on.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_time: Duration::from_secs(120) }
+    }
+}
+
+/// How to reproduce a failure.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Replay {
+    /// Loom explores in a fixed order: the same bound finds the same execution.
+    Exhaustive { bound: Option<usize>, execution: usize },
+    /// The shuttle schedule of the failing execution.
+    Shuttle(ShuttleSchedule),
+    /// Real threads cannot be replayed; the run number is informative only.
+    Stress { run: usize },
+}
+
+/// The first failing execution a search found.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub violation: Violation,
+    pub events: Vec<Event>,
+    pub final_state: Value,
+    pub replay: Replay,
+}
+
+#[derive(Clone, Debug)]
+pub enum Verdict {
+    Violation(Box<Failure>),
+    /// Exhaustive search finished: no execution (within the bound) fails.
+    Proved {
+        bound: Option<usize>,
+    },
+    /// Sampling found nothing; this is not a proof.
+    NotFound,
+    /// A limit was hit before the search finished.
+    Incomplete {
+        reason: String,
+    },
+}
+
+impl Verdict {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Violation(_) => "violation",
+            Verdict::Proved { .. } => "proved",
+            Verdict::NotFound => "not-found",
+            Verdict::Incomplete { .. } => "incomplete",
+        }
+    }
+}
+
+/// The result of one search.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub explorer: Explorer,
+    pub verdict: Verdict,
+    /// Executions run (the failing one included).
+    pub executions: usize,
+    pub elapsed: Duration,
+}
+
+/// Searches `model` under `variant` with `explorer`.
+pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &Limits) -> Report {
+    let start = Instant::now();
+    let (verdict, executions) = match explorer {
+        Explorer::Exhaustive { bound } => exhaustive::run(model, variant, *bound, limits),
+        Explorer::Pct { depth, schedules, seed } => {
+            schedules::run_pct(model, variant, *depth, *schedules, *seed, limits)
+        }
+        Explorer::Random { schedules, seed } => schedules::run_random(model, variant, *schedules, *seed, limits),
+        Explorer::Stress { runs } => stress::run(model, variant, *runs, limits),
+    };
+    Report { explorer: explorer.clone(), verdict, executions, elapsed: start.elapsed() }
+}
+
+/// Replays a recorded shuttle schedule: the same trace, every time.
+pub fn replay(
+    model: &Model,
+    variant: &Variant,
+    schedule: &ShuttleSchedule,
+) -> Result<crate::execution::Outcome, String> {
+    schedules::replay(model, variant, schedule)
+}
+
+/// The text of a panic payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".into()
+    }
+}
+
+/// A model panic that is not a found violation: deadlocks are findings,
+/// everything else means the search could not finish.
+fn verdict_for_panic(message: String, events: Vec<Event>, replay: Replay) -> Verdict {
+    if message.contains("deadlock") {
+        let violation =
+            Violation { invariant: "no-deadlock".into(), message: format!("every task is blocked: {message}") };
+        Verdict::Violation(Box::new(Failure { violation, events, final_state: Value::Null, replay }))
+    } else if message.contains("exceeded maximum number of threads") || message.contains("MAX_THREADS") {
+        Verdict::Incomplete {
+            reason: format!(
+                "loom runs at most {} threads including main, and this execution spawned more ({message})",
+                MAX_EXHAUSTIVE_ACTORS + 1
+            ),
+        }
+    } else {
+        Verdict::Incomplete { reason: format!("the model panicked: {message}") }
+    }
+}

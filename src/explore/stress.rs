@@ -1,0 +1,46 @@
+//! `stress`: real threads on a real directory. A smoke test only: whether a
+//! race shows depends on the OS scheduler (hit rates vary wildly between runs).
+
+use super::{Failure, Limits, Replay, Verdict, panic_message, verdict_for_panic};
+use crate::execution::{DiskKind, Model, execute};
+use crate::history::History;
+use crate::platform::Std;
+use crate::systems::Variant;
+use std::time::Instant;
+
+pub(super) fn run(model: &Model, variant: &Variant, runs: usize, limits: &Limits) -> (Verdict, usize) {
+    let start = Instant::now();
+    for run in 1..=runs {
+        if start.elapsed() > limits.max_time {
+            let reason = format!("time limit of {:?} reached after {} of {runs} runs", limits.max_time, run - 1);
+            return (Verdict::Incomplete { reason }, run - 1);
+        }
+        let dir = match tempfile::tempdir() {
+            Ok(dir) => dir,
+            Err(e) => {
+                return (Verdict::Incomplete { reason: format!("cannot create a temporary directory: {e}") }, run - 1);
+            }
+        };
+        let history = History::new();
+        let disk = DiskKind::Directory(dir.path().to_path_buf());
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute::<Std>(model, variant, &disk, &history)));
+        match result {
+            Ok(outcome) => {
+                if let Some(violation) = outcome.violation {
+                    let failure = Failure {
+                        violation,
+                        events: outcome.events,
+                        final_state: outcome.final_state,
+                        replay: Replay::Stress { run },
+                    };
+                    return (Verdict::Violation(Box::new(failure)), run);
+                }
+            }
+            Err(payload) => {
+                return (verdict_for_panic(panic_message(&*payload), history.events(), Replay::Stress { run }), run);
+            }
+        }
+    }
+    (Verdict::NotFound, runs)
+}

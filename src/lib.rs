@@ -1,0 +1,13 @@
+//! racecheck: a deterministic concurrency test harness and model checker for
+//! the persistent state of AI-agent orchestrators.
+//!
+//! Data flows one way: scenario → explore → execution → verdict → report.
+//! Modules below only ever use modules further down this list.
+
+pub mod execution;
+pub mod explore;
+pub mod history;
+pub mod platform;
+pub mod runtime;
+pub mod storage;
+pub mod systems;

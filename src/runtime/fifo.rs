@@ -1,0 +1,100 @@
+//! The origins' in-process FIFO mutex (`GitMutex`, `AsyncMutex`).
+//!
+//! `acquire()` takes a free lock synchronously, otherwise joins a queue;
+//! `release()` hands the lock directly to the first waiter (no barging).
+//! Acquisition is split in two because a fire-and-forget call queues
+//! synchronously in its caller and waits later in its own task.
+
+use super::{Cx, Semantics, Shared};
+use crate::history::Effect;
+use crate::platform::Platform;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// A place in a FIFO mutex's queue (or the lock itself, if it was free).
+#[must_use = "a ticket must be acquired, or the queue behind it stalls"]
+pub struct Ticket {
+    id: u64,
+    /// The lock was free and taken synchronously.
+    took: bool,
+}
+
+struct State<P: Platform> {
+    holder: Option<u64>,
+    queue: VecDeque<(u64, Arc<P::Condvar>)>,
+    next_ticket: u64,
+}
+
+pub struct FifoMutex<P: Platform> {
+    name: Arc<str>,
+    state: Shared<P, State<P>>,
+}
+
+impl<P: Platform> FifoMutex<P> {
+    pub fn new(rt: &super::Runtime<P>, name: &str) -> Self {
+        let state = State { holder: None, queue: VecDeque::new(), next_ticket: 0 };
+        FifoMutex { name: name.into(), state: Shared::new(rt, state) }
+    }
+
+    /// The synchronous part of `acquire()`: take the lock if free, else queue.
+    pub fn enqueue(&self, cx: &Cx<'_, P>) -> Ticket {
+        let (ticket, took) = self.state.with(|s| {
+            let ticket = s.next_ticket;
+            s.next_ticket += 1;
+            if s.holder.is_none() {
+                s.holder = Some(ticket);
+                (ticket, true)
+            } else {
+                s.queue.push_back((ticket, Arc::new(P::condvar())));
+                (ticket, false)
+            }
+        });
+        let res = self.name.clone();
+        cx.record("acquire", if took { Effect::Locked { res } } else { Effect::LockWait { res } });
+        Ticket { id: ticket, took }
+    }
+
+    /// Waits (an await) until the lock is handed to `ticket`.
+    pub fn acquire(&self, cx: &mut Cx<'_, P>, ticket: Ticket) {
+        if ticket.took {
+            return;
+        }
+        // Still queued: wait for the hand-off. (A task spawned with a ticket
+        // may find the lock already handed to it when it first runs.)
+        let queued = self.state.with(|s| s.queue.iter().find(|(t, _)| *t == ticket.id).map(|(_, cv)| cv.clone()));
+        if let Some(cv) = queued {
+            let ready = |s: &mut State<P>| s.holder == Some(ticket.id);
+            match cx.semantics() {
+                Semantics::EventLoop => cx.wait_on_loop(&cv, || self.state.with(ready)),
+                Semantics::Threads => self.state.wait_until(&cv, ready),
+            }
+        }
+        cx.record("acquire", Effect::Locked { res: self.name.clone() });
+    }
+
+    /// `release()`: hand the lock to the first waiter, or free it.
+    pub fn release(&self, cx: &Cx<'_, P>) {
+        cx.record("release", Effect::Unlocked { res: self.name.clone() });
+        self.state.with(|s| match s.queue.pop_front() {
+            Some((next, cv)) => {
+                s.holder = Some(next);
+                P::notify_one(&cv);
+            }
+            None => s.holder = None,
+        });
+    }
+
+    /// `withLock(fn)`: acquire, run, always release.
+    pub fn with_lock<R>(&self, cx: &mut Cx<'_, P>, f: impl FnOnce(&mut Cx<'_, P>) -> R) -> R {
+        let ticket = self.enqueue(cx);
+        self.with_ticket(cx, ticket, f)
+    }
+
+    /// The rest of `withLock` after a caller queued synchronously.
+    pub fn with_ticket<R>(&self, cx: &mut Cx<'_, P>, ticket: Ticket, f: impl FnOnce(&mut Cx<'_, P>) -> R) -> R {
+        self.acquire(cx, ticket);
+        let result = f(cx);
+        self.release(cx);
+        result
+    }
+}

@@ -1,0 +1,102 @@
+//! State shared between tasks, with the scheduling points each semantics needs.
+//!
+//! Under event-loop semantics the loop already excludes every other task, so
+//! the value sits behind a plain `std` mutex and costs the explorer nothing.
+//! Under threads semantics every access is a platform operation, a point
+//! where the explorer may preempt.
+
+use super::{Runtime, Semantics};
+use crate::platform::Platform;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+
+enum Cell<P: Platform, T: Send + 'static> {
+    Loop(std::sync::Mutex<T>),
+    Threads(P::Mutex<T>),
+}
+
+/// A value shared between tasks; each access is atomic.
+pub struct Shared<P: Platform, T: Send + 'static>(Cell<P, T>);
+
+impl<P: Platform, T: Send + 'static> Shared<P, T> {
+    pub fn new(rt: &Runtime<P>, value: T) -> Self {
+        Self::with_semantics(rt.semantics(), value)
+    }
+
+    pub fn with_semantics(semantics: Semantics, value: T) -> Self {
+        Shared(match semantics {
+            Semantics::EventLoop => Cell::Loop(std::sync::Mutex::new(value)),
+            Semantics::Threads => Cell::Threads(P::mutex(value)),
+        })
+    }
+
+    /// Runs `f` on the value as one atomic step.
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        match &self.0 {
+            Cell::Loop(m) => f(&mut m.lock().unwrap_or_else(|e| e.into_inner())),
+            Cell::Threads(m) => f(&mut P::lock(m)),
+        }
+    }
+
+    pub fn get(&self) -> T
+    where
+        T: Clone,
+    {
+        self.with(|v| v.clone())
+    }
+
+    pub fn set(&self, value: T) {
+        self.with(|v| *v = value)
+    }
+
+    /// Threads semantics: blocks on `cv` until `ready` holds. The notifier
+    /// must change the value through [`Shared::with`] before notifying.
+    pub(super) fn wait_until(&self, cv: &P::Condvar, mut ready: impl FnMut(&mut T) -> bool) {
+        let Cell::Threads(m) = &self.0 else {
+            unreachable!("event-loop tasks wait on the loop");
+        };
+        let mut guard = P::lock(m);
+        while !ready(&mut guard) {
+            guard = P::wait(cv, guard);
+        }
+    }
+
+    /// Replaces the value, returning the previous one.
+    pub fn replace(&self, value: T) -> T {
+        self.with(|v| std::mem::replace(v, value))
+    }
+}
+
+/// A boolean flag; under threads semantics a platform atomic.
+pub enum Flag<P: Platform> {
+    Loop(AtomicBool),
+    Threads(P::AtomicBool),
+}
+
+impl<P: Platform> Flag<P> {
+    pub fn new(rt: &Runtime<P>, value: bool) -> Self {
+        match rt.semantics() {
+            Semantics::EventLoop => Flag::Loop(AtomicBool::new(value)),
+            Semantics::Threads => Flag::Threads(P::atomic_bool(value)),
+        }
+    }
+
+    /// Atomically sets the flag and returns what it was.
+    pub fn swap(&self, value: bool) -> bool {
+        match self {
+            Flag::Loop(a) => a.swap(value, SeqCst),
+            Flag::Threads(a) => P::swap(a, value),
+        }
+    }
+
+    pub fn load(&self) -> bool {
+        match self {
+            Flag::Loop(a) => a.load(SeqCst),
+            Flag::Threads(a) => P::load(a),
+        }
+    }
+
+    /// A plain store, written as a swap so loom sees a read-modify-write.
+    pub fn store(&self, value: bool) {
+        self.swap(value);
+    }
+}

@@ -1,0 +1,35 @@
+//! A disk inside the model: a map from path to contents.
+
+use super::Disk;
+use crate::platform::Platform;
+use crate::runtime::{Runtime, Shared};
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::Arc;
+
+/// Files held in memory; each access is one atomic step of the model.
+pub struct MemoryDisk<P: Platform> {
+    files: Shared<P, BTreeMap<String, Arc<str>>>,
+}
+
+impl<P: Platform> MemoryDisk<P> {
+    pub fn new(rt: &Runtime<P>) -> Self {
+        MemoryDisk { files: Shared::new(rt, BTreeMap::new()) }
+    }
+}
+
+impl<P: Platform> Disk for MemoryDisk<P> {
+    fn read(&self, path: &str) -> io::Result<Option<Arc<str>>> {
+        Ok(self.files.with(|f| f.get(path).cloned()))
+    }
+    fn write(&self, path: &str, contents: &str) -> io::Result<()> {
+        self.files.with(|f| f.insert(path.to_string(), contents.into()));
+        Ok(())
+    }
+    fn remove(&self, path: &str) -> io::Result<bool> {
+        Ok(self.files.with(|f| f.remove(path).is_some()))
+    }
+    fn snapshot(&self) -> io::Result<Vec<(String, Arc<str>)>> {
+        Ok(self.files.with(|f| f.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+    }
+}

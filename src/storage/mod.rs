@@ -1,0 +1,84 @@
+//! Persistent state: files on a [`Disk`], and [`Files`], which makes every
+//! access an await of the modeled program and an event of the history.
+//!
+//! Two disks: [`MemoryDisk`] lives inside the model (each access a scheduling
+//! point under threads semantics) and [`DirectoryDisk`] is a real directory
+//! written crash-safely (temp file, fsync, rename, fsync of the directory).
+
+mod directory;
+mod memory;
+mod table;
+
+pub use directory::DirectoryDisk;
+pub use memory::MemoryDisk;
+pub use table::Table;
+
+use crate::history::Effect;
+use crate::platform::Platform;
+use crate::runtime::Cx;
+use std::io;
+use std::sync::Arc;
+
+/// A file system as the origins use it: whole-file reads, atomic replacement.
+pub trait Disk: Send + Sync {
+    /// The file's contents, or `None` if it does not exist.
+    fn read(&self, path: &str) -> io::Result<Option<Arc<str>>>;
+    /// Replaces the file atomically (write a temp file, then rename).
+    fn write(&self, path: &str, contents: &str) -> io::Result<()>;
+    /// Deletes the file; `false` if it did not exist.
+    fn remove(&self, path: &str) -> io::Result<bool>;
+    /// Every file, sorted by path (for final-state reports).
+    fn snapshot(&self) -> io::Result<Vec<(String, Arc<str>)>>;
+}
+
+/// A [`Disk`] seen from a task: awaits, performs, records.
+pub struct Files {
+    disk: Arc<dyn Disk>,
+}
+
+impl Files {
+    pub fn new(disk: Arc<dyn Disk>) -> Self {
+        Files { disk }
+    }
+
+    pub fn disk(&self) -> &Arc<dyn Disk> {
+        &self.disk
+    }
+
+    /// `await fs.readFile(path)`: the read happens when the task resumes.
+    pub fn read<P: Platform>(
+        &self,
+        cx: &mut Cx<'_, P>,
+        func: &'static str,
+        path: &str,
+    ) -> io::Result<(usize, Option<Arc<str>>)> {
+        cx.await_point();
+        let value = self.disk.read(path)?;
+        let step = cx.record(func, Effect::Read { res: path.into(), value: value.clone() });
+        Ok((step, value))
+    }
+
+    /// `await atomicWrite(path, contents)`: the temp file is written during
+    /// the await and renamed over `path` when the task resumes.
+    pub fn write<P: Platform>(
+        &self,
+        cx: &mut Cx<'_, P>,
+        func: &'static str,
+        path: &str,
+        contents: &str,
+        meta: serde_json::Value,
+    ) -> io::Result<usize> {
+        cx.await_point();
+        self.disk.write(path, contents)?;
+        Ok(cx.record(func, Effect::Wrote { res: path.into(), value: contents.into(), meta }))
+    }
+
+    /// `fs.unlinkSync(path)`: synchronous, no await.
+    pub fn remove_sync<P: Platform>(&self, cx: &mut Cx<'_, P>, func: &'static str, path: &str) -> io::Result<bool> {
+        let existed = self.disk.remove(path)?;
+        if existed {
+            cx.record(func, Effect::Removed { res: path.into() });
+        }
+        Ok(existed)
+    }
+}

@@ -1,0 +1,297 @@
+//! The modeled systems: one folder per origin, one registration line each.
+//!
+//! A system is written once against [`Platform`] and knows nothing of
+//! explorers or reports. It describes itself ([`SystemSpec`]: operations,
+//! variant knobs, invariants), parses its part of a scenario (setup and
+//! operation arguments, errors as field paths the scenario layer locates in
+//! the file), builds a [`World`] inside each execution, and judges
+//! invariants over the history and final state.
+
+pub mod args;
+pub mod plan;
+
+pub use args::{Args, FieldError};
+
+use crate::history::Event;
+use crate::platform::{Loom, Platform, Shuttle, Std};
+use crate::runtime::{Cx, Runtime};
+use crate::storage::Disk;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::sync::Arc;
+
+/// Every registered system. Adding a system is one line here.
+pub fn registry() -> &'static [&'static dyn DynSystem] {
+    &[&plan::PlanSystem]
+}
+
+/// The registered system called `name`.
+pub fn find(name: &str) -> Option<&'static dyn DynSystem> {
+    registry().iter().copied().find(|s| s.spec().name == name)
+}
+
+/// An argument an operation takes.
+pub struct ArgSpec {
+    pub name: &'static str,
+    /// What kind of value: `job`, `string`, `integer`, `boolean`...
+    pub kind: &'static str,
+    pub required: bool,
+    pub about: &'static str,
+}
+
+pub struct OpSpec {
+    pub name: &'static str,
+    /// The origin function it models.
+    pub origin: &'static str,
+    pub about: &'static str,
+    pub args: &'static [ArgSpec],
+}
+
+/// A code choice of the origin, kept as a named variant.
+pub struct KnobSpec {
+    pub name: &'static str,
+    pub about: &'static str,
+    /// (choice, what it does); the fixed choice is the default.
+    pub choices: &'static [(&'static str, &'static str)],
+    pub default: &'static str,
+}
+
+pub struct InvariantSpec {
+    pub name: &'static str,
+    pub about: &'static str,
+}
+
+/// What a system offers a scenario author.
+pub struct SystemSpec {
+    pub name: &'static str,
+    pub origin: &'static str,
+    pub about: &'static str,
+    pub ops: &'static [OpSpec],
+    pub knobs: &'static [KnobSpec],
+    pub invariants: &'static [InvariantSpec],
+}
+
+impl SystemSpec {
+    pub fn op(&self, name: &str) -> Option<&'static OpSpec> {
+        self.ops.iter().find(|o| o.name == name)
+    }
+    pub fn knob(&self, name: &str) -> Option<&'static KnobSpec> {
+        self.knobs.iter().find(|k| k.name == name)
+    }
+    pub fn invariant(&self, name: &str) -> Option<&'static InvariantSpec> {
+        self.invariants.iter().find(|i| i.name == name)
+    }
+}
+
+/// One choice for every knob of a system (defaults filled in).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Variant(pub BTreeMap<String, String>);
+
+impl Variant {
+    /// `choices` completed with each knob's default.
+    pub fn complete(spec: &SystemSpec, choices: &BTreeMap<String, String>) -> Variant {
+        let mut all = BTreeMap::new();
+        for knob in spec.knobs {
+            let choice = choices.get(knob.name).cloned().unwrap_or_else(|| knob.default.to_string());
+            all.insert(knob.name.to_string(), choice);
+        }
+        Variant(all)
+    }
+
+    pub fn choice(&self, knob: &str) -> &str {
+        self.0.get(knob).map(String::as_str).unwrap_or("")
+    }
+}
+
+impl Display for Variant {
+    /// `knob=choice,knob=choice`, the form `--variant` accepts.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// A system, statically typed. [`DynSystem`] is derived from it.
+pub trait ModelSystem: Send + Sync + 'static {
+    type Setup: Send + Sync + 'static;
+    type Op: Display + Send + Sync + 'static;
+    type World<P: Platform>: World<P, Op = Self::Op>;
+
+    fn spec(&self) -> &'static SystemSpec;
+    /// Parses `[setup]` (a JSON view of the TOML table).
+    fn parse_setup(&self, setup: &Value) -> Result<Self::Setup, FieldError>;
+    /// Parses one operation of an actor; `setup` is known by then.
+    fn parse_op(&self, setup: &Self::Setup, name: &str, args: &Args) -> Result<Self::Op, FieldError>;
+    /// Builds the state of one execution, inside the model.
+    fn build<P: Platform>(
+        &self,
+        rt: &Arc<Runtime<P>>,
+        disk: Arc<dyn Disk>,
+        setup: &Self::Setup,
+        variant: &Variant,
+    ) -> Self::World<P>;
+    /// Judges one invariant; `Some(explanation)` when it is violated.
+    fn check(&self, invariant: &str, setup: &Self::Setup, events: &[Event], final_state: &Value) -> Option<String>;
+}
+
+/// The state of one execution of a system.
+pub trait World<P: Platform>: Send + Sync + 'static {
+    type Op;
+    /// Performs one operation as the task `cx`.
+    fn run(&self, cx: &mut Cx<'_, P>, op: &Self::Op);
+    /// The persisted state after every task finished.
+    fn final_state(&self) -> Value;
+}
+
+/// A scenario's actors, as the system parsed them.
+pub struct Actor<O> {
+    pub name: String,
+    pub ops: Vec<O>,
+}
+
+/// Where a parse error sits: in `[setup]`, or in an actor's operation.
+#[derive(Debug)]
+pub enum CompileError {
+    Setup(FieldError),
+    Op { actor: usize, op: usize, error: FieldError },
+}
+
+/// A system, type-erased, for the registry.
+pub trait DynSystem: Send + Sync {
+    fn spec(&self) -> &'static SystemSpec;
+    /// Parses setup and operations once; executions reuse the result.
+    fn compile(
+        &'static self,
+        setup: &Value,
+        actors: &[(String, Vec<(String, Args)>)],
+    ) -> Result<Arc<dyn Compiled>, CompileError>;
+}
+
+/// A parsed scenario body, ready to instantiate on any backend.
+pub trait Compiled: Send + Sync {
+    fn actors(&self) -> Vec<(String, Vec<String>)>;
+    fn world_std(&self, rt: &Arc<Runtime<Std>>, disk: Arc<dyn Disk>, variant: &Variant) -> Box<dyn DynWorld<Std>>;
+    fn world_loom(&self, rt: &Arc<Runtime<Loom>>, disk: Arc<dyn Disk>, variant: &Variant) -> Box<dyn DynWorld<Loom>>;
+    fn world_shuttle(
+        &self,
+        rt: &Arc<Runtime<Shuttle>>,
+        disk: Arc<dyn Disk>,
+        variant: &Variant,
+    ) -> Box<dyn DynWorld<Shuttle>>;
+    fn check(&self, invariant: &str, events: &[Event], final_state: &Value) -> Option<String>;
+}
+
+/// A world whose operations are addressed by (actor, index).
+pub trait DynWorld<P: Platform>: Send + Sync {
+    fn op_count(&self, actor: usize) -> usize;
+    fn op_label(&self, actor: usize, op: usize) -> String;
+    fn run(&self, cx: &mut Cx<'_, P>, actor: usize, op: usize);
+    fn final_state(&self) -> Value;
+}
+
+/// A backend that can instantiate any compiled scenario.
+pub trait Backend: Platform {
+    fn world(
+        compiled: &dyn Compiled,
+        rt: &Arc<Runtime<Self>>,
+        disk: Arc<dyn Disk>,
+        variant: &Variant,
+    ) -> Box<dyn DynWorld<Self>>;
+}
+
+impl Backend for Std {
+    fn world(c: &dyn Compiled, rt: &Arc<Runtime<Self>>, disk: Arc<dyn Disk>, v: &Variant) -> Box<dyn DynWorld<Self>> {
+        c.world_std(rt, disk, v)
+    }
+}
+impl Backend for Loom {
+    fn world(c: &dyn Compiled, rt: &Arc<Runtime<Self>>, disk: Arc<dyn Disk>, v: &Variant) -> Box<dyn DynWorld<Self>> {
+        c.world_loom(rt, disk, v)
+    }
+}
+impl Backend for Shuttle {
+    fn world(c: &dyn Compiled, rt: &Arc<Runtime<Self>>, disk: Arc<dyn Disk>, v: &Variant) -> Box<dyn DynWorld<Self>> {
+        c.world_shuttle(rt, disk, v)
+    }
+}
+
+struct CompiledSystem<S: ModelSystem> {
+    system: &'static S,
+    setup: Arc<S::Setup>,
+    actors: Arc<Vec<Actor<S::Op>>>,
+}
+
+struct BoundWorld<P: Platform, S: ModelSystem> {
+    world: S::World<P>,
+    actors: Arc<Vec<Actor<S::Op>>>,
+}
+
+impl<P: Platform, S: ModelSystem> DynWorld<P> for BoundWorld<P, S> {
+    fn op_count(&self, actor: usize) -> usize {
+        self.actors[actor].ops.len()
+    }
+    fn op_label(&self, actor: usize, op: usize) -> String {
+        self.actors[actor].ops[op].to_string()
+    }
+    fn run(&self, cx: &mut Cx<'_, P>, actor: usize, op: usize) {
+        self.world.run(cx, &self.actors[actor].ops[op])
+    }
+    fn final_state(&self) -> Value {
+        self.world.final_state()
+    }
+}
+
+impl<S: ModelSystem> CompiledSystem<S> {
+    fn bind<P: Platform>(&self, rt: &Arc<Runtime<P>>, disk: Arc<dyn Disk>, variant: &Variant) -> Box<dyn DynWorld<P>> {
+        let world = self.system.build(rt, disk, &self.setup, variant);
+        Box::new(BoundWorld::<P, S> { world, actors: self.actors.clone() })
+    }
+}
+
+impl<S: ModelSystem> Compiled for CompiledSystem<S> {
+    fn actors(&self) -> Vec<(String, Vec<String>)> {
+        self.actors.iter().map(|a| (a.name.clone(), a.ops.iter().map(|o| o.to_string()).collect())).collect()
+    }
+    fn world_std(&self, rt: &Arc<Runtime<Std>>, disk: Arc<dyn Disk>, v: &Variant) -> Box<dyn DynWorld<Std>> {
+        self.bind(rt, disk, v)
+    }
+    fn world_loom(&self, rt: &Arc<Runtime<Loom>>, disk: Arc<dyn Disk>, v: &Variant) -> Box<dyn DynWorld<Loom>> {
+        self.bind(rt, disk, v)
+    }
+    fn world_shuttle(
+        &self,
+        rt: &Arc<Runtime<Shuttle>>,
+        disk: Arc<dyn Disk>,
+        v: &Variant,
+    ) -> Box<dyn DynWorld<Shuttle>> {
+        self.bind(rt, disk, v)
+    }
+    fn check(&self, invariant: &str, events: &[Event], final_state: &Value) -> Option<String> {
+        self.system.check(invariant, &self.setup, events, final_state)
+    }
+}
+
+impl<S: ModelSystem> DynSystem for S {
+    fn spec(&self) -> &'static SystemSpec {
+        ModelSystem::spec(self)
+    }
+    fn compile(
+        &'static self,
+        setup: &Value,
+        actors: &[(String, Vec<(String, Args)>)],
+    ) -> Result<Arc<dyn Compiled>, CompileError> {
+        let setup = self.parse_setup(setup).map_err(CompileError::Setup)?;
+        let mut parsed = Vec::new();
+        for (a, (name, ops)) in actors.iter().enumerate() {
+            let mut list = Vec::new();
+            for (o, (op, args)) in ops.iter().enumerate() {
+                let op =
+                    self.parse_op(&setup, op, args).map_err(|error| CompileError::Op { actor: a, op: o, error })?;
+                list.push(op);
+            }
+            parsed.push(Actor { name: name.clone(), ops: list });
+        }
+        Ok(Arc::new(CompiledSystem { system: self, setup: Arc::new(setup), actors: Arc::new(parsed) }))
+    }
+}

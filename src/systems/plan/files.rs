@@ -1,0 +1,150 @@
+//! The persisted shapes of opencode-mission-control, serialized like the
+//! origin's files: `plan.json` (`PlanSpec`), `jobs.json` (`JobState`) and
+//! `reports/<jobId>.json` (`AgentReport`).
+
+use serde::{Deserialize, Serialize};
+
+pub const PLAN_FILE: &str = "plan.json";
+pub const JOBS_FILE: &str = "jobs.json";
+
+pub fn report_file(job_id: &str) -> String {
+    format!("reports/{job_id}.json")
+}
+
+pub const PLAN_STATUSES: &[&str] =
+    &["pending", "running", "paused", "merging", "creating_pr", "completed", "failed", "canceled"];
+pub const JOB_STATUSES: &[&str] = &[
+    "queued",
+    "waiting_deps",
+    "running",
+    "completed",
+    "failed",
+    "ready_to_merge",
+    "merging",
+    "merged",
+    "conflict",
+    "needs_rebase",
+    "stopped",
+    "canceled",
+];
+/// Statuses of a `jobs.json` entry.
+pub const STATE_JOB_STATUSES: &[&str] = &["running", "completed", "failed", "stopped"];
+pub const CHECKPOINTS: &[&str] = &["pre_merge", "on_error", "pre_pr"];
+pub const MODES: &[&str] = &["autopilot", "copilot", "supervisor"];
+pub const REPORT_STATUSES: &[&str] = &["working", "blocked", "needs_review", "completed", "progress"];
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointContext {
+    pub job_name: String,
+    pub failure_kind: String,
+}
+
+/// `plan.json`: the single active plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanSpec {
+    pub id: String,
+    pub name: String,
+    pub mode: String,
+    pub status: String,
+    pub jobs: Vec<JobSpec>,
+    pub integration_branch: String,
+    pub base_commit: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_url: Option<String>,
+    #[serde(default)]
+    pub checkpoint: Option<String>,
+    #[serde(default)]
+    pub checkpoint_context: Option<CheckpointContext>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gh_authenticated: Option<bool>,
+    /// Model only: the step whose read produced this snapshot.
+    #[serde(skip)]
+    pub read_at: Option<usize>,
+    /// Model only: jobs whose status the holder of this snapshot changed on purpose.
+    #[serde(skip)]
+    pub touched_jobs: Vec<String>,
+}
+
+impl PlanSpec {
+    pub fn job(&self, name: &str) -> Option<&JobSpec> {
+        self.jobs.iter().find(|j| j.name == name)
+    }
+    pub fn job_mut(&mut self, name: &str) -> Option<&mut JobSpec> {
+        self.jobs.iter_mut().find(|j| j.name == name)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSpec {
+    pub id: String,
+    pub name: String,
+    pub prompt: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_order: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `jobs.json`: every launched job, plan jobs linked by name + planId.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobState {
+    pub version: u32,
+    pub jobs: Vec<Job>,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub id: String,
+    pub name: String,
+    pub worktree_path: String,
+    pub branch: String,
+    pub tmux_target: String,
+    pub placement: String,
+    pub status: String,
+    pub prompt: String,
+    pub mode: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<String>,
+}
+
+/// `reports/<jobId>.json`, written by `mc_report` from the agent's process.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentReport {
+    pub job_id: String,
+    pub job_name: String,
+    pub status: String,
+    pub message: String,
+    pub timestamp: String,
+}
+
+/// Pretty JSON like `JSON.stringify(x, null, 2)`.
+pub fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("plan shapes serialize")
+}
+
+/// A logical timestamp (the step count), so executions stay deterministic.
+pub fn timestamp(step: usize) -> String {
+    format!("t+{step}")
+}

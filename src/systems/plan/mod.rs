@@ -1,0 +1,739 @@
+//! opencode-mission-control: the plan and its reconciler (seeds #63/#71 and #15).
+//!
+//! State: `plan.json`, `jobs.json`, report files, the in-process FIFO
+//! `planMutex` / `stateMutex`, and one or more `Orchestrator` instances.
+//! Variants: `checkpoint_write` (#63/#71), `reconcile_guard` (#15 and its
+//! port to threads), `safety_net` (#71's reconcile cross-check).
+
+mod files;
+mod invariants;
+mod orchestrator;
+mod state;
+
+pub use files::{JobSpec, JobState, PlanSpec};
+
+use crate::platform::Platform;
+use crate::runtime::{Cx, FifoMutex, Flag, Runtime, Shared};
+use crate::storage::{Disk, Files};
+use crate::systems::args::{Fields, PathSeg};
+use crate::systems::{
+    ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
+};
+use files::{CHECKPOINTS, JOB_STATUSES, MODES, PLAN_STATUSES, REPORT_STATUSES, STATE_JOB_STATUSES};
+use orchestrator::{Config, MergeOutcome, MissionControl, Orchestrator, Pane};
+use serde_json::Value;
+use state::{JobStore, PlanStore, caught};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+/// How plan-level fields are written (#63, fixed by #71).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckpointWrite {
+    /// `savePlan(snapshot)`: the caller's whole, possibly stale, object.
+    WholePlan,
+    /// `updatePlanFields(id, fields)`: a fresh read inside the lock.
+    FieldsOnly,
+}
+
+/// What `reconcile()` does with a trigger while a pass is in flight (#15).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReconcileGuard {
+    Drop,
+    Rerun,
+    RerunPreemptive,
+}
+
+/// The registered plan system.
+pub struct PlanSystem;
+
+const JOB: ArgSpec = ArgSpec { name: "job", kind: "job", required: true, about: "a job named in [setup]" };
+const ORCH: ArgSpec = ArgSpec {
+    name: "orchestrator",
+    kind: "orchestrator",
+    required: false,
+    about: "an Orchestrator instance of [setup] (default: the first)",
+};
+
+static SPEC: SystemSpec = SystemSpec {
+    name: "plan",
+    origin: "opencode-mission-control (src/lib/orchestrator.ts, plan-state.ts, job-state.ts, monitor.ts)",
+    about: "a plan of jobs in plan.json, their processes in jobs.json, and the orchestrator that reconciles them",
+    ops: &[
+        OpSpec {
+            name: "handle_job_failed",
+            origin: "Orchestrator.handleJobFailed",
+            about: "the monitor emits 'failed' for a job: fire-and-forget updatePlanJob(failed) and an unlocked loadPlan() feeding setCheckpoint(on_error)",
+            args: &[JOB],
+        },
+        OpSpec {
+            name: "handle_job_complete",
+            origin: "Orchestrator.handleJobComplete",
+            about: "the monitor emits 'complete' for a job: fire-and-forget updatePlanJob(completed), then reconcile()",
+            args: &[JOB],
+        },
+        OpSpec {
+            name: "monitor_poll",
+            origin: "JobMonitor.poll",
+            about: "one poll over jobs.json's running jobs: dead panes and agent reports become updateJob + emit",
+            args: &[],
+        },
+        OpSpec {
+            name: "agent_report",
+            origin: "mc_report",
+            about: "the job's agent writes reports/<jobId>.json from its own process",
+            args: &[
+                JOB,
+                ArgSpec {
+                    name: "status",
+                    kind: "report status",
+                    required: true,
+                    about: "completed, needs_review, blocked, working or progress",
+                },
+            ],
+        },
+        OpSpec {
+            name: "pane_exits",
+            origin: "tmux pane-died",
+            about: "the job's tmux pane exits with a code (0 = success)",
+            args: &[
+                JOB,
+                ArgSpec { name: "exit_code", kind: "integer", required: false, about: "exit status, default 0" },
+            ],
+        },
+        OpSpec {
+            name: "set_checkpoint",
+            origin: "Orchestrator.setCheckpoint",
+            about: "load the plan (unlocked) and pause it at a checkpoint",
+            args: &[
+                ArgSpec {
+                    name: "checkpoint",
+                    kind: "checkpoint",
+                    required: true,
+                    about: "pre_merge, on_error or pre_pr",
+                },
+                ORCH,
+            ],
+        },
+        OpSpec {
+            name: "clear_checkpoint",
+            origin: "Orchestrator.clearCheckpoint",
+            about: "unpause a paused plan and restart the reconciler",
+            args: &[ORCH],
+        },
+        OpSpec {
+            name: "resume_plan",
+            origin: "Orchestrator.resumePlan",
+            about: "unpause, fail jobs whose panes died, subscribe and start the reconciler",
+            args: &[ORCH],
+        },
+        OpSpec {
+            name: "reconcile",
+            origin: "Orchestrator.reconcile",
+            about: "trigger a reconcile pass (as handleJobComplete and startReconciler do)",
+            args: &[ORCH],
+        },
+        OpSpec {
+            name: "interval_tick",
+            origin: "setInterval(reconcile, 5000)",
+            about: "the reconcile interval fires, if it is still set",
+            args: &[ORCH],
+        },
+        OpSpec {
+            name: "cancel_plan",
+            origin: "mc_plan_cancel → Orchestrator.cancelPlan",
+            about: "a fresh Orchestrator stops the plan's jobs and clears plan.json",
+            args: &[],
+        },
+        OpSpec {
+            name: "approve",
+            origin: "mc_plan_approve",
+            about: "unlocked loadPlan, whole-object savePlan, then resumePlan() on an Orchestrator instance",
+            args: &[ORCH],
+        },
+    ],
+    knobs: &[
+        KnobSpec {
+            name: "checkpoint_write",
+            about: "how setCheckpoint, clearCheckpoint, resumePlan and _doReconcile write plan fields (#63, fixed by #71)",
+            choices: &[
+                ("whole-plan", "savePlan(snapshot): writes the caller's whole object, jobs[] included"),
+                ("fields-only", "updatePlanFields(id, fields): re-reads inside planMutex, touches plan fields only"),
+            ],
+            default: "fields-only",
+        },
+        KnobSpec {
+            name: "reconcile_guard",
+            about: "what reconcile() does when a pass is already in flight (#15)",
+            choices: &[
+                ("drop", "if (isReconciling) return: the trigger is lost"),
+                ("rerun", "set reconcilePending; the running pass loops (the #15 fix, correct on an event loop)"),
+                (
+                    "rerun-preemptive",
+                    "announce pending with a swap, then try to own the pass; the owner drains with swaps (correct under threads)",
+                ),
+            ],
+            default: "rerun",
+        },
+        KnobSpec {
+            name: "safety_net",
+            about: "whether _doReconcile cross-checks jobs.json for plan jobs stuck running (#71)",
+            choices: &[
+                ("off", "no cross-check"),
+                ("on", "completed/failed/stopped jobs.json entries repair plan jobs stuck running"),
+            ],
+            default: "on",
+        },
+    ],
+    invariants: &[
+        InvariantSpec {
+            name: "no-lost-job-update",
+            about: "a write to plan.json changes a job's status only if the writer meant to (no stale snapshot reverts a committed job update)",
+        },
+        InvariantSpec {
+            name: "checkpoint-implies-paused",
+            about: "plan.json never holds a checkpoint while its status is not paused",
+        },
+        InvariantSpec {
+            name: "every-trigger-seen",
+            about: "every reconcile() trigger is followed by a reconcile pass, of the same orchestrator, that starts after it",
+        },
+        InvariantSpec {
+            name: "no-job-stuck-running",
+            about: "at the end, no job that jobs.json says completed is still running in plan.json",
+        },
+        InvariantSpec {
+            name: "plan-not-resurrected",
+            about: "once plan.json is removed (cancel), nothing writes it back",
+        },
+    ],
+};
+
+/// A job of `[setup]`.
+#[derive(Clone, Debug)]
+pub struct JobSetup {
+    pub name: String,
+    pub status: String,
+    pub depends_on: Vec<String>,
+    pub merge_order: Option<i64>,
+    /// Its `jobs.json` entry's status, if it has one.
+    pub state: Option<String>,
+    pub pane: Pane,
+    pub report: Option<String>,
+    pub merge: MergeOutcome,
+    pub touch_set_violation: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct OrchestratorSetup {
+    pub name: String,
+    pub active: bool,
+    pub reconciler: bool,
+    pub subscribed: bool,
+    pub checkpoint: Option<String>,
+}
+
+/// The plan system's `[setup]`.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    pub plan_exists: bool,
+    pub mode: String,
+    pub status: String,
+    pub checkpoint: Option<String>,
+    pub max_parallel: usize,
+    pub jobs: Vec<JobSetup>,
+    pub orchestrators: Vec<OrchestratorSetup>,
+}
+
+pub const PLAN_ID: &str = "plan-1";
+
+impl Setup {
+    /// `plan.json` as the scenario starts.
+    pub fn initial_plan(&self) -> Option<PlanSpec> {
+        self.plan_exists.then(|| PlanSpec {
+            id: PLAN_ID.into(),
+            name: "scenario plan".into(),
+            mode: self.mode.clone(),
+            status: self.status.clone(),
+            jobs: self
+                .jobs
+                .iter()
+                .map(|j| JobSpec {
+                    id: format!("job-{}", j.name),
+                    name: j.name.clone(),
+                    prompt: format!("do {}", j.name),
+                    depends_on: j.depends_on.clone(),
+                    status: j.status.clone(),
+                    branch: Some(format!("mc/{}", j.name)),
+                    merge_order: j.merge_order,
+                    merged_at: None,
+                    error: None,
+                })
+                .collect(),
+            integration_branch: "mc/integration".into(),
+            base_commit: "0000000".into(),
+            created_at: files::timestamp(0),
+            completed_at: None,
+            pr_url: None,
+            checkpoint: self.checkpoint.clone(),
+            checkpoint_context: None,
+            gh_authenticated: None,
+            read_at: None,
+            touched_jobs: Vec::new(),
+        })
+    }
+
+    fn initial_job_state(&self) -> JobState {
+        let jobs = self
+            .jobs
+            .iter()
+            .filter_map(|j| {
+                let status = j.state.clone()?;
+                Some(files::Job {
+                    id: format!("{}-0", j.name),
+                    name: j.name.clone(),
+                    worktree_path: format!("/worktrees/{}", j.name),
+                    branch: format!("mc/{}", j.name),
+                    tmux_target: format!("mc:{}", j.name),
+                    placement: "session".into(),
+                    status,
+                    prompt: format!("do {}", j.name),
+                    mode: self.mode.clone(),
+                    created_at: files::timestamp(0),
+                    completed_at: None,
+                    exit_code: None,
+                    plan_id: Some(PLAN_ID.into()),
+                })
+            })
+            .collect();
+        JobState { version: 2, jobs, updated_at: files::timestamp(0) }
+    }
+
+    fn orchestrator(&self, name: &str) -> Option<usize> {
+        self.orchestrators.iter().position(|o| o.name == name)
+    }
+}
+
+/// `value` as a `&'static str` from `list` (statuses are a closed set).
+pub(crate) fn static_str(list: &'static [&'static str], value: &str) -> Option<&'static str> {
+    list.iter().copied().find(|s| *s == value)
+}
+
+fn parse_job(v: &Value, path: Vec<PathSeg>) -> Result<JobSetup, FieldError> {
+    let f = Fields::new(
+        v,
+        path,
+        &[
+            "name",
+            "status",
+            "depends_on",
+            "merge_order",
+            "state",
+            "pane",
+            "exit_code",
+            "report",
+            "merge",
+            "touch_set_violation",
+        ],
+    )?;
+    let status = f.choice("status", JOB_STATUSES)?.unwrap_or_else(|| "running".into());
+    let default_state = (status == "running").then(|| "running".to_string());
+    let state = match f.choice("state", &[STATE_JOB_STATUSES, &["none"]].concat())? {
+        Some(s) if s == "none" => None,
+        Some(s) => Some(s),
+        None => default_state,
+    };
+    let pane = match f.choice("pane", &["alive", "exited"])?.as_deref() {
+        Some("exited") => Pane { alive: false, exit_code: f.integer("exit_code")?.unwrap_or(0) },
+        _ => Pane { alive: true, exit_code: 0 },
+    };
+    let merge = match f.choice("merge", &["clean", "conflict", "test-failure"])?.as_deref() {
+        Some("conflict") => MergeOutcome::Conflict,
+        Some("test-failure") => MergeOutcome::TestFailure,
+        _ => MergeOutcome::Clean,
+    };
+    Ok(JobSetup {
+        name: f.required_string("name")?,
+        status,
+        depends_on: f.strings("depends_on")?,
+        merge_order: f.integer("merge_order")?,
+        state,
+        pane,
+        report: f.choice("report", REPORT_STATUSES)?,
+        merge,
+        touch_set_violation: f.boolean("touch_set_violation")?.unwrap_or(false),
+    })
+}
+
+/// Unknown dependencies and dependency cycles, located at the `depends_on` entry.
+fn check_dependencies(jobs: &[JobSetup]) -> Result<(), FieldError> {
+    let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+    let dep_path = |i: usize, d: usize| {
+        vec![PathSeg::Key("jobs".into()), PathSeg::Index(i), PathSeg::Key("depends_on".into()), PathSeg::Index(d)]
+    };
+    for (i, job) in jobs.iter().enumerate() {
+        if names[..i].contains(&job.name.as_str()) {
+            let path = vec![PathSeg::Key("jobs".into()), PathSeg::Index(i), PathSeg::Key("name".into())];
+            return Err(FieldError::new(&path, "a job name not used before", format!("{:?} again", job.name)));
+        }
+        for (d, dep) in job.depends_on.iter().enumerate() {
+            if !names.contains(&dep.as_str()) {
+                return Err(FieldError::one_of(
+                    &dep_path(i, d),
+                    "a job defined in [setup]",
+                    format!("{dep:?}"),
+                    &names,
+                ));
+            }
+        }
+    }
+    // Depth-first search for a cycle; report the edge that closes it.
+    fn visit(i: usize, jobs: &[JobSetup], state: &mut [u8], stack: &mut Vec<usize>) -> Option<(usize, usize)> {
+        state[i] = 1;
+        stack.push(i);
+        for (d, dep) in jobs[i].depends_on.iter().enumerate() {
+            let j = jobs.iter().position(|x| &x.name == dep)?;
+            if state[j] == 1 {
+                return Some((i, d));
+            }
+            if state[j] == 0
+                && let Some(edge) = visit(j, jobs, state, stack)
+            {
+                return Some(edge);
+            }
+        }
+        stack.pop();
+        state[i] = 2;
+        None
+    }
+    let mut state = vec![0u8; jobs.len()];
+    for i in 0..jobs.len() {
+        let mut stack = Vec::new();
+        if state[i] == 0
+            && let Some((from, d)) = visit(i, jobs, &mut state, &mut stack)
+        {
+            let start = stack.iter().position(|&s| jobs[s].name == jobs[from].depends_on[d]).unwrap_or(0);
+            let mut cycle: Vec<&str> = stack[start..].iter().map(|&s| jobs[s].name.as_str()).collect();
+            cycle.push(&jobs[from].depends_on[d]);
+            return Err(FieldError::new(
+                &dep_path(from, d),
+                "dependencies without a cycle",
+                format!("the cycle {}", cycle.join(" → ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One operation of an actor.
+#[derive(Clone, Debug)]
+pub enum Op {
+    HandleJobFailed { job: String },
+    HandleJobComplete { job: String },
+    MonitorPoll,
+    AgentReport { job: String, status: String },
+    PaneExits { job: String, exit_code: i64 },
+    SetCheckpoint { checkpoint: String, orchestrator: usize },
+    ClearCheckpoint { orchestrator: usize },
+    ResumePlan { orchestrator: usize },
+    Reconcile { orchestrator: usize },
+    IntervalTick { orchestrator: usize },
+    CancelPlan,
+    Approve { orchestrator: usize },
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::HandleJobFailed { job } => write!(f, "handle_job_failed({job})"),
+            Op::HandleJobComplete { job } => write!(f, "handle_job_complete({job})"),
+            Op::MonitorPoll => write!(f, "monitor_poll"),
+            Op::AgentReport { job, status } => write!(f, "agent_report({job}, {status})"),
+            Op::PaneExits { job, exit_code } => write!(f, "pane_exits({job}, {exit_code})"),
+            Op::SetCheckpoint { checkpoint, orchestrator } => {
+                write!(f, "set_checkpoint({checkpoint}, #{orchestrator})")
+            }
+            Op::ClearCheckpoint { orchestrator } => write!(f, "clear_checkpoint(#{orchestrator})"),
+            Op::ResumePlan { orchestrator } => write!(f, "resume_plan(#{orchestrator})"),
+            Op::Reconcile { orchestrator } => write!(f, "reconcile(#{orchestrator})"),
+            Op::IntervalTick { orchestrator } => write!(f, "interval_tick(#{orchestrator})"),
+            Op::CancelPlan => write!(f, "cancel_plan"),
+            Op::Approve { orchestrator } => write!(f, "approve(#{orchestrator})"),
+        }
+    }
+}
+
+impl ModelSystem for PlanSystem {
+    type Setup = Setup;
+    type Op = Op;
+    type World<P: Platform> = PlanWorld<P>;
+
+    fn spec(&self) -> &'static SystemSpec {
+        &SPEC
+    }
+
+    fn parse_setup(&self, setup: &Value) -> Result<Setup, FieldError> {
+        let f = Fields::new(
+            setup,
+            Vec::new(),
+            &["plan", "mode", "status", "checkpoint", "max_parallel", "jobs", "orchestrators"],
+        )?;
+        let jobs = f.tables("jobs", parse_job)?;
+        check_dependencies(&jobs)?;
+        let status = f.choice("status", PLAN_STATUSES)?.unwrap_or_else(|| "running".into());
+        let checkpoint = f.choice("checkpoint", CHECKPOINTS)?;
+        let max_parallel = match f.integer("max_parallel")? {
+            Some(n) if n < 1 => {
+                return Err(FieldError::new(&f.path_to("max_parallel"), "a positive integer", n.to_string()));
+            }
+            Some(n) => n as usize,
+            None => 3,
+        };
+        let running = status == "running";
+        let mut orchestrators = f.tables("orchestrators", |v, path| {
+            let o = Fields::new(v, path, &["name", "active", "reconciler", "subscribed", "checkpoint"])?;
+            let active = o.boolean("active")?.unwrap_or(true);
+            Ok(OrchestratorSetup {
+                name: o.required_string("name")?,
+                active,
+                reconciler: o.boolean("reconciler")?.unwrap_or(active && running),
+                subscribed: o.boolean("subscribed")?.unwrap_or(active),
+                checkpoint: o.choice("checkpoint", CHECKPOINTS)?,
+            })
+        })?;
+        if orchestrators.is_empty() {
+            orchestrators.push(OrchestratorSetup {
+                name: "main".into(),
+                active: true,
+                reconciler: running,
+                subscribed: true,
+                checkpoint: checkpoint.clone(),
+            });
+        }
+        Ok(Setup {
+            plan_exists: f.boolean("plan")?.unwrap_or(true),
+            mode: f.choice("mode", MODES)?.unwrap_or_else(|| "autopilot".into()),
+            status,
+            checkpoint,
+            max_parallel,
+            jobs,
+            orchestrators,
+        })
+    }
+
+    fn parse_op(&self, setup: &Setup, name: &str, args: &Args) -> Result<Op, FieldError> {
+        let Some(spec) = SPEC.op(name) else {
+            let valid: Vec<&str> = SPEC.ops.iter().map(|o| o.name).collect();
+            return Err(FieldError::one_of(
+                &[PathSeg::Key("op".into())],
+                "an operation of the plan system",
+                format!("{name:?}"),
+                &valid,
+            ));
+        };
+        let mut allowed: Vec<&str> = spec.args.iter().map(|a| a.name).collect();
+        allowed.push("op");
+        let f = Fields::of_map(args, Vec::new(), &allowed)?;
+        let job = || -> Result<String, FieldError> {
+            let job = f.required_string("job")?;
+            if setup.jobs.iter().any(|j| j.name == job) {
+                Ok(job)
+            } else {
+                let valid: Vec<&str> = setup.jobs.iter().map(|j| j.name.as_str()).collect();
+                Err(FieldError::one_of(&f.path_to("job"), "a job defined in [setup]", format!("{job:?}"), &valid))
+            }
+        };
+        let orchestrator = || -> Result<usize, FieldError> {
+            match f.string("orchestrator")? {
+                None => Ok(0),
+                Some(o) => setup.orchestrator(&o).ok_or_else(|| {
+                    let valid: Vec<&str> = setup.orchestrators.iter().map(|o| o.name.as_str()).collect();
+                    FieldError::one_of(
+                        &f.path_to("orchestrator"),
+                        "an orchestrator of [setup]",
+                        format!("{o:?}"),
+                        &valid,
+                    )
+                }),
+            }
+        };
+        Ok(match name {
+            "handle_job_failed" => Op::HandleJobFailed { job: job()? },
+            "handle_job_complete" => Op::HandleJobComplete { job: job()? },
+            "monitor_poll" => Op::MonitorPoll,
+            "agent_report" => {
+                let status = f.choice("status", REPORT_STATUSES)?;
+                let status = status.ok_or_else(|| {
+                    FieldError::one_of(&f.path_to("status"), "a `status` field", "none", REPORT_STATUSES)
+                })?;
+                Op::AgentReport { job: job()?, status }
+            }
+            "pane_exits" => Op::PaneExits { job: job()?, exit_code: f.integer("exit_code")?.unwrap_or(0) },
+            "set_checkpoint" => {
+                let checkpoint = f.choice("checkpoint", CHECKPOINTS)?;
+                let checkpoint = checkpoint.ok_or_else(|| {
+                    FieldError::one_of(&f.path_to("checkpoint"), "a `checkpoint` field", "none", CHECKPOINTS)
+                })?;
+                Op::SetCheckpoint { checkpoint, orchestrator: orchestrator()? }
+            }
+            "clear_checkpoint" => Op::ClearCheckpoint { orchestrator: orchestrator()? },
+            "resume_plan" => Op::ResumePlan { orchestrator: orchestrator()? },
+            "reconcile" => Op::Reconcile { orchestrator: orchestrator()? },
+            "interval_tick" => Op::IntervalTick { orchestrator: orchestrator()? },
+            "cancel_plan" => Op::CancelPlan,
+            "approve" => Op::Approve { orchestrator: orchestrator()? },
+            _ => unreachable!("every op of SPEC is parsed"),
+        })
+    }
+
+    fn build<P: Platform>(
+        &self,
+        rt: &Arc<Runtime<P>>,
+        disk: Arc<dyn Disk>,
+        setup: &Setup,
+        variant: &Variant,
+    ) -> PlanWorld<P> {
+        if let Some(plan) = setup.initial_plan() {
+            disk.write(files::PLAN_FILE, &files::to_json(&plan)).expect("initial plan.json");
+        }
+        disk.write(files::JOBS_FILE, &files::to_json(&setup.initial_job_state())).expect("initial jobs.json");
+        for job in &setup.jobs {
+            if let Some(status) = &job.report {
+                let report = files::AgentReport {
+                    job_id: format!("{}-0", job.name),
+                    job_name: job.name.clone(),
+                    status: status.clone(),
+                    message: String::new(),
+                    timestamp: files::timestamp(0),
+                };
+                disk.write(&files::report_file(&report.job_id), &files::to_json(&report)).expect("initial report");
+            }
+        }
+        let config = Config {
+            checkpoint_write: if variant.choice("checkpoint_write") == "whole-plan" {
+                CheckpointWrite::WholePlan
+            } else {
+                CheckpointWrite::FieldsOnly
+            },
+            reconcile_guard: match variant.choice("reconcile_guard") {
+                "drop" => ReconcileGuard::Drop,
+                "rerun-preemptive" => ReconcileGuard::RerunPreemptive,
+                _ => ReconcileGuard::Rerun,
+            },
+            safety_net: variant.choice("safety_net") != "off",
+            max_parallel: setup.max_parallel,
+            merge: setup.jobs.iter().map(|j| (j.name.clone(), j.merge)).collect(),
+            touch_set_violation: setup.jobs.iter().filter(|j| j.touch_set_violation).map(|j| j.name.clone()).collect(),
+        };
+        let orchestrators = setup
+            .orchestrators
+            .iter()
+            .map(|o| Orchestrator {
+                name: o.name.clone(),
+                checkpoint: Shared::new(rt, o.checkpoint.clone()),
+                active_plan_id: Shared::new(rt, o.active.then(|| PLAN_ID.to_string())),
+                reconciler_running: Flag::new(rt, o.reconciler),
+                subscribed: Flag::new(rt, o.subscribed),
+                is_reconciling: Flag::new(rt, false),
+                reconcile_pending: Flag::new(rt, false),
+                approved_for_merge: Shared::new(rt, BTreeSet::new()),
+                merge_queue: Shared::new(rt, Default::default()),
+            })
+            .collect();
+        let panes: BTreeMap<String, Pane> = setup.jobs.iter().map(|j| (j.name.clone(), j.pane.clone())).collect();
+        let mc = MissionControl {
+            plans: PlanStore { files: Files::new(disk.clone()), plan_mutex: FifoMutex::new(rt, "planMutex") },
+            jobs: JobStore { files: Files::new(disk.clone()), state_mutex: FifoMutex::new(rt, "stateMutex") },
+            orchestrators,
+            panes: Shared::new(rt, panes),
+            config,
+        };
+        PlanWorld { mc: Arc::new(mc), disk }
+    }
+
+    fn check(
+        &self,
+        invariant: &str,
+        setup: &Setup,
+        events: &[crate::history::Event],
+        final_state: &Value,
+    ) -> Option<String> {
+        invariants::check(invariant, setup, events, final_state)
+    }
+}
+
+/// One execution's mission-control process.
+pub struct PlanWorld<P: Platform> {
+    mc: Arc<MissionControl<P>>,
+    disk: Arc<dyn Disk>,
+}
+
+impl<P: Platform> World<P> for PlanWorld<P> {
+    type Op = Op;
+
+    fn run(&self, cx: &mut Cx<'_, P>, op: &Op) {
+        let mc = &self.mc;
+        let emitted = |job: &str| files::Job {
+            id: format!("{job}-0"),
+            name: job.to_string(),
+            worktree_path: String::new(),
+            branch: String::new(),
+            tmux_target: String::new(),
+            placement: String::new(),
+            status: String::new(),
+            prompt: String::new(),
+            mode: String::new(),
+            created_at: String::new(),
+            completed_at: None,
+            exit_code: None,
+            plan_id: Some(PLAN_ID.into()),
+        };
+        match op {
+            Op::HandleJobFailed { job } => mc.emit(cx, "failed", &emitted(job)),
+            Op::HandleJobComplete { job } => mc.emit(cx, "complete", &emitted(job)),
+            Op::MonitorPoll => caught(mc.monitor_poll(cx), cx),
+            Op::AgentReport { job, status } => caught(mc.agent_report(cx, job, status), cx),
+            Op::PaneExits { job, exit_code } => {
+                mc.panes.with(|p| p.insert(job.clone(), Pane { alive: false, exit_code: *exit_code }));
+            }
+            Op::SetCheckpoint { checkpoint, orchestrator } => {
+                let result = mc.plans.load_plan(cx).and_then(|plan| match plan {
+                    Some(plan) => mc.set_checkpoint(cx, *orchestrator, checkpoint, plan, None),
+                    None => Ok(()),
+                });
+                caught(result, cx)
+            }
+            Op::ClearCheckpoint { orchestrator } => caught(mc.clear_checkpoint(cx, *orchestrator), cx),
+            Op::ResumePlan { orchestrator } => caught(mc.resume_plan(cx, *orchestrator), cx),
+            Op::Reconcile { orchestrator } => mc.reconcile(cx, *orchestrator),
+            Op::IntervalTick { orchestrator } => mc.interval_tick(cx, *orchestrator),
+            Op::CancelPlan => caught(mc.cancel_plan(cx), cx),
+            Op::Approve { orchestrator } => caught(mc.approve(cx, *orchestrator), cx),
+        }
+    }
+
+    fn final_state(&self) -> Value {
+        let files: serde_json::Map<String, Value> = self
+            .disk
+            .snapshot()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(path, text)| (path, serde_json::from_str(&text).unwrap_or(Value::String(text.to_string()))))
+            .collect();
+        let orchestrators: serde_json::Map<String, Value> = self
+            .mc
+            .orchestrators
+            .iter()
+            .map(|o| {
+                let state = serde_json::json!({
+                    "checkpoint": o.checkpoint.get(),
+                    "activePlanId": o.active_plan_id.get(),
+                    "reconcilerRunning": o.reconciler_running.load(),
+                    "subscribed": o.subscribed.load(),
+                });
+                (o.name.clone(), state)
+            })
+            .collect();
+        serde_json::json!({ "files": files, "orchestrators": orchestrators })
+    }
+}

@@ -1,0 +1,626 @@
+//! `src/lib/orchestrator.ts` (the `Orchestrator` class), `JobMonitor.poll`
+//! (`src/lib/monitor.ts`), `mc_report`, `mc_plan_approve` and
+//! `mc_plan_cancel`, over the stores of `state.rs`.
+//!
+//! Several `Orchestrator` instances may exist (approve and cancel create new
+//! ones); each has its own in-memory fields and monitor subscription.
+
+use super::files::{CheckpointContext, Job, PlanSpec, timestamp};
+use super::state::{FieldsUpdate, JobStore, JobUpdate, PlanStore, Result, Thrown, caught};
+use super::{CheckpointWrite, ReconcileGuard};
+use crate::history::Effect;
+use crate::platform::Platform;
+use crate::runtime::{Cx, Flag, Shared};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+/// A job's tmux pane.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pane {
+    pub alive: bool,
+    pub exit_code: i64,
+}
+
+/// What the merge train's trial merge and test run give for a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergeOutcome {
+    Clean,
+    Conflict,
+    TestFailure,
+}
+
+/// The code choices this execution runs with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub checkpoint_write: CheckpointWrite,
+    pub reconcile_guard: ReconcileGuard,
+    pub safety_net: bool,
+    pub max_parallel: usize,
+    pub merge: BTreeMap<String, MergeOutcome>,
+    pub touch_set_violation: BTreeSet<String>,
+}
+
+/// One `Orchestrator` instance's in-memory fields.
+pub struct Orchestrator<P: Platform> {
+    pub name: String,
+    pub checkpoint: Shared<P, Option<String>>,
+    pub active_plan_id: Shared<P, Option<String>>,
+    /// `isRunning`: the reconcile interval is set.
+    pub reconciler_running: Flag<P>,
+    pub subscribed: Flag<P>,
+    pub is_reconciling: Flag<P>,
+    pub reconcile_pending: Flag<P>,
+    pub approved_for_merge: Shared<P, BTreeSet<String>>,
+    /// The in-memory `MergeTrain` queue.
+    pub merge_queue: Shared<P, VecDeque<String>>,
+}
+
+impl<P: Platform> Orchestrator<P> {
+    /// `stopReconciler()`: clears the interval; an in-flight pass goes on.
+    fn stop_reconciler(&self) {
+        self.reconciler_running.store(false);
+    }
+    fn unsubscribe(&self) {
+        self.subscribed.store(false);
+    }
+}
+
+/// The mission-control process: stores, panes, orchestrator instances.
+pub struct MissionControl<P: Platform> {
+    pub plans: PlanStore<P>,
+    pub jobs: JobStore<P>,
+    pub orchestrators: Vec<Orchestrator<P>>,
+    pub panes: Shared<P, BTreeMap<String, Pane>>,
+    pub config: Config,
+}
+
+type Mc<P> = Arc<MissionControl<P>>;
+
+const TERMINAL_PLAN: &[&str] = &["completed", "failed", "canceled"];
+
+/// Index of an orchestrator instance.
+pub type Instance = usize;
+
+impl<P: Platform> MissionControl<P> {
+    fn note(cx: &Cx<'_, P>, func: &'static str, kind: &'static str, data: serde_json::Value) {
+        cx.record(func, Effect::Note { kind, data });
+    }
+
+    /// Writes plan-level fields the way the variant does: the whole snapshot
+    /// (`savePlan`, before #71) or the fields only (`updatePlanFields`).
+    fn write_plan_fields(&self, cx: &mut Cx<'_, P>, mut snapshot: PlanSpec, update: FieldsUpdate) -> Result<()> {
+        match self.config.checkpoint_write {
+            CheckpointWrite::WholePlan => {
+                update.apply(&mut snapshot);
+                self.plans.save_plan(cx, &snapshot)
+            }
+            CheckpointWrite::FieldsOnly => self.plans.update_plan_fields(cx, &snapshot.id, &update),
+        }
+    }
+
+    /// `emit(kind, job)`: calls every subscribed instance's listener, synchronously.
+    pub fn emit(self: &Mc<P>, cx: &mut Cx<'_, P>, kind: &str, job: &Job) {
+        for o in 0..self.orchestrators.len() {
+            if self.orchestrators[o].subscribed.load() {
+                match kind {
+                    "failed" => self.handle_job_failed(cx, o, job),
+                    _ => self.handle_job_complete(cx, o, job),
+                }
+            }
+        }
+    }
+
+    fn is_active_plan(&self, o: Instance, job: &Job) -> bool {
+        let active = self.orchestrators[o].active_plan_id.get();
+        job.plan_id.is_some() && active.is_some() && job.plan_id == active
+    }
+
+    /// `handleJobFailed`: fire-and-forget `updatePlanJob(failed)` (F1) and an
+    /// unlocked `loadPlan()` whose snapshot feeds `setCheckpoint` (F2).
+    pub fn handle_job_failed(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance, job: &Job) {
+        if !self.is_active_plan(o, job) {
+            return;
+        }
+        let plan_id = job.plan_id.clone().unwrap_or_default();
+        let name = job.name.clone();
+        // F1 runs synchronously up to its first await: it queues on planMutex now.
+        let ticket = self.plans.plan_mutex.enqueue(cx);
+        let (mc, id, n) = (self.clone(), plan_id.clone(), name.clone());
+        cx.spawn(
+            "updatePlanJob",
+            Box::new(move |cx| {
+                let update = JobUpdate::status("failed").with_error("job monitor reported failure");
+                caught(mc.plans.update_plan_job_queued(cx, ticket, &id, &n, &update), cx);
+            }),
+        );
+        let mc = self.clone();
+        cx.spawn(
+            "setCheckpoint",
+            Box::new(move |cx| {
+                let result = (|| {
+                    let Some(plan) = mc.plans.load_plan(cx)? else { return Ok(()) };
+                    if plan.id != plan_id {
+                        return Ok(());
+                    }
+                    let context = CheckpointContext { job_name: name, failure_kind: "job_failed".into() };
+                    mc.set_checkpoint(cx, o, "on_error", plan, Some(context))
+                })();
+                caught(result, cx);
+                // .finally(): without a checkpoint, stop and unsubscribe.
+                let orch = &mc.orchestrators[o];
+                if orch.checkpoint.get().is_none() {
+                    orch.stop_reconciler();
+                    orch.unsubscribe();
+                }
+            }),
+        );
+    }
+
+    /// `handleJobComplete`: `(async () => { await updatePlanJob(completed);
+    /// await this.reconcile(); })()`.
+    pub fn handle_job_complete(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance, job: &Job) {
+        if !self.is_active_plan(o, job) {
+            return;
+        }
+        let plan_id = job.plan_id.clone().unwrap_or_default();
+        let name = job.name.clone();
+        let ticket = self.plans.plan_mutex.enqueue(cx);
+        let mc = self.clone();
+        cx.spawn(
+            "handleJobComplete",
+            Box::new(move |cx| {
+                let result =
+                    mc.plans.update_plan_job_queued(cx, ticket, &plan_id, &name, &JobUpdate::status("completed"));
+                match result {
+                    Ok(()) => mc.reconcile(cx, o),
+                    Err(e) => caught(Err(e), cx),
+                }
+            }),
+        );
+    }
+
+    /// `setCheckpoint(type, plan, context)`.
+    pub fn set_checkpoint(
+        self: &Mc<P>,
+        cx: &mut Cx<'_, P>,
+        o: Instance,
+        kind: &str,
+        plan: PlanSpec,
+        context: Option<CheckpointContext>,
+    ) -> Result<()> {
+        let orch = &self.orchestrators[o];
+        orch.checkpoint.set(Some(kind.to_string()));
+        let update = FieldsUpdate {
+            status: Some("paused"),
+            checkpoint: Some(Some(kind.to_string())),
+            checkpoint_context: Some(context),
+            ..Default::default()
+        };
+        self.write_plan_fields(cx, plan, update)?;
+        orch.stop_reconciler();
+        Ok(())
+    }
+
+    /// `clearCheckpoint()`.
+    pub fn clear_checkpoint(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) -> Result<()> {
+        let orch = &self.orchestrators[o];
+        let Some(plan) = self.plans.load_plan(cx)? else { return Ok(()) };
+        if plan.status != "paused" {
+            return Ok(());
+        }
+        if plan.checkpoint.as_deref() == Some("pre_merge") {
+            let ready: Vec<String> =
+                plan.jobs.iter().filter(|j| j.status == "ready_to_merge").map(|j| j.name.clone()).collect();
+            orch.approved_for_merge.with(|a| a.extend(ready));
+        }
+        let update = FieldsUpdate {
+            status: Some("running"),
+            checkpoint: Some(None),
+            checkpoint_context: Some(None),
+            ..Default::default()
+        };
+        self.write_plan_fields(cx, plan, update)?;
+        orch.checkpoint.set(None);
+        if !orch.reconciler_running.load() {
+            self.start_reconciler(cx, o);
+        }
+        Ok(())
+    }
+
+    /// `startReconciler()`: sets the interval and reconciles once now.
+    fn start_reconciler(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) {
+        self.orchestrators[o].reconciler_running.store(true);
+        self.reconcile(cx, o);
+    }
+
+    /// The interval timer firing: reconciles if the interval is still set.
+    pub fn interval_tick(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) {
+        if self.orchestrators[o].reconciler_running.load() {
+            self.reconcile(cx, o);
+        }
+    }
+
+    /// `reconcile()`: the guard around `_doReconcile`, per variant.
+    pub fn reconcile(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) {
+        let orch = &self.orchestrators[o];
+        let step = cx.now() + 1;
+        Self::note(cx, "reconcile", "reconcile-trigger", json!({ "orchestrator": orch.name, "step": step }));
+        match self.config.reconcile_guard {
+            ReconcileGuard::Drop => {
+                if orch.is_reconciling.load() {
+                    return; // before #15: the trigger is silently dropped
+                }
+                orch.is_reconciling.store(true);
+                caught(self.do_reconcile(cx, o), cx);
+                orch.is_reconciling.store(false);
+            }
+            ReconcileGuard::Rerun => {
+                if orch.is_reconciling.load() {
+                    orch.reconcile_pending.store(true);
+                    return;
+                }
+                orch.is_reconciling.store(true);
+                loop {
+                    orch.reconcile_pending.store(false);
+                    if let Err(e) = self.do_reconcile(cx, o) {
+                        caught(Err(e), cx);
+                        break;
+                    }
+                    if !orch.reconcile_pending.load() {
+                        break;
+                    }
+                }
+                orch.is_reconciling.store(false);
+            }
+            ReconcileGuard::RerunPreemptive => {
+                // Announce first, then try to own the pass; the owner drains
+                // announcements and re-checks after letting go.
+                orch.reconcile_pending.swap(true);
+                loop {
+                    if orch.is_reconciling.swap(true) {
+                        return;
+                    }
+                    while orch.reconcile_pending.swap(false) {
+                        if let Err(e) = self.do_reconcile(cx, o) {
+                            caught(Err(e), cx);
+                        }
+                    }
+                    orch.is_reconciling.swap(false);
+                    if !orch.reconcile_pending.load() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `_doReconcile()`, step by step (origin-systems.md §1.10).
+    fn do_reconcile(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) -> Result<()> {
+        let orch = &self.orchestrators[o];
+        let step = cx.now() + 1;
+        Self::note(cx, "_doReconcile", "reconcile-pass", json!({ "orchestrator": orch.name, "step": step }));
+        // 1-2. Load; stop when gone or terminal; skip while paused.
+        let Some(mut plan) = self.plans.load_plan(cx)? else {
+            orch.stop_reconciler();
+            orch.unsubscribe();
+            return Ok(());
+        };
+        if TERMINAL_PLAN.contains(&plan.status.as_str()) {
+            orch.stop_reconciler();
+            orch.unsubscribe();
+            return Ok(());
+        }
+        if plan.status == "paused" || orch.checkpoint.get().is_some() {
+            return Ok(());
+        }
+        // 3. Activate; a pending plan runs (locally).
+        orch.active_plan_id.set(Some(plan.id.clone()));
+        if plan.status == "pending" {
+            plan.status = "running".into();
+        }
+        // 4. Running jobs of this plan, then the safety net against jobs.json.
+        let running: Vec<Job> =
+            self.jobs.get_running_jobs(cx)?.into_iter().filter(|j| j.plan_id.as_deref() == Some(&plan.id)).collect();
+        let mut running_count = running.len();
+        if self.config.safety_net {
+            let job_state = self.jobs.load_job_state(cx)?;
+            let running_names: BTreeSet<&str> = running.iter().map(|j| j.name.as_str()).collect();
+            for i in 0..plan.jobs.len() {
+                let name = plan.jobs[i].name.clone();
+                if plan.jobs[i].status != "running" || running_names.contains(name.as_str()) {
+                    continue;
+                }
+                let Some(state_job) =
+                    job_state.jobs.iter().find(|j| j.name == name && j.plan_id.as_deref() == Some(&plan.id))
+                else {
+                    continue;
+                };
+                if state_job.status == "completed" {
+                    self.plans.update_plan_job(cx, &plan.id, &name, &JobUpdate::status("completed"))?;
+                    plan.jobs[i].status = "completed".into();
+                } else if state_job.status == "failed" || state_job.status == "stopped" {
+                    let update = JobUpdate::status("failed").with_error("recovered from missed completion event");
+                    self.plans.update_plan_job(cx, &plan.id, &name, &update)?;
+                    plan.jobs[i].status = "failed".into();
+                }
+            }
+        }
+        // 5. Launch queued jobs whose dependencies are merged (snapshot).
+        let mut order: Vec<usize> = (0..plan.jobs.len()).collect();
+        order.sort_by_key(|&i| plan.jobs[i].merge_order.unwrap_or(i as i64));
+        for &i in &order {
+            let job = plan.jobs[i].clone();
+            if job.status != "queued" && job.status != "waiting_deps" {
+                continue;
+            }
+            let deps_merged = job.depends_on.iter().all(|d| plan.job(d).is_some_and(|j| j.status == "merged"));
+            if !deps_merged {
+                if job.status != "waiting_deps" {
+                    self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("waiting_deps"))?;
+                }
+                continue;
+            }
+            if running_count >= self.config.max_parallel {
+                continue;
+            }
+            self.launch_job(cx, &plan, &job.name)?;
+            running_count += 1;
+            plan.jobs[i].status = "running".into();
+        }
+        // 6. Completed jobs: touch-set check, then ready_to_merge.
+        for &i in &order {
+            let job = plan.jobs[i].clone();
+            if job.status != "completed" {
+                continue;
+            }
+            if self.config.touch_set_violation.contains(&job.name) {
+                self.plans.update_plan_job(
+                    cx,
+                    &plan.id,
+                    &job.name,
+                    &JobUpdate::status("failed").with_error("touch set violation"),
+                )?;
+                let context = CheckpointContext { job_name: job.name.clone(), failure_kind: "touchset".into() };
+                return self.set_checkpoint(cx, o, "on_error", plan, Some(context));
+            }
+            self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("ready_to_merge"))?;
+        }
+        // 7. Ready jobs whose predecessors are merged join the merge train.
+        for &i in &order {
+            let job = plan.jobs[i].clone();
+            if job.status != "ready_to_merge" {
+                continue;
+            }
+            let my_order = job.merge_order.unwrap_or(i as i64);
+            let earlier_merged = plan
+                .jobs
+                .iter()
+                .enumerate()
+                .all(|(k, j)| j.merge_order.unwrap_or(k as i64) >= my_order || j.status == "merged");
+            if !earlier_merged {
+                continue;
+            }
+            cx.await_point(); // await checkMergeability(): a trial merge
+            if self.config.merge.get(&job.name) == Some(&MergeOutcome::Conflict) {
+                self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("needs_rebase"))?;
+                let context = CheckpointContext { job_name: job.name.clone(), failure_kind: "merge_conflict".into() };
+                return self.set_checkpoint(cx, o, "on_error", plan, Some(context));
+            }
+            if plan.mode == "supervisor" && !orch.approved_for_merge.with(|a| a.contains(&job.name)) {
+                return self.set_checkpoint(cx, o, "pre_merge", plan, None);
+            }
+            orch.merge_queue.with(|q| q.push_back(job.name.clone()));
+            self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("merging"))?;
+            orch.approved_for_merge.with(|a| a.remove(&job.name));
+        }
+        // 8. The merge train merges one job (a long await), tests included.
+        if let Some(name) = orch.merge_queue.with(|q| q.pop_front()) {
+            plan.status = "merging".into();
+            cx.await_point(); // await mergeTrain.processNext()
+            let failure = match self.config.merge.get(&name).copied().unwrap_or(MergeOutcome::Clean) {
+                MergeOutcome::Clean => {
+                    let update =
+                        JobUpdate { status: "merged", merged_at: Some(timestamp(cx.now())), ..Default::default() };
+                    self.plans.update_plan_job(cx, &plan.id, &name, &update)?;
+                    None
+                }
+                MergeOutcome::Conflict => Some(("conflict", "merge_conflict")),
+                MergeOutcome::TestFailure => Some(("failed", "test_failure")),
+            };
+            if let Some((status, kind)) = failure {
+                self.plans.update_plan_job(cx, &plan.id, &name, &JobUpdate::status(status))?;
+                let context = CheckpointContext { job_name: name, failure_kind: kind.into() };
+                return self.set_checkpoint(cx, o, "on_error", plan, Some(context));
+            }
+        }
+        // 9. Nothing left to merge: back to running.
+        if plan.status == "merging" && orch.merge_queue.with(|q| q.is_empty()) {
+            plan.status = "running".into();
+        }
+        // 10-11. The final plan-status write, from a fresh read.
+        let Some(latest) = self.plans.load_plan(cx)? else { return Ok(()) };
+        let all_merged = latest.jobs.iter().all(|j| j.status == "merged");
+        if all_merged && !["creating_pr", "completed", "failed"].contains(&latest.status.as_str()) {
+            if plan.mode == "supervisor" {
+                return self.set_checkpoint(cx, o, "pre_pr", latest, None);
+            }
+            self.write_plan_fields(
+                cx,
+                latest.clone(),
+                FieldsUpdate { status: Some("creating_pr"), ..Default::default() },
+            )?;
+            cx.await_point(); // await createPR(): git push, gh pr create
+            let done = FieldsUpdate {
+                status: Some("completed"),
+                pr_url: Some(format!("https://example.invalid/{}/pull/1", latest.id)),
+                completed_at: Some(timestamp(cx.now())),
+                ..Default::default()
+            };
+            self.write_plan_fields(cx, latest, done)?;
+            orch.stop_reconciler();
+            orch.unsubscribe();
+        } else if latest.status != plan.status {
+            let status = super::static_str(super::files::PLAN_STATUSES, &plan.status);
+            let completed_at = (plan.status == "failed").then(|| timestamp(cx.now()));
+            self.write_plan_fields(cx, latest, FieldsUpdate { status, completed_at, ..Default::default() })?;
+        }
+        Ok(())
+    }
+
+    /// `launchJob(job)`: mark running first, start the session, register
+    /// the job in `jobs.json`.
+    fn launch_job(self: &Mc<P>, cx: &mut Cx<'_, P>, plan: &PlanSpec, name: &str) -> Result<()> {
+        let branch = format!("mc/{name}");
+        let update = JobUpdate { status: "running", branch: Some(branch.clone()), ..Default::default() };
+        self.plans.update_plan_job(cx, &plan.id, name, &update)?;
+        cx.await_point(); // createWorktree, tmux session, launcher script
+        self.panes.with(|p| p.insert(name.to_string(), Pane { alive: true, exit_code: 0 }));
+        let job = Job {
+            id: format!("{name}-{}", cx.now()),
+            name: name.to_string(),
+            worktree_path: format!("/worktrees/{name}"),
+            branch,
+            tmux_target: format!("mc:{name}"),
+            placement: "session".into(),
+            status: "running".into(),
+            prompt: format!("do {name}"),
+            mode: plan.mode.clone(),
+            created_at: timestamp(cx.now()),
+            completed_at: None,
+            exit_code: None,
+            plan_id: Some(plan.id.clone()),
+        };
+        self.jobs.add_job(cx, job)
+    }
+
+    /// `resumePlan()`: unpause, check panes of running jobs, subscribe, start.
+    pub fn resume_plan(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) -> Result<()> {
+        let orch = &self.orchestrators[o];
+        let Some(plan) = self.plans.load_plan(cx)? else { return Ok(()) };
+        if plan.status != "running" && plan.status != "paused" {
+            return Ok(());
+        }
+        if plan.status == "paused" {
+            let update = FieldsUpdate {
+                status: Some("running"),
+                checkpoint: Some(None),
+                checkpoint_context: Some(None),
+                ..Default::default()
+            };
+            self.write_plan_fields(cx, plan.clone(), update)?;
+        }
+        orch.checkpoint.set(None);
+        orch.active_plan_id.set(Some(plan.id.clone()));
+        orch.merge_queue.with(|q| q.clear()); // a new MergeTrain
+        let running: Vec<Job> =
+            self.jobs.get_running_jobs(cx)?.into_iter().filter(|j| j.plan_id.as_deref() == Some(&plan.id)).collect();
+        let mut dead = false;
+        for job in running {
+            cx.await_point(); // await isPaneRunning(tmuxTarget)
+            if self.panes.with(|p| p.get(&job.name).is_some_and(|pane| pane.alive)) {
+                continue;
+            }
+            self.jobs.update_job(cx, &job.id, "failed", None)?;
+            self.plans.update_plan_job(
+                cx,
+                &plan.id,
+                &job.name,
+                &JobUpdate::status("failed").with_error("tmux pane is not running"),
+            )?;
+            dead = true;
+        }
+        if dead {
+            let update =
+                FieldsUpdate { status: Some("failed"), completed_at: Some(timestamp(cx.now())), ..Default::default() };
+            let snapshot = match self.config.checkpoint_write {
+                CheckpointWrite::WholePlan => {
+                    self.plans.load_plan(cx)?.ok_or_else(|| Thrown("No active plan".into()))?
+                }
+                CheckpointWrite::FieldsOnly => plan,
+            };
+            return self.write_plan_fields(cx, snapshot, update);
+        }
+        orch.subscribed.store(true);
+        self.start_reconciler(cx, o);
+        Ok(())
+    }
+
+    /// `mc_plan_cancel`: a fresh `Orchestrator` kills the plan's jobs, deletes
+    /// the integration branch and clears the plan. Other instances keep their
+    /// interval and subscription.
+    pub fn cancel_plan(self: &Mc<P>, cx: &mut Cx<'_, P>) -> Result<()> {
+        let Some(plan) = self.plans.load_plan(cx)? else { return Ok(()) };
+        let running: Vec<Job> =
+            self.jobs.get_running_jobs(cx)?.into_iter().filter(|j| j.plan_id.as_deref() == Some(&plan.id)).collect();
+        for job in running {
+            cx.await_point(); // await killSession(tmuxTarget)
+            self.panes.with(|p| p.insert(job.name.clone(), Pane { alive: false, exit_code: 137 }));
+            self.jobs.update_job(cx, &job.id, "stopped", None)?;
+        }
+        cx.await_point(); // await deleteIntegrationBranch()
+        self.plans.clear_plan(cx)
+    }
+
+    /// `mc_plan_approve`: an unlocked snapshot, mutated and written whole with
+    /// `savePlan` (unchanged by #71), then a new instance's `resumePlan()`.
+    pub fn approve(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) -> Result<()> {
+        let Some(mut plan) = self.plans.load_plan(cx)? else { return Err(Thrown("No active plan".into())) };
+        if plan.status != "pending" && plan.status != "paused" {
+            return Err(Thrown(format!("plan is {}, nothing to approve", plan.status)));
+        }
+        if plan.status == "pending" {
+            plan.status = "running".into();
+        }
+        self.plans.save_plan(cx, &plan)?;
+        self.resume_plan(cx, o)
+    }
+
+    /// `JobMonitor.poll()`: one pass over the running jobs of `jobs.json`.
+    pub fn monitor_poll(self: &Mc<P>, cx: &mut Cx<'_, P>) -> Result<()> {
+        let jobs = self.jobs.get_running_jobs(cx)?;
+        for job in jobs {
+            cx.await_point(); // await isPaneRunning(tmuxTarget)
+            let pane = self.panes.with(|p| p.get(&job.name).cloned()).unwrap_or(Pane { alive: true, exit_code: 0 });
+            if !pane.alive {
+                // await captureExitStatus() merges into updateJob's await.
+                if pane.exit_code != 0 {
+                    self.jobs.update_job(cx, &job.id, "failed", Some(pane.exit_code))?;
+                    self.emit(cx, "failed", &Job { status: "failed".into(), ..job });
+                } else {
+                    self.jobs.update_job(cx, &job.id, "completed", Some(0))?;
+                    self.emit(cx, "complete", &Job { status: "completed".into(), ..job });
+                }
+                continue;
+            }
+            let report = self.jobs.read_report(cx, &job.id)?;
+            if let Some(report) = report
+                && (report.status == "completed" || report.status == "needs_review")
+            {
+                self.jobs.update_job(cx, &job.id, "completed", None)?;
+                self.emit(cx, "complete", &Job { status: "completed".into(), ..job });
+            }
+        }
+        Ok(())
+    }
+
+    /// `mc_report(status)`, from the agent's own process: finds its job in
+    /// `jobs.json` without a lock and writes its report file.
+    pub fn agent_report(self: &Mc<P>, cx: &mut Cx<'_, P>, name: &str, status: &str) -> Result<()> {
+        let state = self.jobs.load_job_state(cx)?;
+        let job = state
+            .jobs
+            .iter()
+            .find(|j| j.name == name && j.status == "running")
+            .or_else(|| state.jobs.iter().find(|j| j.name == name))
+            .ok_or_else(|| Thrown(format!("no job named {name}")))?;
+        let report = super::files::AgentReport {
+            job_id: job.id.clone(),
+            job_name: name.to_string(),
+            status: status.to_string(),
+            message: format!("{name} reports {status}"),
+            timestamp: timestamp(cx.now()),
+        };
+        self.jobs.write_report(cx, &report)
+    }
+}

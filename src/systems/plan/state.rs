@@ -1,0 +1,256 @@
+//! `src/lib/plan-state.ts` and `src/lib/job-state.ts`: the primitives that
+//! read and write `plan.json`, `jobs.json` and report files.
+//!
+//! Each origin `await` is an await of the model; consecutive awaits with no
+//! shared access between them are merged (see `runtime`), e.g. `loadPlan`'s
+//! `getDataDir` / `exists` / `text` are one read, and `validateGhAuth` merges
+//! into the write that follows it.
+
+use super::files::{
+    AgentReport, CheckpointContext, JOBS_FILE, Job, JobState, PLAN_FILE, PlanSpec, report_file, timestamp, to_json,
+};
+use crate::history::Effect;
+use crate::platform::Platform;
+use crate::runtime::{Cx, FifoMutex, Ticket};
+use crate::storage::Files;
+use serde_json::json;
+
+/// An exception thrown by the modeled code.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Thrown(pub String);
+
+impl From<std::io::Error> for Thrown {
+    fn from(e: std::io::Error) -> Self {
+        Thrown(format!("I/O error: {e}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Thrown>;
+
+/// Records a caught exception, like the origin's `.catch(() => {})`.
+pub fn caught<P: Platform>(result: Result<()>, cx: &Cx<'_, P>) {
+    if let Err(Thrown(error)) = result {
+        cx.record("catch", Effect::Threw { error });
+    }
+}
+
+/// Changes `updatePlanJob` merges into a job.
+#[derive(Clone, Debug, Default)]
+pub struct JobUpdate {
+    pub status: &'static str,
+    pub error: Option<String>,
+    pub branch: Option<String>,
+    pub merged_at: Option<String>,
+}
+
+impl JobUpdate {
+    pub fn status(status: &'static str) -> Self {
+        JobUpdate { status, ..Default::default() }
+    }
+    pub fn with_error(mut self, error: &str) -> Self {
+        self.error = Some(error.to_string());
+        self
+    }
+}
+
+/// The fields `updatePlanFields` may set (`None`: leave as is).
+#[derive(Clone, Debug, Default)]
+pub struct FieldsUpdate {
+    pub status: Option<&'static str>,
+    pub checkpoint: Option<Option<String>>,
+    pub checkpoint_context: Option<Option<CheckpointContext>>,
+    pub completed_at: Option<String>,
+    pub pr_url: Option<String>,
+}
+
+impl FieldsUpdate {
+    pub fn apply(&self, plan: &mut PlanSpec) {
+        if let Some(s) = self.status {
+            plan.status = s.to_string();
+        }
+        if let Some(c) = &self.checkpoint {
+            plan.checkpoint = c.clone();
+        }
+        if let Some(c) = &self.checkpoint_context {
+            plan.checkpoint_context = c.clone();
+        }
+        if let Some(c) = &self.completed_at {
+            plan.completed_at = Some(c.clone());
+        }
+        if let Some(u) = &self.pr_url {
+            plan.pr_url = Some(u.clone());
+        }
+    }
+}
+
+/// plan-state.ts: `plan.json` behind the in-process `planMutex`.
+pub struct PlanStore<P: Platform> {
+    pub files: Files,
+    pub plan_mutex: FifoMutex<P>,
+}
+
+impl<P: Platform> PlanStore<P> {
+    /// `loadPlan()`: no lock; returns a snapshot.
+    pub fn load_plan(&self, cx: &mut Cx<'_, P>) -> Result<Option<PlanSpec>> {
+        let (step, text) = self.files.read(cx, "loadPlan", PLAN_FILE)?;
+        let Some(text) = text else { return Ok(None) };
+        let mut plan: PlanSpec = serde_json::from_str(&text).map_err(|e| Thrown(format!("plan.json: {e}")))?;
+        plan.read_at = Some(step);
+        Ok(Some(plan))
+    }
+
+    fn write_plan(&self, cx: &mut Cx<'_, P>, func: &'static str, plan: &PlanSpec, targets: &[String]) -> Result<usize> {
+        let meta = json!({ "targets": targets, "basis": plan.read_at });
+        let mut plan = plan.clone();
+        plan.gh_authenticated = Some(true); // `await validateGhAuth()`, merged into the write's await
+        Ok(self.files.write(cx, func, PLAN_FILE, &to_json(&plan), meta)?)
+    }
+
+    /// `savePlan(plan)`: writes the caller's whole object, `jobs[]` included.
+    pub fn save_plan(&self, cx: &mut Cx<'_, P>, plan: &PlanSpec) -> Result<()> {
+        self.plan_mutex.with_lock(cx, |cx| {
+            if let Some(existing) = self.load_plan(cx)?
+                && existing.id != plan.id
+            {
+                return Err(Thrown("active plan already exists".into()));
+            }
+            self.write_plan(cx, "savePlan", plan, &plan.touched_jobs)?;
+            Ok(())
+        })
+    }
+
+    /// `updatePlanJob(planId, jobName, updates)`, after its caller queued
+    /// on `planMutex` (`ticket`): a read-modify-write of one job.
+    pub fn update_plan_job_queued(
+        &self,
+        cx: &mut Cx<'_, P>,
+        ticket: Ticket,
+        plan_id: &str,
+        job: &str,
+        update: &JobUpdate,
+    ) -> Result<()> {
+        self.plan_mutex.with_ticket(cx, ticket, |cx| {
+            let mut plan = self.load_plan(cx)?.ok_or_else(|| Thrown("No active plan".into()))?;
+            if plan.id != plan_id {
+                return Err(Thrown(format!("Plan ID mismatch: {} != {plan_id}", plan.id)));
+            }
+            let spec = plan.job_mut(job).ok_or_else(|| Thrown(format!("Job {job} not found in plan")))?;
+            spec.status = update.status.to_string();
+            if update.error.is_some() {
+                spec.error = update.error.clone();
+            }
+            if update.branch.is_some() {
+                spec.branch = update.branch.clone();
+            }
+            if update.merged_at.is_some() {
+                spec.merged_at = update.merged_at.clone();
+            }
+            let step = self.write_plan(cx, "updatePlanJob", &plan, &[job.to_string()])?;
+            cx.record(
+                "updatePlanJob",
+                Effect::Note { kind: "job-update", data: json!({ "job": job, "status": update.status, "step": step }) },
+            );
+            Ok(())
+        })
+    }
+
+    pub fn update_plan_job(&self, cx: &mut Cx<'_, P>, plan_id: &str, job: &str, update: &JobUpdate) -> Result<()> {
+        let ticket = self.plan_mutex.enqueue(cx);
+        self.update_plan_job_queued(cx, ticket, plan_id, job, update)
+    }
+
+    /// `updatePlanFields(planId, updates)` (the #71 fix): a fresh read inside
+    /// the lock, plan-level fields only.
+    pub fn update_plan_fields(&self, cx: &mut Cx<'_, P>, plan_id: &str, update: &FieldsUpdate) -> Result<()> {
+        self.plan_mutex.with_lock(cx, |cx| {
+            let mut plan = self.load_plan(cx)?.ok_or_else(|| Thrown("No active plan exists".into()))?;
+            if plan.id != plan_id {
+                return Err(Thrown(format!("Plan ID mismatch: {} != {plan_id}", plan.id)));
+            }
+            update.apply(&mut plan);
+            self.write_plan(cx, "updatePlanFields", &plan, &[])?;
+            Ok(())
+        })
+    }
+
+    /// `clearPlan()`: `existsSync` + `unlinkSync` inside the lock.
+    pub fn clear_plan(&self, cx: &mut Cx<'_, P>) -> Result<()> {
+        self.plan_mutex.with_lock(cx, |cx| {
+            self.files.remove_sync(cx, "clearPlan", PLAN_FILE)?;
+            Ok(())
+        })
+    }
+}
+
+/// job-state.ts: `jobs.json` behind `stateMutex`, and the report files.
+pub struct JobStore<P: Platform> {
+    pub files: Files,
+    pub state_mutex: FifoMutex<P>,
+}
+
+impl<P: Platform> JobStore<P> {
+    /// `loadJobState()`: no lock.
+    pub fn load_job_state(&self, cx: &mut Cx<'_, P>) -> Result<JobState> {
+        let (_, text) = self.files.read(cx, "loadJobState", JOBS_FILE)?;
+        match text {
+            None => Ok(JobState { version: 2, jobs: Vec::new(), updated_at: timestamp(0) }),
+            Some(t) => serde_json::from_str(&t).map_err(|e| Thrown(format!("jobs.json: {e}"))),
+        }
+    }
+
+    /// `getRunningJobs()`: every `running` entry, of any plan.
+    pub fn get_running_jobs(&self, cx: &mut Cx<'_, P>) -> Result<Vec<Job>> {
+        Ok(self.load_job_state(cx)?.jobs.into_iter().filter(|j| j.status == "running").collect())
+    }
+
+    /// A locked read-modify-write of `jobs.json`.
+    fn modify(&self, cx: &mut Cx<'_, P>, func: &'static str, f: impl FnOnce(&mut JobState, usize)) -> Result<()> {
+        self.state_mutex.with_lock(cx, |cx| {
+            let mut state = self.load_job_state(cx)?;
+            f(&mut state, cx.now());
+            state.updated_at = timestamp(cx.now());
+            self.files.write(cx, func, JOBS_FILE, &to_json(&state), json!({}))?;
+            Ok(())
+        })
+    }
+
+    /// `updateJob(id, {status, completedAt})`.
+    pub fn update_job(&self, cx: &mut Cx<'_, P>, id: &str, status: &str, exit_code: Option<i64>) -> Result<()> {
+        self.modify(cx, "updateJob", |state, now| {
+            if let Some(job) = state.jobs.iter_mut().find(|j| j.id == id) {
+                job.status = status.to_string();
+                if status != "running" {
+                    job.completed_at = Some(timestamp(now));
+                }
+                if exit_code.is_some() {
+                    job.exit_code = exit_code;
+                }
+            }
+        })
+    }
+
+    /// `launchJob`'s bookkeeping: drop same-name entries that are not
+    /// running, then `addJob`. (The origin awaits `removeJob` per entry and
+    /// then `addJob`, each locked; here it is one locked write.)
+    pub fn add_job(&self, cx: &mut Cx<'_, P>, job: Job) -> Result<()> {
+        self.modify(cx, "addJob", |state, _| {
+            state.jobs.retain(|j| j.name != job.name || j.status == "running");
+            state.jobs.push(job);
+        })
+    }
+
+    /// `readReport(jobId)`.
+    pub fn read_report(&self, cx: &mut Cx<'_, P>, job_id: &str) -> Result<Option<AgentReport>> {
+        let (_, text) = self.files.read(cx, "readReport", &report_file(job_id))?;
+        match text {
+            None => Ok(None),
+            Some(t) => serde_json::from_str(&t).map(Some).map_err(|e| Thrown(format!("report: {e}"))),
+        }
+    }
+
+    /// `writeReport(report)`: tmp + rename, no lock (another process).
+    pub fn write_report(&self, cx: &mut Cx<'_, P>, report: &AgentReport) -> Result<()> {
+        self.files.write(cx, "writeReport", &report_file(&report.job_id), &to_json(report), json!({}))?;
+        Ok(())
+    }
+}
