@@ -48,6 +48,12 @@ impl Disk for DirectoryDisk {
         sync_dir(&dir)
     }
 
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        let target = self.path(to);
+        fs::rename(self.path(from), &target)?;
+        sync_dir(target.parent().unwrap_or(&self.root))
+    }
+
     fn remove(&self, path: &str) -> io::Result<bool> {
         let target = self.path(path);
         match fs::remove_file(&target) {

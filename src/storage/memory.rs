@@ -26,6 +26,15 @@ impl<P: Platform> Disk for MemoryDisk<P> {
         self.files.with(|f| f.insert(path.to_string(), contents.into()));
         Ok(())
     }
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        self.files.with(|f| match f.remove(from) {
+            Some(v) => {
+                f.insert(to.to_string(), v);
+                Ok(())
+            }
+            None => Err(io::Error::new(io::ErrorKind::NotFound, format!("{from} does not exist"))),
+        })
+    }
     fn remove(&self, path: &str) -> io::Result<bool> {
         Ok(self.files.with(|f| f.remove(path).is_some()))
     }

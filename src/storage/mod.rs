@@ -25,6 +25,9 @@ pub trait Disk: Send + Sync {
     fn read(&self, path: &str) -> io::Result<Option<Arc<str>>>;
     /// Replaces the file atomically (write a temp file, then rename).
     fn write(&self, path: &str, contents: &str) -> io::Result<()>;
+    /// Renames `from` over `to` atomically (for models that split a write
+    /// into its temp-file write and its rename).
+    fn rename(&self, from: &str, to: &str) -> io::Result<()>;
     /// Deletes the file; `false` if it did not exist.
     fn remove(&self, path: &str) -> io::Result<bool>;
     /// Every file, sorted by path (for final-state reports).
@@ -71,6 +74,24 @@ impl Files {
         cx.await_point();
         self.disk.write(path, contents)?;
         Ok(cx.record(func, Effect::Wrote { res: path.into(), value: contents.into(), meta }))
+    }
+
+    /// `await fsp.rename(from, to)`: the rename lands when the task resumes.
+    pub fn rename<P: Platform>(
+        &self,
+        cx: &mut Cx<'_, P>,
+        func: &'static str,
+        from: &str,
+        to: &str,
+        meta: serde_json::Value,
+    ) -> io::Result<usize> {
+        cx.await_point();
+        let value = self
+            .disk
+            .read(from)?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{from} does not exist")))?;
+        self.disk.rename(from, to)?;
+        Ok(cx.record(func, Effect::Wrote { res: to.into(), value, meta }))
     }
 
     /// `fs.unlinkSync(path)`: synchronous, no await.
