@@ -8,6 +8,8 @@ pub mod execution;
 pub mod explore;
 pub mod history;
 pub mod platform;
+pub mod report;
 pub mod runtime;
+pub mod scenario;
 pub mod storage;
 pub mod systems;

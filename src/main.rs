@@ -1,3 +1,231 @@
-fn main() {
-    println!("Hello, world!");
+//! The `racecheck` binary: parse arguments, call the library, print.
+
+mod cli;
+
+use clap::Parser;
+use cli::{CheckArgs, Cli, Command, Format};
+use racecheck::explore::{Limits, ShuttleSchedule, Verdict, replay};
+use racecheck::report;
+use racecheck::scenario::{self, ExplorerKind, Scenario, ScenarioError, check_expectation};
+use racecheck::systems::Variant;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit status: every expectation held.
+const OK: u8 = 0;
+/// An expectation did not hold.
+const FAILED: u8 = 1;
+/// Bad input: a scenario or an argument.
+const BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check(args),
+        Command::List { paths } => list(paths),
+        Command::Explain { file } => explain(&file),
+        Command::Replay { file, variant, schedule, format } => replay_schedule(&file, &variant, &schedule, format),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprint!("{message}");
+            if !message.ends_with('\n') {
+                eprintln!();
+            }
+            ExitCode::from(BAD_INPUT)
+        }
+    }
+}
+
+fn load_all(paths: Vec<PathBuf>) -> Result<Vec<Scenario>, String> {
+    let paths = if paths.is_empty() { vec![PathBuf::from("scenarios")] } else { paths };
+    let files = scenario::discover(&paths).map_err(|e| e.to_string())?;
+    if files.is_empty() {
+        return Err(format!(
+            "error: no scenario files (*.toml) under {}",
+            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let mut errors = Vec::new();
+    let mut scenarios = Vec::new();
+    for file in files {
+        match scenario::load(&file) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(scenarios)
+    } else {
+        Err(errors.iter().map(ScenarioError::to_string).collect::<Vec<_>>().join("\n"))
+    }
+}
+
+/// `knob=choice,knob=choice` into a complete variant of `scenario`'s system.
+fn parse_variant(scenario: &Scenario, text: &str) -> Result<Variant, String> {
+    let spec = scenario.model.system.spec();
+    let mut choices = BTreeMap::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (knob, choice) = part
+            .split_once('=')
+            .ok_or_else(|| format!("error: expected `knob=choice` in --variant, found {part:?}"))?;
+        let k = spec.knob(knob).ok_or_else(|| {
+            let valid: Vec<&str> = spec.knobs.iter().map(|k| k.name).collect();
+            format!(
+                "error: expected a variant knob of the {} system, found {knob:?}\n  = valid: {}",
+                spec.name,
+                valid.join(", ")
+            )
+        })?;
+        if !k.choices.iter().any(|(c, _)| *c == choice) {
+            let valid: Vec<&str> = k.choices.iter().map(|(c, _)| *c).collect();
+            return Err(format!(
+                "error: expected a choice of `{knob}`, found {choice:?}\n  = valid: {}",
+                valid.join(", ")
+            ));
+        }
+        choices.insert(knob.to_string(), choice.to_string());
+    }
+    Ok(Variant::complete(spec, &choices))
+}
+
+fn check(args: CheckArgs) -> Result<u8, String> {
+    let scenarios = load_all(args.paths.clone())?;
+    let limits = Limits { max_time: Duration::from_secs(args.max_time) };
+    let bound = match args.bound.as_deref() {
+        None => None,
+        Some("none") => Some(None),
+        Some(b) => Some(Some(
+            b.parse::<usize>().map_err(|_| format!("error: expected a number or `none` for --bound, found {b:?}"))?,
+        )),
+    };
+    if args.format == Format::Text {
+        println!("{}", report::ROW_HEADER);
+    }
+    let (mut held, mut failed) = (0, 0);
+    let mut failures = Vec::new();
+    for scenario in &scenarios {
+        let mut settings = scenario.explore.clone();
+        if let Some(e) = &args.explorer {
+            settings.explorer = ExplorerKind::parse(e).unwrap_or(settings.explorer);
+        }
+        if let Some(b) = bound {
+            settings.bound = b;
+        }
+        settings.schedules = args.schedules.unwrap_or(settings.schedules);
+        settings.depth = args.depth.unwrap_or(settings.depth);
+        settings.seed = args.seed.unwrap_or(settings.seed);
+        let only = args.variant.as_deref().map(|v| parse_variant(scenario, v)).transpose()?;
+        for expectation in scenario.expectations.iter().filter(|e| only.as_ref().is_none_or(|v| &e.variant == v)) {
+            let checked = check_expectation(scenario, expectation, &settings, &limits);
+            match args.format {
+                Format::Text => println!("{}", report::row(&checked)),
+                Format::Json => println!("{}", report::json_row(&checked)),
+            }
+            if checked.holds {
+                held += 1;
+            } else {
+                failed += 1;
+                failures.push((scenario.path.display().to_string(), checked));
+            }
+        }
+    }
+    if args.format == Format::Text {
+        for (file, checked) in &failures {
+            println!(
+                "\n{} {}: expected {}, got {}",
+                checked.scenario,
+                checked.expectation.label(),
+                report::expected_text(&checked.expectation.expected),
+                report::verdict_text(&checked.report.verdict)
+            );
+            if let Verdict::Violation(f) = &checked.report.verdict {
+                let replay = report::replay_command(file, &checked.expectation.variant.to_string(), f);
+                print!("{}", report::timeline(f, &replay));
+            }
+        }
+        println!("\n{held} passed, {failed} failed");
+    }
+    Ok(if failed == 0 { OK } else { FAILED })
+}
+
+fn list(paths: Vec<PathBuf>) -> Result<u8, String> {
+    for s in load_all(paths)? {
+        let labels: Vec<String> =
+            s.expectations.iter().map(|e| format!("{} → {}", e.label(), report::expected_text(&e.expected))).collect();
+        println!("{:<44}  {}\n{:<44}  {}", s.name, s.title, "", labels.join("; "));
+    }
+    Ok(OK)
+}
+
+fn explain(file: &std::path::Path) -> Result<u8, String> {
+    let s = scenario::load(file).map_err(|e| e.to_string())?;
+    let spec = s.model.system.spec();
+    println!("{}\n{}\n", s.title, "=".repeat(s.title.chars().count()));
+    if !s.story.is_empty() {
+        println!("{}\n", s.story);
+    }
+    println!("origin:    {}", s.origin);
+    println!("system:    {} — {} ({})", spec.name, spec.about, spec.origin);
+    println!("semantics: {}", s.model.semantics.name());
+    println!("explorer:  {}\n", scenario::explorer_for(&s.explore).describe());
+    println!("actors (each runs its operations in order, concurrently with the others):");
+    for (name, ops) in s.model.compiled.actors() {
+        println!("  {name}:");
+        for op in ops {
+            let base = op.split('(').next().unwrap_or(&op);
+            let about = spec.op(base).map(|o| format!("{} — {}", o.origin, o.about)).unwrap_or_default();
+            println!("    {op:<32} {about}");
+        }
+    }
+    println!("\ninvariants checked:");
+    for inv in &s.model.invariants {
+        println!("  {inv}: {}", spec.invariant(inv).map_or("", |i| i.about));
+    }
+    println!("\nvariants of the {} system (default first marked *):", spec.name);
+    for knob in spec.knobs {
+        println!("  {}: {}", knob.name, knob.about);
+        for (choice, about) in knob.choices {
+            let mark = if *choice == knob.default { "*" } else { " " };
+            println!("    {mark} {choice:<18} {about}");
+        }
+    }
+    println!("\nexpectations:");
+    for e in &s.expectations {
+        println!("  {} → {}", e.variant, report::expected_text(&e.expected));
+    }
+    Ok(OK)
+}
+
+fn replay_schedule(file: &std::path::Path, variant: &str, schedule: &str, format: Format) -> Result<u8, String> {
+    let s = scenario::load(file).map_err(|e| e.to_string())?;
+    let variant = parse_variant(&s, variant)?;
+    let schedule: ShuttleSchedule = schedule.parse().map_err(|e| format!("error: {e}"))?;
+    let outcome = replay(&s.model, &variant, &schedule).map_err(|e| format!("error: {e}"))?;
+    match format {
+        Format::Json => {
+            let events: Vec<_> = outcome.events.iter().map(|e| serde_json::json!({"step": e.step, "task": &*e.task, "op": &*e.op, "func": e.func, "effect": format!("{:?}", e.effect)})).collect();
+            println!(
+                "{}",
+                serde_json::json!({"violation": outcome.violation.as_ref().map(|v| serde_json::json!({"invariant": v.invariant, "message": v.message})), "events": events})
+            );
+        }
+        Format::Text => match &outcome.violation {
+            Some(v) => {
+                let failure = racecheck::explore::Failure {
+                    violation: v.clone(),
+                    events: outcome.events.clone(),
+                    final_state: outcome.final_state.clone(),
+                    replay: racecheck::explore::Replay::Shuttle(schedule.clone()),
+                };
+                let cmd = report::replay_command(&file.display().to_string(), &variant.to_string(), &failure);
+                print!("{}", report::timeline(&failure, &cmd));
+            }
+            None => println!("no invariant is violated by this schedule ({} steps)", outcome.events.len()),
+        },
+    }
+    Ok(if outcome.violation.is_some() { FAILED } else { OK })
 }

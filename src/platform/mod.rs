@@ -50,8 +50,9 @@ pub trait Platform: Sized + Send + Sync + 'static {
     fn yield_now();
 }
 
-/// Stack size of a modeled (loom or shuttle) thread.
-pub const MODEL_STACK: usize = 1 << 20;
+/// Stack size of a modeled (loom or shuttle) thread: loom maps a fresh stack
+/// per thread per execution, so it is kept small where optimized code allows.
+pub const MODEL_STACK: usize = if cfg!(debug_assertions) { 1 << 20 } else { 1 << 17 };
 
 /// Implements [`Platform`] for a backend whose `sync` and `thread` modules
 /// mirror `std`'s API (std itself, loom and shuttle all do).

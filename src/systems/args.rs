@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 pub type Args = Map<String, Value>;
 
 /// One step of a path into the scenario document.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PathSeg {
     Key(String),
     Index(usize),

@@ -1,0 +1,75 @@
+//! Command-line arguments (clap). The binary only parses, calls the library
+//! and prints.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "racecheck",
+    version,
+    about = "Find, reproduce and disprove races in the persistent state of AI-agent orchestrators"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check every expectation of the scenarios (default: scenarios/): one row each.
+    Check(CheckArgs),
+    /// List the scenarios with their title and expectations.
+    List {
+        /// Scenario files or directories (default: scenarios/).
+        paths: Vec<PathBuf>,
+    },
+    /// Explain a scenario: its story, actors, variants and invariants in plain words.
+    Explain { file: PathBuf },
+    /// Replay a recorded shuttle schedule: the same trace every time.
+    Replay {
+        file: PathBuf,
+        /// The variant, as `knob=choice,knob=choice` (unset knobs take their default).
+        #[arg(long, default_value = "")]
+        variant: String,
+        /// The schedule printed with the violation (`s<seed>:<task>.<task>...`).
+        #[arg(long)]
+        schedule: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// Scenario files or directories, searched recursively (default: scenarios/).
+    pub paths: Vec<PathBuf>,
+    /// Override the scenario's explorer.
+    #[arg(long, value_parser = ["exhaustive", "pct", "random", "stress"])]
+    pub explorer: Option<String>,
+    /// Exhaustive preemption bound; `none` for unbounded.
+    #[arg(long)]
+    pub bound: Option<String>,
+    /// Schedules for pct/random, runs for stress.
+    #[arg(long)]
+    pub schedules: Option<usize>,
+    /// PCT bug depth.
+    #[arg(long)]
+    pub depth: Option<usize>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Only the expectation with this variant (`knob=choice,...`).
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Time limit per expectation, in seconds (a search cut short is `incomplete`).
+    #[arg(long, default_value_t = 120)]
+    pub max_time: u64,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}

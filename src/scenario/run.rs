@@ -1,0 +1,55 @@
+//! Checking a scenario's expectations: each `[[expect]]` runs its variant
+//! under the scenario's explorer and holds only if the verdict matches.
+
+use super::{Expectation, Expected, ExploreSettings, ExplorerKind, Scenario};
+use crate::explore::{Explorer, Limits, Report, Verdict, explore};
+
+/// The explorer `settings` describe.
+pub fn explorer_for(settings: &ExploreSettings) -> Explorer {
+    match settings.explorer {
+        ExplorerKind::Exhaustive => Explorer::Exhaustive { bound: settings.bound },
+        ExplorerKind::Pct => {
+            Explorer::Pct { depth: settings.depth, schedules: settings.schedules, seed: settings.seed }
+        }
+        ExplorerKind::Random => Explorer::Random { schedules: settings.schedules, seed: settings.seed },
+        ExplorerKind::Stress => Explorer::Stress { runs: settings.schedules },
+    }
+}
+
+/// One expectation, checked.
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub scenario: String,
+    pub expectation: Expectation,
+    pub report: Report,
+    /// Whether the verdict is what the expectation requires.
+    pub holds: bool,
+}
+
+/// Whether `verdict` satisfies `expected`. An incomplete search never does;
+/// `proved` is only ever given by the exhaustive explorer, but a sampling
+/// explorer that finds nothing does not contradict it.
+fn satisfies(expected: &Expected, verdict: &Verdict) -> bool {
+    match (expected, verdict) {
+        (_, Verdict::Incomplete { .. }) => false,
+        (Expected::Violation { invariant }, Verdict::Violation(f)) => &f.violation.invariant == invariant,
+        (Expected::Violation { .. }, _) => false,
+        (Expected::Proved, Verdict::Proved { .. }) => true,
+        (Expected::Proved, Verdict::NotFound) => true,
+        (Expected::NotFound, Verdict::NotFound | Verdict::Proved { .. }) => true,
+        (Expected::Proved | Expected::NotFound, Verdict::Violation(_)) => false,
+    }
+}
+
+/// Runs one expectation of `scenario` with `settings` (the scenario's own,
+/// possibly overridden from the command line).
+pub fn check_expectation(
+    scenario: &Scenario,
+    expectation: &Expectation,
+    settings: &ExploreSettings,
+    limits: &Limits,
+) -> Check {
+    let report = explore(&scenario.model, &expectation.variant, &explorer_for(settings), limits);
+    let holds = satisfies(&expectation.expected, &report.verdict);
+    Check { scenario: scenario.name.clone(), expectation: expectation.clone(), report, holds }
+}
