@@ -89,6 +89,11 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
         let mut rec = self.rec.lock().unwrap_or_else(|e| e.into_inner());
         if rec.stop {
+            // The failing execution has now ended: its schedule is complete.
+            let complete = rec.current.take();
+            if let (Some(schedule), Some(failure)) = (complete, rec.failure.as_mut()) {
+                failure.replay = Replay::Shuttle(schedule);
+            }
             return None;
         }
         let schedule = self.inner.new_execution()?;
