@@ -120,7 +120,8 @@ fn check(args: CheckArgs) -> Result<u8, String> {
         settings.seed = args.seed.unwrap_or(settings.seed);
         let only = args.variant.as_deref().map(|v| parse_variant(scenario, v)).transpose()?;
         for expectation in scenario.expectations.iter().filter(|e| only.as_ref().is_none_or(|v| &e.variant == v)) {
-            let checked = check_expectation(scenario, expectation, &settings, &limits);
+            let label = format!("{} {}", scenario.name, expectation.label());
+            let checked = with_progress(&label, || check_expectation(scenario, expectation, &settings, &limits));
             match args.format {
                 Format::Text => println!("{}", report::row(&checked)),
                 Format::Json => println!("{}", report::json_row(&checked)),
@@ -150,6 +151,33 @@ fn check(args: CheckArgs) -> Result<u8, String> {
         println!("\n{held} passed, {failed} failed");
     }
     Ok(if failed == 0 { OK } else { FAILED })
+}
+
+/// Runs `f`, showing a spinner on stderr if it takes more than a second and
+/// stderr is a terminal (never in pipes, files or CI logs).
+fn with_progress<R>(label: &str, f: impl FnOnce() -> R) -> R {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return f();
+    }
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let label = label.to_string();
+    let spinner = std::thread::spawn(move || {
+        if finished.recv_timeout(Duration::from_secs(1)).is_ok() {
+            return;
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"));
+        bar.set_message(format!("exploring {label}"));
+        while finished.recv_timeout(Duration::from_millis(100)).is_err() {
+            bar.tick();
+        }
+        bar.finish_and_clear();
+    });
+    let result = f();
+    let _ = done.send(());
+    let _ = spinner.join();
+    result
 }
 
 fn list(paths: Vec<PathBuf>) -> Result<u8, String> {
