@@ -26,6 +26,16 @@ pub enum Command {
     },
     /// Explain a scenario: its story, actors, variants and invariants in plain words.
     Explain { file: PathBuf },
+    /// Run a scenario on real threads and a real directory N times and count
+    /// the runs that violate an invariant (how often a race shows for real).
+    HitRate {
+        file: PathBuf,
+        /// The variant, as `knob=choice,knob=choice` (unset knobs take their default).
+        #[arg(long, default_value = "")]
+        variant: String,
+        #[arg(long, default_value_t = 1000)]
+        runs: usize,
+    },
     /// Replay a recorded shuttle schedule: the same trace every time.
     Replay {
         file: PathBuf,

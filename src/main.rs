@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::List { paths } => list(paths),
         Command::Explain { file } => explain(&file),
+        Command::HitRate { file, variant, runs } => hit_rate(&file, &variant, runs),
         Command::Replay { file, variant, schedule, format } => replay_schedule(&file, &variant, &schedule, format),
     };
     match result {
@@ -225,6 +226,23 @@ fn explain(file: &std::path::Path) -> Result<u8, String> {
     for e in &s.expectations {
         println!("  {} → {}", e.variant, report::expected_text(&e.expected));
     }
+    Ok(OK)
+}
+
+fn hit_rate(file: &std::path::Path, variant: &str, runs: usize) -> Result<u8, String> {
+    let s = scenario::load(file).map_err(|e| e.to_string())?;
+    let variant = parse_variant(&s, variant)?;
+    let start = std::time::Instant::now();
+    let rate = with_progress(&s.name, || racecheck::explore::hit_rate(&s.model, &variant, runs))
+        .map_err(|e| format!("error: cannot create a temporary directory: {e}"))?;
+    println!(
+        "{} {variant}: {} of {} runs violated an invariant ({:.2} %) on real threads, in {:.1}s",
+        s.name,
+        rate.hits,
+        rate.runs,
+        100.0 * rate.hits as f64 / rate.runs.max(1) as f64,
+        start.elapsed().as_secs_f64()
+    );
     Ok(OK)
 }
 

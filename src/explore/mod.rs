@@ -16,6 +16,7 @@ mod stress;
 
 pub use exhaustive::MAX_EXHAUSTIVE_ACTORS;
 pub use schedules::ShuttleSchedule;
+pub use stress::{HitRate, hit_rate};
 
 use crate::execution::{Model, Violation};
 use crate::history::Event;

@@ -44,3 +44,26 @@ pub(super) fn run(model: &Model, variant: &Variant, runs: usize, limits: &Limits
     }
     (Verdict::NotFound, runs)
 }
+
+/// How often a violation shows on real threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HitRate {
+    pub runs: usize,
+    pub hits: usize,
+}
+
+/// Runs `model` `runs` times on real threads and a real directory, counting
+/// the runs that violate an invariant (a run that panics counts as a hit).
+pub fn hit_rate(model: &Model, variant: &Variant, runs: usize) -> std::io::Result<HitRate> {
+    let mut hits = 0;
+    for _ in 0..runs {
+        let dir = tempfile::tempdir()?;
+        let disk = DiskKind::Directory(dir.path().to_path_buf());
+        let history = History::new();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute::<Std>(model, variant, &disk, &history)));
+        if result.map_or(true, |outcome| outcome.violation.is_some()) {
+            hits += 1;
+        }
+    }
+    Ok(HitRate { runs, hits })
+}
