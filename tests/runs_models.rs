@@ -175,26 +175,30 @@ scenario_tests! {
 }
 
 // ---------------------------------------------------------------------------
-// The same race under preemptive threads: the CAS is one atomic statement,
-// so it holds there too.
+// Under preemptive threads: the CAS is one atomic statement, so it holds
+// there too, and the conversation lock still serializes its chat messages.
 
 #[test]
-fn double_resume_under_threads() {
-    let s = scenario("double-resume-web-cli");
-    let model = Model { semantics: Semantics::Threads, ..s.model };
-    for (choice, expected) in [("unguarded", "violation"), ("cas", "proved")] {
+fn under_threads() {
+    let cases = [
+        ("double-resume-web-cli", "unguarded", "violation"),
+        ("double-resume-web-cli", "cas", "proved"),
+        ("chat-redispatch-one-conversation", "unguarded", "proved"),
+    ];
+    for (stem, choice, expected) in cases {
+        let model = Model { semantics: Semantics::Threads, ..scenario(stem).model };
         let variant =
             Variant::complete(model.system.spec(), &BTreeMap::from([("resume_guard".to_string(), choice.to_string())]));
-        let explorer = Explorer::Exhaustive { bound: Some(2) };
+        let explorer = Explorer::Exhaustive { bound: Some(3) };
         let r = explore(&model, &variant, &explorer, &Limits::default());
         eprintln!(
-            "runs/double-resume-web-cli threads [{variant}] {}: {} in {} executions, {:.2?}",
+            "runs/{stem} threads [{variant}] {}: {} in {} executions, {:.2?}",
             explorer.describe(),
             r.verdict.name(),
             r.executions,
             r.elapsed
         );
-        assert_eq!(r.verdict.name(), expected, "{}", show(&r.verdict));
+        assert_eq!(r.verdict.name(), expected, "{stem}: {}", show(&r.verdict));
     }
 }
 

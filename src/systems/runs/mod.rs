@@ -8,6 +8,27 @@
 //! Variants: `resume_guard` (#1830's compare-and-swap, and its review finding
 //! C1), `cancel_guard` (#1830's terminal guard, and its first commit that
 //! returned nothing).
+//!
+//! `[setup]` of a scenario:
+//!
+//! ```toml
+//! [setup]
+//! clock_days = 100      # the clock starts at day 100 (rows are placed before it)
+//! layers = 2            # DAG layers of every workflow; a status poll runs between two
+//! same_second = false   # true: every stamp between two clock advances is the same
+//!                       # second (SQLite's datetime('now')); false: one second apart
+//! rows = [
+//!   { id = "X", status = "failed",        # pending|running|paused|failed|completed|cancelled
+//!     workflow = "fix-issue", conversation = "conv-1", working_path = "/wt/X",  # defaults
+//!     last_activity_hours_ago = 0,        # also _days_ago / _minutes_ago (summed);
+//!                                         # never_active = true for NULL
+//!     started_hours_ago = 0,              # default: the last activity
+//!     completed_nodes = 1,                # what getCompletedDagNodeOutputs finds
+//!     metadata = {},                      # `approval` or `loop_user_input` keys make a
+//!                                         # run with no completed node resumable
+//!     ends = "completed" },               # how its executor's nodes end: completed|failed|paused
+//! ]
+//! ```
 
 mod api;
 mod cli;
