@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod plan;
+pub mod runs;
 
 pub use args::{Args, FieldError};
 
@@ -23,7 +24,7 @@ use std::sync::Arc;
 
 /// Every registered system. Adding a system is one line here.
 pub fn registry() -> &'static [&'static dyn DynSystem] {
-    &[&plan::PlanSystem]
+    &[&plan::PlanSystem, &runs::RunsSystem]
 }
 
 /// The registered system called `name`.

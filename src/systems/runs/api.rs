@@ -1,0 +1,58 @@
+//! `packages/server/src/routes/api.ts`: the web UI's Resume and Cancel
+//! buttons on a workflow run.
+
+use super::executor::Ends;
+use super::orchestrator_agent::{Fresh, dispatch_orchestrator_workflow};
+use super::workflows::RESUMABLE;
+use super::{Archon, Outcome, Reply};
+use crate::history::Effect;
+use crate::platform::Platform;
+use crate::runtime::Cx;
+use serde_json::json;
+
+/// `POST /api/workflows/runs/:id/resume`: validate the status, then
+/// `dispatchToOrchestrator(parentConversation, '/workflow run <name>')`,
+/// bypassing the conversation lock.
+pub fn resume_route<P: Platform>(
+    archon: &Archon<P>,
+    cx: &mut Cx<'_, P>,
+    id: &str,
+    fresh_id: &str,
+    fresh_ends: Ends,
+) -> Reply {
+    let Some(run) = archon.db.get_workflow_run(cx, id) else {
+        return Reply::new(Outcome::NotFound, format!("404: workflow run {id} not found"));
+    };
+    if !RESUMABLE.contains(&run.status) {
+        return Reply::new(Outcome::NotResumable, format!("400: cannot resume a run with status {}", run.status));
+    }
+    let cwd = run.working_path.clone().unwrap_or_default();
+    let fresh = Fresh { id: fresh_id, cwd: &cwd, ends: fresh_ends };
+    dispatch_orchestrator_workflow(archon, cx, &run.workflow_name, &run.parent_conversation_id, fresh)
+}
+
+/// `POST /api/workflows/runs/:id/cancel`: a status check (TOCTOU), then
+/// `cancelWorkflowRun`. Before #1830 the route always answered "Cancelled";
+/// since, it says "nothing to cancel" when `{ cancelled: false }`.
+pub fn cancel_route<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, id: &str) -> Reply {
+    let Some(run) = archon.db.get_workflow_run(cx, id) else {
+        return Reply::new(Outcome::NotFound, format!("404: workflow run {id} not found"));
+    };
+    if !["running", "pending", "paused"].contains(&run.status) {
+        return Reply::new(Outcome::Rejected, format!("400: cannot cancel a run with status {}", run.status));
+    }
+    let result = archon.db.cancel_workflow_run(cx, id);
+    let reported = result.cancelled.unwrap_or(true);
+    cx.record(
+        "cancelWorkflowRun",
+        Effect::Note {
+            kind: "cancel-result",
+            data: json!({ "run": id, "reported": reported, "changed": result.changed }),
+        },
+    );
+    if reported {
+        Reply::new(Outcome::Cancelled, format!("Cancelled workflow run {id}"))
+    } else {
+        Reply::new(Outcome::NothingToCancel, format!("run {id} already finished — nothing to cancel"))
+    }
+}

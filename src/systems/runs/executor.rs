@@ -1,0 +1,142 @@
+//! `packages/workflows/src/executor.ts` (`executeWorkflow`,
+//! `hydrateResumableRun`) and the status checks of `dag-executor.ts`.
+//!
+//! The executor runs in its caller's task, as the origin awaits it. Its
+//! awaits: the path lock, one heartbeat per DAG layer (node streaming merged
+//! into it), a status poll between layers, `skipIfStatusChanged`, and the
+//! final guarded write. Notes `executor-start` / `executor-end` bracket the
+//! time it owns the run and its working path.
+
+use super::workflows::{Db, Result, RunRow};
+use crate::history::Effect;
+use crate::platform::Platform;
+use crate::runtime::Cx;
+use serde_json::json;
+
+/// What the origin hands `executeWorkflow` for a resumed run.
+pub struct Prepared {
+    pub run: RunRow,
+    pub prior_completed_nodes: u64,
+}
+
+/// `hydrateResumableRun(deps, candidate)`: load the completed nodes, and if
+/// there is anything to resume, claim the run with `resumeWorkflowRun`.
+/// `Ok(None)`: nothing to resume, no write made.
+pub fn hydrate_resumable_run<P: Platform>(
+    db: &Db<P>,
+    cx: &mut Cx<'_, P>,
+    candidate: &RunRow,
+) -> Result<Option<Prepared>> {
+    let prior = db.get_completed_dag_node_outputs(cx, &candidate.id);
+    // An interactive loop waiting on approval resumes with no completed node.
+    let interactive =
+        candidate.metadata.get("approval").is_some() || candidate.metadata.get("loop_user_input").is_some();
+    if prior == 0 && !interactive {
+        return Ok(None);
+    }
+    let run = db.resume_workflow_run(cx, &candidate.id)?;
+    Ok(Some(Prepared { run, prior_completed_nodes: prior }))
+}
+
+/// How an executor starts.
+pub enum Start {
+    /// `preCreatedRun`: a resumed (or already dispatched) row.
+    PreCreated(RunRow),
+    /// No `preCreatedRun`: `createWorkflowRun` inserts a new row.
+    Fresh { id: String, workflow: String, conversation: String, path: String },
+}
+
+/// What the DAG's nodes end with, which decides the executor's final write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ends {
+    Completed,
+    Failed,
+    Paused,
+}
+
+impl Ends {
+    pub const NAMES: &'static [&'static str] = &["completed", "failed", "paused"];
+
+    pub fn parse(s: &str) -> Ends {
+        match s {
+            "failed" => Ends::Failed,
+            "paused" => Ends::Paused,
+            _ => Ends::Completed,
+        }
+    }
+}
+
+/// The end of one `executeWorkflow`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Executed {
+    /// The executor ran; `how` it ended (completed, stopped at a poll...).
+    Ran { run: String, how: String },
+    /// The path lock found an older active run and cancelled this one.
+    PathLocked { run: String, holder: String },
+}
+
+/// `executeWorkflow(...)` for one workflow of `layers` DAG layers.
+pub fn execute_workflow<P: Platform>(
+    db: &Db<P>,
+    cx: &mut Cx<'_, P>,
+    start: Start,
+    layers: usize,
+    ends: Ends,
+) -> Executed {
+    let (row, fresh) = match start {
+        Start::PreCreated(row) => (row, false),
+        Start::Fresh { id, workflow, conversation, path } => {
+            (db.create_workflow_run(cx, &id, &workflow, &conversation, &path), true)
+        }
+    };
+    let id = row.id.clone();
+    let path = row.working_path.clone().unwrap_or_default();
+    // Path lock (#1212, mutates_checkout): yield to an older active run on
+    // the same worktree. It excludes this row's own id, so two holders of
+    // the same row both pass it.
+    if !path.is_empty()
+        && let Some(holder) = db.get_active_workflow_run_by_path(cx, &path, &row)
+    {
+        db.update_workflow_run_status(cx, &id, "cancelled");
+        return Executed::PathLocked { run: id, holder: holder.id };
+    }
+    if fresh {
+        db.update_workflow_run_status(cx, &id, "running");
+    }
+    let note = |cx: &Cx<'_, P>, kind: &'static str, how: Option<&str>| {
+        cx.record("executeWorkflow", Effect::Note { kind, data: json!({ "run": id, "path": path, "how": how }) });
+    };
+    note(cx, "executor-start", None);
+    let end = |cx: &Cx<'_, P>, how: String| {
+        note(cx, "executor-end", Some(&how));
+        Executed::Ran { run: id.clone(), how }
+    };
+    for layer in 0..layers {
+        // The layer's nodes stream (an await) and heartbeat on the way.
+        db.update_workflow_activity(cx, &id);
+        if layer + 1 < layers {
+            // Between layers: stop unless still running (paused stops silently).
+            let status = db.get_workflow_run_status(cx, &id);
+            if status != Some("running") {
+                return end(cx, format!("stopped after layer {} (status {})", layer + 1, status.unwrap_or("gone")));
+            }
+        }
+    }
+    // skipIfStatusChanged: a cancel or pause that landed meanwhile wins.
+    let status = db.get_workflow_run_status(cx, &id);
+    if status != Some("running") {
+        return end(cx, format!("skipped its final write (status {})", status.unwrap_or("gone")));
+    }
+    let result = match ends {
+        Ends::Completed => db.complete_workflow_run(cx, &id),
+        Ends::Failed => db.fail_workflow_run(cx, &id, "a node failed"),
+        Ends::Paused => db.pause_workflow_run(cx, &id),
+    };
+    match result {
+        Ok(r) => end(cx, r.status.to_string()),
+        Err(e) => {
+            cx.record("executeWorkflow", Effect::Threw { error: e.to_string() });
+            end(cx, format!("threw: {e}"))
+        }
+    }
+}

@@ -1,0 +1,1006 @@
+//! Archon: workflow runs and who resumes, cancels and executes them (PR #1830).
+//!
+//! State: the `remote_agent_workflow_runs` rows (each SQL statement one
+//! atomic [`Table`](crate::storage::Table) step), the node events a resume
+//! reads, a logical clock scenarios advance, and the per-conversation lock
+//! of the chat path. Callers (web Resume and Cancel, chat re-dispatch, the
+//! CLI) run the executor in their own task.
+//! Variants: `resume_guard` (#1830's compare-and-swap, and its review finding
+//! C1), `cancel_guard` (#1830's terminal guard, and its first commit that
+//! returned nothing).
+//!
+//! `[setup]` of a scenario:
+//!
+//! ```toml
+//! [setup]
+//! clock_days = 100      # the clock starts at day 100 (rows are placed before it)
+//! layers = 2            # DAG layers of every workflow; a status poll runs between two
+//! same_second = false   # true: every stamp between two clock advances is the same
+//!                       # second (SQLite's datetime('now')); false: one second apart
+//! rows = [
+//!   { id = "X", status = "failed",        # pending|running|paused|failed|completed|cancelled
+//!     workflow = "fix-issue", conversation = "conv-1", working_path = "/wt/X",  # defaults
+//!     last_activity_hours_ago = 0,        # also _days_ago / _minutes_ago (summed);
+//!                                         # never_active = true for NULL
+//!     started_hours_ago = 0,              # default: the last activity
+//!     completed_nodes = 1,                # what getCompletedDagNodeOutputs finds
+//!     metadata = {},                      # `approval` or `loop_user_input` keys make a
+//!                                         # run with no completed node resumable
+//!     ends = "completed" },               # how its executor's nodes end: completed|failed|paused
+//! ]
+//! ```
+
+mod api;
+mod cli;
+mod executor;
+mod invariants;
+mod orchestrator_agent;
+mod workflows;
+
+pub use executor::Ends;
+pub use workflows::{DAY, HOUR, MINUTE, ORPHAN_RESUME_STALE_DAYS, RunRow, STATUSES};
+
+use crate::history::Effect;
+use crate::platform::Platform;
+use crate::runtime::{Cx, FifoMutex, Runtime, Shared};
+use crate::storage::{Disk, Table};
+use crate::systems::args::{Fields, PathSeg};
+use crate::systems::{
+    ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
+};
+use executor::{Executed, Start};
+use orchestrator_agent::Fresh;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use workflows::{Db, stamp};
+
+/// How `resumeWorkflowRun` guards its UPDATE (#1830).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResumeGuard {
+    /// `WHERE id = $1`: every caller wins.
+    Unguarded,
+    /// The CAS with the day placeholder unbound (review C1): stale orphans never match.
+    CasUnboundDay,
+    /// `WHERE id = $1 AND <resumable>`: the first caller wins.
+    Cas,
+}
+
+/// How `cancelWorkflowRun` guards its UPDATE (#1830).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelGuard {
+    /// `WHERE id = $1`, returns nothing.
+    Unguarded,
+    /// Terminal guard, still returning nothing (#1830's first commit, review I1).
+    GuardVoid,
+    /// Terminal guard, returns `{ cancelled: rowCount > 0 }`.
+    TerminalGuard,
+}
+
+/// The registered runs system.
+pub struct RunsSystem;
+
+const RUN: ArgSpec = ArgSpec { name: "run", kind: "run", required: true, about: "a run id of [setup] rows" };
+const EXPECT: ArgSpec = ArgSpec {
+    name: "expect",
+    kind: "outcome",
+    required: false,
+    about: "how the operation must end in every interleaving (checked by `outcome-as-expected`)",
+};
+const NEW_RUN: ArgSpec = ArgSpec {
+    name: "new_run",
+    kind: "string",
+    required: false,
+    about: "id of the row a fresh run inserts (default `<actor>:new`)",
+};
+const ENDS: ArgSpec = ArgSpec {
+    name: "ends",
+    kind: "completed | failed | paused",
+    required: false,
+    about: "how a fresh run's nodes end (default completed)",
+};
+const PATH: ArgSpec = ArgSpec {
+    name: "path",
+    kind: "working path",
+    required: true,
+    about: "a working_path of [setup] rows (the CLI's cwd)",
+};
+const WORKFLOW: ArgSpec = ArgSpec {
+    name: "workflow",
+    kind: "workflow",
+    required: false,
+    about: "a workflow of [setup] rows (default: the one of the first row on `path`)",
+};
+
+static SPEC: SystemSpec = SystemSpec {
+    name: "runs",
+    origin: "Archon (packages/core/src/db/workflows.ts, packages/workflows/src/executor.ts, orchestrator-agent.ts, server routes, CLI)",
+    about: "workflow run rows in SQL, the callers that resume and cancel them, and the executor that runs them in a worktree",
+    ops: &[
+        OpSpec {
+            name: "web_resume",
+            origin: "POST /api/workflows/runs/:id/resume → dispatchOrchestratorWorkflow",
+            about: "the web Resume button: check the status, then dispatch to the orchestrator without the conversation lock; resume (or start fresh) and execute",
+            args: &[RUN, NEW_RUN, ENDS, EXPECT],
+        },
+        OpSpec {
+            name: "chat_redispatch",
+            origin: "handleMessage → dispatchOrchestratorWorkflow",
+            about: "a chat message re-runs the run's workflow in its conversation, under that conversation's lock; resume (or start fresh) and execute",
+            args: &[RUN, NEW_RUN, ENDS, EXPECT],
+        },
+        OpSpec {
+            name: "cli_resume",
+            origin: "archon workflow resume <id> (workflowResumeCommand)",
+            about: "check the run is failed or paused, then findResumableRun in its path, hydrate (the resume write) and execute; no lock",
+            args: &[RUN, EXPECT],
+        },
+        OpSpec {
+            name: "cli_run",
+            origin: "archon workflow run <name> [--resume] (workflowRunCommand)",
+            about: "in `path`: with resume, findResumableRun (stale orphans included), hydrate and execute; without, a fresh run",
+            args: &[
+                PATH,
+                WORKFLOW,
+                ArgSpec { name: "resume", kind: "boolean", required: false, about: "--resume (default true)" },
+                NEW_RUN,
+                ENDS,
+                EXPECT,
+            ],
+        },
+        OpSpec {
+            name: "web_cancel",
+            origin: "POST /api/workflows/runs/:id/cancel",
+            about: "check the run is running, pending or paused, then cancelWorkflowRun and answer the user",
+            args: &[RUN, EXPECT],
+        },
+        OpSpec {
+            name: "find_resumable_run",
+            origin: "findResumableRun",
+            about: "the newest failed/paused run, or running run idle for over a day, of a workflow in a path",
+            args: &[PATH, WORKFLOW, EXPECT],
+        },
+        OpSpec {
+            name: "hydrate_resumable_run",
+            origin: "hydrateResumableRun",
+            about: "read the run's completed nodes; if any (or an interactive loop waits), resumeWorkflowRun; no executor",
+            args: &[RUN, EXPECT],
+        },
+        OpSpec {
+            name: "resume_run",
+            origin: "resumeWorkflowRun",
+            about: "flip the row to running (per `resume_guard`) and re-read it; a CAS loser probes for not-found vs not-resumable",
+            args: &[RUN, EXPECT],
+        },
+        OpSpec {
+            name: "cancel_run",
+            origin: "cancelWorkflowRun",
+            about: "set the row cancelled (per `cancel_guard`)",
+            args: &[RUN, EXPECT],
+        },
+        OpSpec {
+            name: "complete_run",
+            origin: "completeWorkflowRun",
+            about: "running → completed, guarded AND status='running'; throws on 0 rows",
+            args: &[RUN, EXPECT],
+        },
+        OpSpec {
+            name: "fail_run",
+            origin: "failWorkflowRun",
+            about: "running → failed, guarded AND status='running'; throws on 0 rows",
+            args: &[RUN, EXPECT],
+        },
+        OpSpec {
+            name: "pause_run",
+            origin: "pauseWorkflowRun",
+            about: "running → paused (an approval gate), guarded AND status='running'; throws on 0 rows",
+            args: &[RUN, EXPECT],
+        },
+        OpSpec {
+            name: "heartbeat",
+            origin: "updateWorkflowActivity",
+            about: "last_activity_at = now() WHERE id, as a live executor does while nodes stream",
+            args: &[RUN],
+        },
+        OpSpec {
+            name: "execute_workflow",
+            origin: "executeWorkflow(preCreatedRun)",
+            about: "an executor for the row as it is (e.g. the live executor of a running run): path lock, layers with heartbeats and status polls, final write",
+            args: &[RUN, EXPECT],
+        },
+        OpSpec {
+            name: "server_restart",
+            origin: "failOrphanedRuns (server startup)",
+            about: "every running row becomes failed, whoever is executing it",
+            args: &[],
+        },
+        OpSpec {
+            name: "advance_clock",
+            origin: "time passing",
+            about: "move the logical clock forward (now() and every staleness check read it)",
+            args: &[
+                ArgSpec { name: "days", kind: "integer", required: false, about: "days to add" },
+                ArgSpec { name: "hours", kind: "integer", required: false, about: "hours to add" },
+                ArgSpec { name: "minutes", kind: "integer", required: false, about: "minutes to add" },
+            ],
+        },
+    ],
+    knobs: &[
+        KnobSpec {
+            name: "resume_guard",
+            about: "how resumeWorkflowRun's UPDATE is guarded (#1830)",
+            choices: &[
+                ("unguarded", "WHERE id=$1: two concurrent resumers both flip the row and both execute"),
+                (
+                    "cas-unbound-day",
+                    "the CAS as first pushed: its day placeholder was unbound, so a stale running orphan never matches (review C1, SQLite)",
+                ),
+                (
+                    "cas",
+                    "WHERE id=$1 AND <resumable> (failed/paused, or running idle > 1 day), refreshing last_activity_at: the first resumer wins",
+                ),
+            ],
+            default: "cas",
+        },
+        KnobSpec {
+            name: "cancel_guard",
+            about: "how cancelWorkflowRun's UPDATE is guarded and what it returns (#1830)",
+            choices: &[
+                (
+                    "unguarded",
+                    "WHERE id=$1: overwrites completed and re-stamps completed_at; the route always says Cancelled",
+                ),
+                (
+                    "guard-void",
+                    "status NOT IN (completed, cancelled), but returns nothing: the route still says Cancelled (review I1)",
+                ),
+                ("terminal-guard", "status NOT IN (completed, cancelled), returns { cancelled: rowCount > 0 }"),
+            ],
+            default: "terminal-guard",
+        },
+    ],
+    invariants: &[
+        InvariantSpec {
+            name: "single-owner",
+            about: "at most one executor runs a given run, or a given working_path, at a time",
+        },
+        InvariantSpec {
+            name: "terminal-is-final",
+            about: "a completed or cancelled run never changes status or completed_at again",
+        },
+        InvariantSpec {
+            name: "cancel-is-truthful",
+            about: "a cancel reports 'cancelled' to the user only if its UPDATE changed the row",
+        },
+        InvariantSpec { name: "outcome-as-expected", about: "every operation with an `expect` argument ends that way" },
+    ],
+};
+
+/// Every outcome an operation can end with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Resumed,
+    FreshRun,
+    Executed,
+    PathLocked,
+    NotResumable,
+    NotFound,
+    NoResumableRun,
+    NothingToResume,
+    Cancelled,
+    NothingToCancel,
+    Rejected,
+    Completed,
+    Failed,
+    Paused,
+    Found,
+    NoneFound,
+    Error,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Resumed => "resumed",
+            Outcome::FreshRun => "fresh-run",
+            Outcome::Executed => "executed",
+            Outcome::PathLocked => "path-locked",
+            Outcome::NotResumable => "not-resumable",
+            Outcome::NotFound => "not-found",
+            Outcome::NoResumableRun => "no-resumable-run",
+            Outcome::NothingToResume => "nothing-to-resume",
+            Outcome::Cancelled => "cancelled",
+            Outcome::NothingToCancel => "nothing-to-cancel",
+            Outcome::Rejected => "rejected",
+            Outcome::Completed => "completed",
+            Outcome::Failed => "failed",
+            Outcome::Paused => "paused",
+            Outcome::Found => "found",
+            Outcome::NoneFound => "none",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// How an operation ended, and what it told its user.
+pub struct Reply {
+    pub outcome: Outcome,
+    pub message: String,
+}
+
+impl Reply {
+    pub fn new(outcome: Outcome, message: String) -> Self {
+        Reply { outcome, message }
+    }
+
+    /// An executor's end, as `ran` when it ran.
+    pub fn executed(executed: Executed, ran: Outcome) -> Self {
+        match executed {
+            Executed::Ran { run, how } => Reply::new(ran, format!("executor of run {run}: {how}")),
+            Executed::PathLocked { run, holder } => Reply::new(
+                Outcome::PathLocked,
+                format!("run {run} cancelled itself: the older run {holder} is active on the same path"),
+            ),
+        }
+    }
+}
+
+/// The outcomes `expect` may name for each operation.
+fn outcomes_of(op: &str) -> &'static [&'static str] {
+    match op {
+        "web_resume" | "chat_redispatch" => {
+            &["resumed", "fresh-run", "path-locked", "not-resumable", "not-found", "error"]
+        }
+        "cli_resume" => {
+            &["resumed", "path-locked", "not-resumable", "not-found", "no-resumable-run", "nothing-to-resume", "error"]
+        }
+        "cli_run" => &[
+            "resumed",
+            "fresh-run",
+            "path-locked",
+            "not-resumable",
+            "not-found",
+            "no-resumable-run",
+            "nothing-to-resume",
+            "error",
+        ],
+        "web_cancel" => &["cancelled", "nothing-to-cancel", "rejected", "not-found"],
+        "find_resumable_run" => &["found", "none"],
+        "hydrate_resumable_run" => &["resumed", "nothing-to-resume", "not-resumable", "not-found"],
+        "resume_run" => &["resumed", "not-resumable", "not-found"],
+        "cancel_run" => &["cancelled", "nothing-to-cancel"],
+        "complete_run" => &["completed", "error"],
+        "fail_run" => &["failed", "error"],
+        "pause_run" => &["paused", "error"],
+        "execute_workflow" => &["executed", "path-locked", "not-found"],
+        _ => &[],
+    }
+}
+
+/// A row of `[setup]`.
+#[derive(Clone, Debug)]
+pub struct RowSetup {
+    pub id: String,
+    pub status: &'static str,
+    pub workflow: String,
+    pub conversation: String,
+    pub working_path: String,
+    /// Seconds before the start; `None`: `last_activity_at IS NULL`.
+    pub last_activity_ago: Option<u64>,
+    pub started_ago: u64,
+    pub completed_nodes: u64,
+    pub metadata: Value,
+    pub ends: Ends,
+}
+
+/// The runs system's `[setup]`.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    pub rows: Vec<RowSetup>,
+    /// The clock at the start, in seconds.
+    pub clock_start: u64,
+    /// DAG layers of every workflow (status polls run between them).
+    pub layers: usize,
+    pub same_second: bool,
+}
+
+impl Setup {
+    /// The rows as they are when the scenario starts.
+    pub fn initial_rows(&self) -> Vec<RunRow> {
+        self.rows
+            .iter()
+            .map(|r| {
+                let last = r.last_activity_ago.map(|a| self.clock_start - a);
+                let terminal = ["completed", "cancelled", "failed"].contains(&r.status);
+                RunRow {
+                    id: r.id.clone(),
+                    workflow_name: r.workflow.clone(),
+                    parent_conversation_id: r.conversation.clone(),
+                    status: r.status,
+                    working_path: Some(r.working_path.clone()),
+                    started_at: Some(self.clock_start - r.started_ago),
+                    completed_at: terminal.then(|| last.unwrap_or(self.clock_start - r.started_ago)),
+                    last_activity_at: last,
+                    metadata: r.metadata.clone(),
+                }
+            })
+            .collect()
+    }
+
+    fn paths(&self) -> Vec<&str> {
+        let mut paths: Vec<&str> = Vec::new();
+        for r in &self.rows {
+            if !paths.contains(&r.working_path.as_str()) {
+                paths.push(&r.working_path);
+            }
+        }
+        paths
+    }
+
+    fn workflows(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for r in &self.rows {
+            if !names.contains(&r.workflow.as_str()) {
+                names.push(&r.workflow);
+            }
+        }
+        names
+    }
+}
+
+/// A non-negative integer field.
+fn count(f: &Fields<'_>, key: &str) -> Result<Option<u64>, FieldError> {
+    match f.integer(key)? {
+        Some(n) if n < 0 => Err(FieldError::new(&f.path_to(key), "a non-negative integer", n.to_string())),
+        other => Ok(other.map(|n| n as u64)),
+    }
+}
+
+/// `<prefix>_days_ago` + `<prefix>_hours_ago` + `<prefix>_minutes_ago`, in seconds.
+fn ago(f: &Fields<'_>, prefix: &str) -> Result<Option<u64>, FieldError> {
+    let mut total = None;
+    for (unit, secs) in [("days", DAY), ("hours", HOUR), ("minutes", MINUTE)] {
+        if let Some(n) = count(f, &format!("{prefix}_{unit}_ago"))? {
+            total = Some(total.unwrap_or(0) + n * secs);
+        }
+    }
+    Ok(total)
+}
+
+const ROW_FIELDS: &[&str] = &[
+    "id",
+    "status",
+    "workflow",
+    "conversation",
+    "working_path",
+    "last_activity_days_ago",
+    "last_activity_hours_ago",
+    "last_activity_minutes_ago",
+    "never_active",
+    "started_days_ago",
+    "started_hours_ago",
+    "started_minutes_ago",
+    "completed_nodes",
+    "metadata",
+    "ends",
+];
+
+fn parse_row(v: &Value, path: Vec<PathSeg>, clock_start: u64) -> Result<RowSetup, FieldError> {
+    let f = Fields::new(v, path, ROW_FIELDS)?;
+    let id = f.required_string("id")?;
+    if id.is_empty() {
+        return Err(FieldError::new(&f.path_to("id"), "a non-empty run id", "\"\""));
+    }
+    let status = f
+        .choice("status", STATUSES)?
+        .ok_or_else(|| FieldError::one_of(&f.path_to("status"), "a `status` field", "none", STATUSES))?;
+    let status = STATUSES.iter().copied().find(|s| *s == status).expect("a checked status");
+    let never_active = f.boolean("never_active")?.unwrap_or(false);
+    let activity = ago(&f, "last_activity")?;
+    if never_active && activity.is_some() {
+        return Err(FieldError::new(&f.path_to("never_active"), "either never_active or last_activity_*_ago", "both"));
+    }
+    let last_activity_ago = if never_active { None } else { Some(activity.unwrap_or(0)) };
+    let started_ago = ago(&f, "started")?.or(last_activity_ago).unwrap_or(0);
+    for (key, secs) in [("last_activity", last_activity_ago.unwrap_or(0)), ("started", started_ago)] {
+        if secs > clock_start {
+            return Err(FieldError::new(
+                &f.path_to(&format!("{key}_days_ago")),
+                format!("a time after the clock's day 0 (the clock starts at day {})", clock_start / DAY),
+                format!("{:.1} days ago", secs as f64 / DAY as f64),
+            ));
+        }
+    }
+    let metadata = match f.get("metadata") {
+        None => json!({}),
+        Some(m @ Value::Object(_)) => m.clone(),
+        Some(other) => {
+            return Err(FieldError::new(&f.path_to("metadata"), "a table", crate::systems::args::describe(other)));
+        }
+    };
+    Ok(RowSetup {
+        working_path: f.string("working_path")?.unwrap_or_else(|| format!("/wt/{id}")),
+        workflow: f.string("workflow")?.unwrap_or_else(|| "fix-issue".into()),
+        conversation: f.string("conversation")?.unwrap_or_else(|| "conv-1".into()),
+        completed_nodes: count(&f, "completed_nodes")?.unwrap_or(1),
+        ends: Ends::parse(&f.choice("ends", Ends::NAMES)?.unwrap_or_default()),
+        id,
+        status,
+        last_activity_ago,
+        started_ago,
+        metadata,
+    })
+}
+
+/// One operation of an actor.
+#[derive(Clone, Debug)]
+pub enum Op {
+    WebResume {
+        run: String,
+        new_run: Option<String>,
+        ends: Ends,
+        expect: Option<String>,
+    },
+    /// The conversation, its workflow and worktree are the run's, from `[setup]`.
+    ChatRedispatch {
+        run: String,
+        workflow: String,
+        conversation: String,
+        cwd: String,
+        new_run: Option<String>,
+        ends: Ends,
+        expect: Option<String>,
+    },
+    CliResume {
+        run: String,
+        expect: Option<String>,
+    },
+    CliRun {
+        path: String,
+        workflow: String,
+        resume: bool,
+        new_run: Option<String>,
+        ends: Ends,
+        expect: Option<String>,
+    },
+    WebCancel {
+        run: String,
+        expect: Option<String>,
+    },
+    FindResumableRun {
+        path: String,
+        workflow: String,
+        expect: Option<String>,
+    },
+    HydrateResumableRun {
+        run: String,
+        expect: Option<String>,
+    },
+    ResumeRun {
+        run: String,
+        expect: Option<String>,
+    },
+    CancelRun {
+        run: String,
+        expect: Option<String>,
+    },
+    CompleteRun {
+        run: String,
+        expect: Option<String>,
+    },
+    FailRun {
+        run: String,
+        expect: Option<String>,
+    },
+    PauseRun {
+        run: String,
+        expect: Option<String>,
+    },
+    Heartbeat {
+        run: String,
+    },
+    ExecuteWorkflow {
+        run: String,
+        expect: Option<String>,
+    },
+    ServerRestart,
+    AdvanceClock {
+        seconds: u64,
+    },
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::WebResume { run, .. } => write!(f, "web_resume({run})"),
+            Op::ChatRedispatch { run, .. } => write!(f, "chat_redispatch({run})"),
+            Op::CliResume { run, .. } => write!(f, "cli_resume({run})"),
+            Op::CliRun { path, workflow, resume, .. } => {
+                write!(f, "cli_run({workflow}{} in {path})", if *resume { " --resume" } else { "" })
+            }
+            Op::WebCancel { run, .. } => write!(f, "web_cancel({run})"),
+            Op::FindResumableRun { path, workflow, .. } => write!(f, "find_resumable_run({workflow} in {path})"),
+            Op::HydrateResumableRun { run, .. } => write!(f, "hydrate_resumable_run({run})"),
+            Op::ResumeRun { run, .. } => write!(f, "resume_run({run})"),
+            Op::CancelRun { run, .. } => write!(f, "cancel_run({run})"),
+            Op::CompleteRun { run, .. } => write!(f, "complete_run({run})"),
+            Op::FailRun { run, .. } => write!(f, "fail_run({run})"),
+            Op::PauseRun { run, .. } => write!(f, "pause_run({run})"),
+            Op::Heartbeat { run } => write!(f, "heartbeat({run})"),
+            Op::ExecuteWorkflow { run, .. } => write!(f, "execute_workflow({run})"),
+            Op::ServerRestart => write!(f, "server_restart"),
+            Op::AdvanceClock { seconds } => {
+                let (d, h, m) = (seconds / DAY, seconds % DAY / HOUR, seconds % HOUR / MINUTE);
+                let mut parts = Vec::new();
+                for (n, unit) in [(d, "d"), (h, "h"), (m, "m")] {
+                    if n > 0 {
+                        parts.push(format!("{n}{unit}"));
+                    }
+                }
+                write!(f, "advance_clock(+{})", parts.join(""))
+            }
+        }
+    }
+}
+
+impl ModelSystem for RunsSystem {
+    type Setup = Setup;
+    type Op = Op;
+    type World<P: Platform> = RunsWorld<P>;
+
+    fn spec(&self) -> &'static SystemSpec {
+        &SPEC
+    }
+
+    fn parse_setup(&self, setup: &Value) -> Result<Setup, FieldError> {
+        let f = Fields::new(setup, Vec::new(), &["rows", "clock_days", "layers", "same_second"])?;
+        let clock_start = count(&f, "clock_days")?.unwrap_or(100) * DAY;
+        let rows = f.tables("rows", |v, path| parse_row(v, path, clock_start))?;
+        for (i, row) in rows.iter().enumerate() {
+            if rows[..i].iter().any(|r| r.id == row.id) {
+                let path = vec![PathSeg::Key("rows".into()), PathSeg::Index(i), PathSeg::Key("id".into())];
+                return Err(FieldError::new(&path, "a run id not used before", format!("{:?} again", row.id)));
+            }
+        }
+        let layers = match count(&f, "layers")? {
+            Some(0) => return Err(FieldError::new(&f.path_to("layers"), "a positive integer", "0")),
+            Some(n) => n as usize,
+            None => 2,
+        };
+        Ok(Setup { rows, clock_start, layers, same_second: f.boolean("same_second")?.unwrap_or(false) })
+    }
+
+    fn parse_op(&self, setup: &Setup, name: &str, args: &Args) -> Result<Op, FieldError> {
+        let Some(spec) = SPEC.op(name) else {
+            let valid: Vec<&str> = SPEC.ops.iter().map(|o| o.name).collect();
+            return Err(FieldError::one_of(
+                &[PathSeg::Key("op".into())],
+                "an operation of the runs system",
+                format!("{name:?}"),
+                &valid,
+            ));
+        };
+        let mut allowed: Vec<&str> = spec.args.iter().map(|a| a.name).collect();
+        allowed.push("op");
+        let f = Fields::of_map(args, Vec::new(), &allowed)?;
+        let ids: Vec<&str> = setup.rows.iter().map(|r| r.id.as_str()).collect();
+        let run = || -> Result<String, FieldError> {
+            let run = f.required_string("run")?;
+            if ids.contains(&run.as_str()) {
+                Ok(run)
+            } else {
+                Err(FieldError::one_of(&f.path_to("run"), "a run id of [setup] rows", format!("{run:?}"), &ids))
+            }
+        };
+        let expect = || f.choice("expect", outcomes_of(name));
+        let new_run = || -> Result<Option<String>, FieldError> {
+            match f.string("new_run")? {
+                Some(id) if ids.contains(&id.as_str()) || id.is_empty() => Err(FieldError::new(
+                    &f.path_to("new_run"),
+                    "a new run id, not one of [setup] rows",
+                    format!("{id:?}"),
+                )),
+                other => Ok(other),
+            }
+        };
+        let ends =
+            || -> Result<Ends, FieldError> { Ok(Ends::parse(&f.choice("ends", Ends::NAMES)?.unwrap_or_default())) };
+        let path = || -> Result<String, FieldError> {
+            let path = f.required_string("path")?;
+            let paths = setup.paths();
+            if paths.contains(&path.as_str()) {
+                Ok(path)
+            } else {
+                Err(FieldError::one_of(
+                    &f.path_to("path"),
+                    "a working_path of [setup] rows",
+                    format!("{path:?}"),
+                    &paths,
+                ))
+            }
+        };
+        let workflow = |path: &str| -> Result<String, FieldError> {
+            let names = setup.workflows();
+            match f.string("workflow")? {
+                Some(w) if names.contains(&w.as_str()) => Ok(w),
+                Some(w) => Err(FieldError::one_of(
+                    &f.path_to("workflow"),
+                    "a workflow of [setup] rows",
+                    format!("{w:?}"),
+                    &names,
+                )),
+                None => Ok(setup
+                    .rows
+                    .iter()
+                    .find(|r| r.working_path == path)
+                    .map(|r| r.workflow.clone())
+                    .unwrap_or_else(|| "fix-issue".into())),
+            }
+        };
+        Ok(match name {
+            "web_resume" => Op::WebResume { run: run()?, new_run: new_run()?, ends: ends()?, expect: expect()? },
+            "chat_redispatch" => {
+                let run = run()?;
+                let row = setup.rows.iter().find(|r| r.id == run).expect("a checked run id");
+                Op::ChatRedispatch {
+                    workflow: row.workflow.clone(),
+                    conversation: row.conversation.clone(),
+                    cwd: row.working_path.clone(),
+                    run,
+                    new_run: new_run()?,
+                    ends: ends()?,
+                    expect: expect()?,
+                }
+            }
+            "cli_resume" => Op::CliResume { run: run()?, expect: expect()? },
+            "cli_run" => {
+                let path = path()?;
+                Op::CliRun {
+                    workflow: workflow(&path)?,
+                    path,
+                    resume: f.boolean("resume")?.unwrap_or(true),
+                    new_run: new_run()?,
+                    ends: ends()?,
+                    expect: expect()?,
+                }
+            }
+            "web_cancel" => Op::WebCancel { run: run()?, expect: expect()? },
+            "find_resumable_run" => {
+                let path = path()?;
+                Op::FindResumableRun { workflow: workflow(&path)?, path, expect: expect()? }
+            }
+            "hydrate_resumable_run" => Op::HydrateResumableRun { run: run()?, expect: expect()? },
+            "resume_run" => Op::ResumeRun { run: run()?, expect: expect()? },
+            "cancel_run" => Op::CancelRun { run: run()?, expect: expect()? },
+            "complete_run" => Op::CompleteRun { run: run()?, expect: expect()? },
+            "fail_run" => Op::FailRun { run: run()?, expect: expect()? },
+            "pause_run" => Op::PauseRun { run: run()?, expect: expect()? },
+            "heartbeat" => Op::Heartbeat { run: run()? },
+            "execute_workflow" => Op::ExecuteWorkflow { run: run()?, expect: expect()? },
+            "server_restart" => Op::ServerRestart,
+            "advance_clock" => {
+                let mut seconds = 0;
+                for (unit, secs) in [("days", DAY), ("hours", HOUR), ("minutes", MINUTE)] {
+                    seconds += count(&f, unit)?.unwrap_or(0) * secs;
+                }
+                if seconds == 0 {
+                    return Err(FieldError::new(
+                        &f.path_to("hours"),
+                        "a positive `days`, `hours` or `minutes`",
+                        "no time",
+                    ));
+                }
+                Op::AdvanceClock { seconds }
+            }
+            _ => unreachable!("every op of SPEC is parsed"),
+        })
+    }
+
+    fn build<P: Platform>(
+        &self,
+        rt: &Arc<Runtime<P>>,
+        _disk: Arc<dyn Disk>,
+        setup: &Setup,
+        variant: &Variant,
+    ) -> RunsWorld<P> {
+        let db = Db {
+            runs: Table::new(rt, setup.initial_rows().into_iter().map(|r| (r.id.clone(), r))),
+            clock: Shared::new(rt, setup.clock_start),
+            same_second: setup.same_second,
+            completed_nodes: setup.rows.iter().map(|r| (r.id.clone(), r.completed_nodes)).collect(),
+            resume_guard: match variant.choice("resume_guard") {
+                "unguarded" => ResumeGuard::Unguarded,
+                "cas-unbound-day" => ResumeGuard::CasUnboundDay,
+                _ => ResumeGuard::Cas,
+            },
+            cancel_guard: match variant.choice("cancel_guard") {
+                "unguarded" => CancelGuard::Unguarded,
+                "guard-void" => CancelGuard::GuardVoid,
+                _ => CancelGuard::TerminalGuard,
+            },
+        };
+        let mut conversation_locks = BTreeMap::new();
+        for r in &setup.rows {
+            conversation_locks
+                .entry(r.conversation.clone())
+                .or_insert_with(|| FifoMutex::new(rt, &format!("conversationLock:{}", r.conversation)));
+        }
+        let archon = Archon {
+            db,
+            layers: setup.layers,
+            ends: setup.rows.iter().map(|r| (r.id.clone(), r.ends)).collect(),
+            conversation_locks,
+        };
+        RunsWorld { archon: Arc::new(archon) }
+    }
+
+    fn check(
+        &self,
+        invariant: &str,
+        setup: &Setup,
+        events: &[crate::history::Event],
+        final_state: &Value,
+    ) -> Option<String> {
+        invariants::check(invariant, setup, events, final_state)
+    }
+}
+
+/// One Archon deployment: the database, the workflows' shape, the
+/// conversation locks of the server process.
+pub struct Archon<P: Platform> {
+    pub db: Db<P>,
+    pub layers: usize,
+    /// How each existing run's remaining nodes end.
+    pub ends: BTreeMap<String, Ends>,
+    pub conversation_locks: BTreeMap<String, FifoMutex<P>>,
+}
+
+impl<P: Platform> Archon<P> {
+    pub fn ends_of(&self, run: &str) -> Ends {
+        self.ends.get(run).copied().unwrap_or(Ends::Completed)
+    }
+}
+
+/// One execution's Archon.
+pub struct RunsWorld<P: Platform> {
+    archon: Arc<Archon<P>>,
+}
+
+fn record_outcome<P: Platform>(cx: &Cx<'_, P>, reply: &Reply, expect: &Option<String>) {
+    let data = json!({ "outcome": reply.outcome.name(), "expected": expect, "message": reply.message });
+    cx.record("reply", Effect::Note { kind: "outcome", data });
+}
+
+impl<P: Platform> World<P> for RunsWorld<P> {
+    type Op = Op;
+
+    fn run(&self, cx: &mut Cx<'_, P>, op: &Op) {
+        let a = &*self.archon;
+        let db = &a.db;
+        let fresh_id =
+            |new_run: &Option<String>, cx: &Cx<'_, P>| new_run.clone().unwrap_or_else(|| format!("{}:new", cx.task()));
+        let (reply, expect) = match op {
+            Op::WebResume { run, new_run, ends, expect } => {
+                let id = fresh_id(new_run, cx);
+                let reply = api::resume_route(a, cx, run, &id, *ends);
+                (reply, expect)
+            }
+            Op::ChatRedispatch { workflow, conversation, cwd, new_run, ends, expect, .. } => {
+                let id = fresh_id(new_run, cx);
+                let fresh = Fresh { id: &id, cwd, ends: *ends };
+                (orchestrator_agent::handle_message(a, cx, workflow, conversation, fresh), expect)
+            }
+            Op::CliResume { run, expect } => (cli::workflow_resume_command(a, cx, run), expect),
+            Op::CliRun { path, workflow, resume, new_run, ends, expect } => {
+                let id = fresh_id(new_run, cx);
+                (cli::workflow_run_command(a, cx, path, workflow, *resume, &id, *ends), expect)
+            }
+            Op::WebCancel { run, expect } => (api::cancel_route(a, cx, run), expect),
+            Op::FindResumableRun { path, workflow, expect } => {
+                let reply = match db.find_resumable_run(cx, workflow, path) {
+                    Some(r) => Reply::new(Outcome::Found, format!("found run {} ({})", r.id, r.status)),
+                    None => Reply::new(Outcome::NoneFound, "no resumable run".into()),
+                };
+                (reply, expect)
+            }
+            Op::HydrateResumableRun { run, expect } => {
+                let reply = match db.get_workflow_run(cx, run) {
+                    None => Reply::new(Outcome::NotFound, format!("run {run} not found")),
+                    Some(candidate) => match executor::hydrate_resumable_run(db, cx, &candidate) {
+                        Ok(Some(p)) => Reply::new(
+                            Outcome::Resumed,
+                            format!("claimed run {} ({} nodes to skip)", p.run.id, p.prior_completed_nodes),
+                        ),
+                        Ok(None) => Reply::new(Outcome::NothingToResume, "nothing to resume".into()),
+                        Err(e) => thrown_reply(e),
+                    },
+                };
+                (reply, expect)
+            }
+            Op::ResumeRun { run, expect } => {
+                let reply = match db.resume_workflow_run(cx, run) {
+                    Ok(r) => Reply::new(Outcome::Resumed, format!("run {} is {}", r.id, r.status)),
+                    Err(e) => thrown_reply(e),
+                };
+                (reply, expect)
+            }
+            Op::CancelRun { run, expect } => {
+                let result = db.cancel_workflow_run(cx, run);
+                if let Some(reported) = result.cancelled {
+                    let data = json!({ "run": run, "reported": reported, "changed": result.changed });
+                    cx.record("cancelWorkflowRun", Effect::Note { kind: "cancel-result", data });
+                }
+                let reply = if result.changed {
+                    Reply::new(Outcome::Cancelled, format!("run {run} cancelled"))
+                } else {
+                    Reply::new(Outcome::NothingToCancel, format!("run {run}: nothing to cancel"))
+                };
+                (reply, expect)
+            }
+            Op::CompleteRun { run, expect } => {
+                (finished(db.complete_workflow_run(cx, run), Outcome::Completed, cx), expect)
+            }
+            Op::FailRun { run, expect } => {
+                (finished(db.fail_workflow_run(cx, run, "failed by the scenario"), Outcome::Failed, cx), expect)
+            }
+            Op::PauseRun { run, expect } => (finished(db.pause_workflow_run(cx, run), Outcome::Paused, cx), expect),
+            Op::Heartbeat { run } => {
+                db.update_workflow_activity(cx, run);
+                return;
+            }
+            Op::ExecuteWorkflow { run, expect } => {
+                let reply = match db.get_workflow_run(cx, run) {
+                    None => Reply::new(Outcome::NotFound, format!("run {run} not found")),
+                    Some(row) => {
+                        let executed =
+                            executor::execute_workflow(db, cx, Start::PreCreated(row), a.layers, a.ends_of(run));
+                        Reply::executed(executed, Outcome::Executed)
+                    }
+                };
+                (reply, expect)
+            }
+            Op::ServerRestart => {
+                db.fail_orphaned_runs(cx);
+                return;
+            }
+            Op::AdvanceClock { seconds } => {
+                let (from, to) = db.clock.with(|t| {
+                    let from = *t;
+                    *t += seconds;
+                    (from, *t)
+                });
+                let data = json!({ "from": stamp(from), "to": stamp(to) });
+                cx.record("clock", Effect::Note { kind: "clock", data });
+                return;
+            }
+        };
+        record_outcome(cx, &reply, expect);
+    }
+
+    fn final_state(&self) -> Value {
+        let db = &self.archon.db;
+        let runs: serde_json::Map<String, Value> =
+            db.runs.all().into_iter().map(|(id, r)| (id, serde_json::to_value(&r).unwrap_or(Value::Null))).collect();
+        json!({ "clock": stamp(db.clock.get()), "runs": runs })
+    }
+}
+
+fn thrown_reply(e: workflows::Thrown) -> Reply {
+    match e {
+        workflows::Thrown::NotFound(_) => Reply::new(Outcome::NotFound, e.to_string()),
+        workflows::Thrown::NotResumable { .. } => Reply::new(Outcome::NotResumable, e.to_string()),
+        workflows::Thrown::Other(_) => Reply::new(Outcome::Error, e.to_string()),
+    }
+}
+
+/// A guarded finish: its outcome, or the error it threw.
+fn finished<P: Platform>(result: workflows::Result<RunRow>, ok: Outcome, cx: &Cx<'_, P>) -> Reply {
+    match result {
+        Ok(r) => Reply::new(ok, format!("run {} is {}", r.id, r.status)),
+        Err(e) => {
+            cx.record("catch", Effect::Threw { error: e.to_string() });
+            Reply::new(Outcome::Error, e.to_string())
+        }
+    }
+}

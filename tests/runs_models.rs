@@ -1,0 +1,359 @@
+//! The runs system: every scenario under scenarios/runs/ with its
+//! expectations, the shuttle explorers on the buggy variants, and the
+//! errors a bad scenario gets.
+
+use racecheck::execution::Model;
+use racecheck::explore::{Explorer, Limits, Verdict, explore};
+use racecheck::runtime::Semantics;
+use racecheck::systems::args::PathSeg;
+use racecheck::systems::{Args, CompileError, FieldError, Variant, find};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// A scenario file, read the way the scenario loader reads it.
+struct Scenario {
+    name: String,
+    model: Model,
+    explorer: Explorer,
+    expects: Vec<(BTreeMap<String, String>, String, Option<String>)>,
+}
+
+fn load(path: &Path) -> Scenario {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc: Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(doc["system"], "runs", "{}", path.display());
+    let system = find("runs").unwrap();
+    let actors: Vec<(String, Vec<(String, Args)>)> = doc["actor"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let ops = a["do"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|op| (op["op"].as_str().unwrap().to_string(), op.as_object().unwrap().clone()))
+                .collect();
+            (a["name"].as_str().unwrap().to_string(), ops)
+        })
+        .collect();
+    let setup = doc.get("setup").cloned().unwrap_or(json!({}));
+    let compiled = system.compile(&setup, &actors).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+    let semantics = match doc["semantics"].as_str() {
+        Some("threads") => Semantics::Threads,
+        _ => Semantics::EventLoop,
+    };
+    let invariants =
+        doc["check"]["invariants"].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_string()).collect();
+    let name = format!("runs/{}", path.file_stem().unwrap().to_string_lossy());
+    let ex = doc.get("explore").cloned().unwrap_or(json!({}));
+    let n = |k: &str, d: u64| ex.get(k).and_then(Value::as_u64).unwrap_or(d);
+    let explorer = match ex.get("explorer").and_then(Value::as_str).unwrap_or("exhaustive") {
+        "pct" => Explorer::Pct {
+            depth: n("depth", 3) as usize,
+            schedules: n("schedules", 1000) as usize,
+            seed: n("seed", 1),
+        },
+        "random" => Explorer::Random { schedules: n("schedules", 1000) as usize, seed: n("seed", 1) },
+        _ => Explorer::Exhaustive { bound: ex.get("bound").and_then(Value::as_u64).map(|b| b as usize) },
+    };
+    let expects = doc["expect"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let variant = e["variant"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect();
+            (
+                variant,
+                e["verdict"].as_str().unwrap().to_string(),
+                e.get("invariant").and_then(Value::as_str).map(String::from),
+            )
+        })
+        .collect();
+    Scenario { model: Model { name: name.clone(), system, compiled, semantics, invariants }, name, explorer, expects }
+}
+
+fn scenario(stem: &str) -> Scenario {
+    load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/runs").join(format!("{stem}.toml")))
+}
+
+fn show(v: &Verdict) -> String {
+    match v {
+        Verdict::Violation(f) => {
+            let mut s = format!("violation of {}: {}\n", f.violation.invariant, f.violation.message);
+            for e in &f.events {
+                s += &format!("   {:>3} {:<14} {:<30} {:<28} {:?}\n", e.step, e.task, e.op, e.func, e.effect);
+            }
+            s
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// Every expectation of a scenario, with its own explorer.
+fn check_expectations(stem: &str) {
+    let s = scenario(stem);
+    for (choices, verdict, invariant) in &s.expects {
+        let variant = Variant::complete(s.model.system.spec(), choices);
+        let start = Instant::now();
+        let r = explore(&s.model, &variant, &s.explorer, &Limits::default());
+        eprintln!(
+            "{} [{variant}] {}: {} in {} executions, {:.2?}",
+            s.name,
+            s.explorer.describe(),
+            r.verdict.name(),
+            r.executions,
+            start.elapsed()
+        );
+        if std::env::var_os("RUNS_TRACE").is_some() {
+            eprintln!("{}", show(&r.verdict));
+        } else if let Verdict::Violation(f) = &r.verdict {
+            eprintln!("    {}", f.violation.message);
+        }
+        assert_eq!(r.verdict.name(), verdict, "{} [{variant}]: {}", s.name, show(&r.verdict));
+        if let (Verdict::Violation(f), Some(inv)) = (&r.verdict, invariant) {
+            assert_eq!(&f.violation.invariant, inv, "{} [{variant}]", s.name);
+        }
+    }
+}
+
+/// Shuttle's samplers find every violation the scenario expects.
+fn check_samplers(stem: &str) {
+    let s = scenario(stem);
+    for (choices, verdict, invariant) in &s.expects {
+        if verdict != "violation" {
+            continue;
+        }
+        let variant = Variant::complete(s.model.system.spec(), choices);
+        for explorer in
+            [Explorer::Pct { depth: 3, schedules: 2000, seed: 1 }, Explorer::Random { schedules: 2000, seed: 1 }]
+        {
+            let r = explore(&s.model, &variant, &explorer, &Limits::default());
+            eprintln!(
+                "{} [{variant}] {}: {} in {} executions, {:.2?}",
+                s.name,
+                explorer.describe(),
+                r.verdict.name(),
+                r.executions,
+                r.elapsed
+            );
+            let Verdict::Violation(f) = &r.verdict else {
+                panic!("{} [{variant}] {}: {}", s.name, explorer.describe(), show(&r.verdict))
+            };
+            assert_eq!(Some(&f.violation.invariant), invariant.as_ref());
+        }
+    }
+}
+
+macro_rules! scenario_tests {
+    ($($test:ident => $stem:literal,)*) => {$(
+        #[test]
+        fn $test() {
+            check_expectations($stem);
+            check_samplers($stem);
+        }
+    )*};
+}
+
+scenario_tests! {
+    double_resume_web_cli => "double-resume-web-cli",
+    double_resume_web_chat => "double-resume-web-chat",
+    cancel_races_completion => "cancel-races-completion",
+    stale_orphan_after_a_day => "stale-orphan-after-a-day",
+    stale_orphan_double_claim => "stale-orphan-double-claim",
+    chat_redispatch_one_conversation => "chat-redispatch-one-conversation",
+    path_lock_fresh_vs_resume => "path-lock-fresh-vs-resume",
+    path_lock_same_second => "path-lock-same-second",
+    server_restart_orphans_live_cli_run => "server-restart-orphans-live-cli-run",
+}
+
+// ---------------------------------------------------------------------------
+// Under preemptive threads: the CAS is one atomic statement, so it holds
+// there too, and the conversation lock still serializes its chat messages.
+
+#[test]
+fn under_threads() {
+    let cases = [
+        ("double-resume-web-cli", "unguarded", "violation"),
+        ("double-resume-web-cli", "cas", "proved"),
+        ("chat-redispatch-one-conversation", "unguarded", "proved"),
+    ];
+    for (stem, choice, expected) in cases {
+        let model = Model { semantics: Semantics::Threads, ..scenario(stem).model };
+        let variant =
+            Variant::complete(model.system.spec(), &BTreeMap::from([("resume_guard".to_string(), choice.to_string())]));
+        let explorer = Explorer::Exhaustive { bound: Some(3) };
+        let r = explore(&model, &variant, &explorer, &Limits::default());
+        eprintln!(
+            "runs/{stem} threads [{variant}] {}: {} in {} executions, {:.2?}",
+            explorer.describe(),
+            r.verdict.name(),
+            r.executions,
+            r.elapsed
+        );
+        assert_eq!(r.verdict.name(), expected, "{stem}: {}", show(&r.verdict));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// What a scenario author sees for a bad file.
+
+fn setup_x() -> Value {
+    json!({ "rows": [{ "id": "X", "status": "failed", "working_path": "/wt/feature" }] })
+}
+
+fn compile(setup: Value, ops: &[Value]) -> Result<(), CompileError> {
+    let actors = vec![(
+        "a".to_string(),
+        ops.iter().map(|op| (op["op"].as_str().unwrap().to_string(), op.as_object().unwrap().clone())).collect(),
+    )];
+    find("runs").unwrap().compile(&setup, &actors).map(|_| ())
+}
+
+fn op_error(ops: &[Value]) -> FieldError {
+    match compile(setup_x(), ops) {
+        Err(CompileError::Op { actor: 0, error, .. }) => error,
+        other => panic!("expected an op error, got {other:?}"),
+    }
+}
+
+fn setup_error(setup: Value) -> FieldError {
+    match compile(setup, &[]) {
+        Err(CompileError::Setup(error)) => error,
+        other => panic!("expected a setup error, got {other:?}"),
+    }
+}
+
+fn key(k: &str) -> PathSeg {
+    PathSeg::Key(k.to_string())
+}
+
+#[test]
+fn unknown_op_lists_the_operations() {
+    let e = op_error(&[json!({ "op": "resume_wrokflow", "run": "X" })]);
+    assert_eq!(e.path, vec![key("op")]);
+    assert_eq!(e.expected, "an operation of the runs system");
+    assert_eq!(e.found, "\"resume_wrokflow\"");
+    let spec = find("runs").unwrap().spec();
+    assert_eq!(e.valid, spec.ops.iter().map(|o| o.name.to_string()).collect::<Vec<_>>());
+    assert!(e.valid.contains(&"resume_run".to_string()));
+}
+
+#[test]
+fn unknown_run_id_lists_the_setup_rows() {
+    let setup = json!({ "rows": [{ "id": "X", "status": "failed" }, { "id": "Y", "status": "paused" }] });
+    let err = compile(setup, &[json!({ "op": "web_resume", "run": "Z" })]).unwrap_err();
+    let CompileError::Op { actor: 0, op: 0, error: e } = err else { panic!("{err:?}") };
+    assert_eq!(e.path, vec![key("run")]);
+    assert_eq!(e.expected, "a run id of [setup] rows");
+    assert_eq!(e.found, "\"Z\"");
+    assert_eq!(e.valid, ["X", "Y"]);
+    // The second op of an actor is located as such.
+    let err =
+        compile(setup_x(), &[json!({ "op": "cli_resume", "run": "X" }), json!({ "op": "cancel_run", "run": "x" })])
+            .unwrap_err();
+    assert!(matches!(err, CompileError::Op { actor: 0, op: 1, .. }), "{err:?}");
+}
+
+#[test]
+fn missing_run_arg() {
+    let e = op_error(&[json!({ "op": "cancel_run" })]);
+    assert_eq!(e.path, vec![key("run")]);
+    assert_eq!(e.expected, "a `run` field");
+    assert_eq!(e.found, "none");
+}
+
+#[test]
+fn bad_status_lists_the_statuses() {
+    let e = setup_error(json!({ "rows": [{ "id": "X", "status": "canceled" }] }));
+    assert_eq!(e.path, vec![key("rows"), PathSeg::Index(0), key("status")]);
+    assert_eq!(e.expected, "one of the `status` values");
+    assert_eq!(e.found, "\"canceled\"");
+    assert_eq!(e.valid, ["pending", "running", "paused", "failed", "completed", "cancelled"]);
+    let e = setup_error(json!({ "rows": [{ "id": "X" }] }));
+    assert_eq!(e.path, vec![key("rows"), PathSeg::Index(0), key("status")]);
+    assert_eq!((e.expected.as_str(), e.found.as_str()), ("a `status` field", "none"));
+    assert_eq!(e.valid.len(), 6);
+}
+
+#[test]
+fn unknown_row_field_lists_the_fields() {
+    let e = setup_error(json!({ "rows": [{ "id": "X", "status": "failed" }, { "id": "Y", "stauts": "failed" }] }));
+    assert_eq!(e.path, vec![key("rows"), PathSeg::Index(1), key("stauts")]);
+    assert_eq!(e.expected, "a known field");
+    assert!(e.valid.contains(&"status".to_string()) && e.valid.contains(&"last_activity_days_ago".to_string()));
+}
+
+#[test]
+fn duplicate_ids_and_bad_numbers() {
+    let e = setup_error(json!({ "rows": [{ "id": "X", "status": "failed" }, { "id": "X", "status": "paused" }] }));
+    assert_eq!(e.path, vec![key("rows"), PathSeg::Index(1), key("id")]);
+    assert_eq!(e.found, "\"X\" again");
+    let e = setup_error(json!({ "rows": [{ "id": "X", "status": "running", "last_activity_hours_ago": -2 }] }));
+    assert_eq!(e.path, vec![key("rows"), PathSeg::Index(0), key("last_activity_hours_ago")]);
+    assert_eq!((e.expected.as_str(), e.found.as_str()), ("a non-negative integer", "-2"));
+    let e = setup_error(json!({ "layers": 0 }));
+    assert_eq!(e.path, vec![key("layers")]);
+    let e = setup_error(
+        json!({ "rows": [{ "id": "X", "status": "running", "never_active": true, "last_activity_days_ago": 2 }] }),
+    );
+    assert_eq!(e.path, vec![key("rows"), PathSeg::Index(0), key("never_active")]);
+}
+
+#[test]
+fn bad_expect_lists_the_operation_outcomes() {
+    let e = op_error(&[json!({ "op": "web_cancel", "run": "X", "expect": "resumed" })]);
+    assert_eq!(e.path, vec![key("expect")]);
+    assert_eq!(e.found, "\"resumed\"");
+    assert_eq!(e.valid, ["cancelled", "nothing-to-cancel", "rejected", "not-found"]);
+}
+
+#[test]
+fn paths_workflows_and_new_ids_are_checked() {
+    let e = op_error(&[json!({ "op": "cli_run", "path": "/wt/other" })]);
+    assert_eq!((e.path.clone(), e.valid.clone()), (vec![key("path")], vec!["/wt/feature".to_string()]));
+    let e = op_error(&[json!({ "op": "cli_run", "path": "/wt/feature", "workflow": "nope" })]);
+    assert_eq!((e.path.clone(), e.valid.clone()), (vec![key("workflow")], vec!["fix-issue".to_string()]));
+    let e = op_error(&[json!({ "op": "cli_run", "path": "/wt/feature", "resume": false, "new_run": "X" })]);
+    assert_eq!(e.path, vec![key("new_run")]);
+    let e = op_error(&[json!({ "op": "advance_clock" })]);
+    assert_eq!(e.found, "no time");
+    let e = op_error(&[json!({ "op": "heartbeat", "run": "X", "expect": "completed" })]);
+    assert_eq!(e.path, vec![key("expect")]);
+    assert_eq!(e.expected, "a known field");
+}
+
+#[test]
+fn spec_is_complete() {
+    let spec = find("runs").unwrap().spec();
+    for knob in spec.knobs {
+        assert!(knob.choices.iter().any(|(c, _)| *c == knob.default), "{}", knob.name);
+        assert!(knob.choices.iter().all(|(_, about)| !about.is_empty()));
+    }
+    assert_eq!(spec.knob("resume_guard").unwrap().default, "cas");
+    assert_eq!(spec.knob("cancel_guard").unwrap().default, "terminal-guard");
+    for name in ["single-owner", "terminal-is-final", "cancel-is-truthful", "outcome-as-expected"] {
+        assert!(spec.invariant(name).is_some(), "{name}");
+    }
+    for op in ["find_resumable_run", "resume_run", "cancel_run", "complete_run", "fail_run", "pause_run", "heartbeat"] {
+        assert!(spec.op(op).is_some(), "{op}");
+    }
+    // Every scenario file compiles and names invariants of the system.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/runs");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let s = load(&entry.unwrap().path());
+        for inv in &s.model.invariants {
+            assert!(spec.invariant(inv).is_some(), "{}: {inv}", s.name);
+        }
+        count += 1;
+    }
+    assert!(count >= 9);
+}
