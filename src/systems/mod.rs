@@ -8,6 +8,7 @@
 //! invariants over the history and final state.
 
 pub mod args;
+pub mod manifest;
 pub mod plan;
 
 pub use args::{Args, FieldError};
@@ -23,7 +24,7 @@ use std::sync::Arc;
 
 /// Every registered system. Adding a system is one line here.
 pub fn registry() -> &'static [&'static dyn DynSystem] {
-    &[&plan::PlanSystem]
+    &[&plan::PlanSystem, &manifest::ManifestSystem]
 }
 
 /// The registered system called `name`.
