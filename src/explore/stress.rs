@@ -60,7 +60,8 @@ pub fn hit_rate(model: &Model, variant: &Variant, runs: usize) -> std::io::Resul
         let dir = tempfile::tempdir()?;
         let disk = DiskKind::Directory(dir.path().to_path_buf());
         let history = History::new();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute::<Std>(model, variant, &disk, &history)));
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute::<Std>(model, variant, &disk, &history)));
         if result.map_or(true, |outcome| outcome.violation.is_some()) {
             hits += 1;
         }

@@ -8,6 +8,7 @@
 //! invariants over the history and final state.
 
 pub mod args;
+pub mod manifest;
 pub mod plan;
 pub mod runs;
 
@@ -24,7 +25,7 @@ use std::sync::Arc;
 
 /// Every registered system. Adding a system is one line here.
 pub fn registry() -> &'static [&'static dyn DynSystem] {
-    &[&plan::PlanSystem, &runs::RunsSystem]
+    &[&plan::PlanSystem, &runs::RunsSystem, &manifest::ManifestSystem]
 }
 
 /// The registered system called `name`.

@@ -1,0 +1,768 @@
+//! ADE: the orchestration manifest of a run bundle (PR #375, closed for #382).
+//!
+//! State: `manifest.json`, `plan.md` and `.gen` in the lane worktree, the
+//! service's in-memory `RunRuntime` (cached manifest, FIFO run mutex,
+//! watcher debounce timers, self-write window) and a logical clock in ms
+//! that actors advance. Other processes write the bundle directly.
+//! Variants: `persist_check` (#375/#382), `watcher_reload` (#375),
+//! `debounce_timer` (#408).
+//!
+//! Simplification: the watcher's change event for the service's own writes
+//! is not modeled. Its reload would fire inside the self-write window and be
+//! skipped; with a shared timer it could also clear a pending reload, which
+//! `external_write` on the other file already shows.
+
+mod bundle;
+mod external;
+mod invariants;
+mod orchestration_service;
+
+pub use bundle::{BundleFile, Manifest};
+pub use external::{ExternalChange, GenerationChoice, TaskChange};
+
+use crate::platform::Platform;
+use crate::runtime::{Cx, FifoMutex, Flag, Runtime, Shared};
+use crate::storage::{Disk, Files};
+use crate::systems::args::{Fields, PathSeg, describe};
+use crate::systems::{
+    ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
+};
+use bundle::{GEN_FILE, MANIFEST_FILE, PLAN_FILE, TASK_STATUSES, make_etag, to_json};
+use orchestration_service::{Cached, Change, Config, RunRuntime, Timer, Timers};
+use serde_json::{Value, json};
+use std::fmt;
+use std::sync::Arc;
+
+/// How `persistManifest` guards against a `manifest.json` changed on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersistCheck {
+    /// Before #375: only `manifestPatch`'s etag check, against the cache.
+    EtagOnly,
+    /// #375/#382: `rejectIfDiskAdvanced` before the write and before the rename.
+    Generation,
+}
+
+/// Where the watcher's debounced reload runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatcherReload {
+    OutsideMutex,
+    InsideMutex,
+}
+
+/// How many debounce timers the watcher keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DebounceTimer {
+    Shared,
+    PerFile,
+}
+
+/// The registered manifest system.
+pub struct ManifestSystem;
+
+const TASK: ArgSpec = ArgSpec { name: "task", kind: "task", required: true, about: "a task id of [setup]" };
+const SESSION: ArgSpec = ArgSpec {
+    name: "session",
+    kind: "string",
+    required: false,
+    about: "the agent session acting (default: the actor's name)",
+};
+const FILE: ArgSpec = ArgSpec {
+    name: "file",
+    kind: "file",
+    required: false,
+    about: "the file written: manifest (manifest.json, default) or plan (plan.md)",
+};
+const FIRE_FILE: ArgSpec = ArgSpec {
+    name: "file",
+    kind: "file",
+    required: false,
+    about: "fire only this file's timer, manifest or plan (default: every armed timer)",
+};
+
+static SPEC: SystemSpec = SystemSpec {
+    name: "manifest",
+    origin: "ADE apps/desktop/src/main/services/orchestration/orchestrationService.ts",
+    about: "a run bundle's manifest.json, the service's cached copy, its run mutex and the file watcher that reloads external changes",
+    ops: &[
+        OpSpec {
+            name: "load_into_runtime",
+            origin: "bundleRead → loadIntoRuntime",
+            about: "inside the run mutex: read manifest.json and plan.md into the cache, unless it is already hydrated (then return at once)",
+            args: &[],
+        },
+        OpSpec {
+            name: "manifest_patch",
+            origin: "manifestPatch",
+            about: "inside the run mutex: etag check against the cache, apply the patch, generation + 1, persistManifest, emit",
+            args: &[
+                ArgSpec {
+                    name: "if_match",
+                    kind: "etag source",
+                    required: false,
+                    about: "the etag the client sends: cached (what this service last showed, default), initial (the setup's), disk (read from manifest.json first)",
+                },
+                ArgSpec {
+                    name: "task",
+                    kind: "task",
+                    required: false,
+                    about: "a task id of [setup] whose status the patch sets",
+                },
+                ArgSpec {
+                    name: "status",
+                    kind: "task status",
+                    required: false,
+                    about: "the status it sets (default done)",
+                },
+                ArgSpec { name: "summary", kind: "string", required: false, about: "the decision it records" },
+            ],
+        },
+        OpSpec {
+            name: "claim_task",
+            origin: "claimTask → directPatch",
+            about: "inside the run mutex, no etag: claim a task on the cached manifest (refused while another assignee's lease runs) and persist",
+            args: &[
+                TASK,
+                SESSION,
+                ArgSpec { name: "lease_ms", kind: "integer", required: false, about: "lease length, default 60000" },
+            ],
+        },
+        OpSpec {
+            name: "release_task",
+            origin: "releaseTask → directPatch",
+            about: "inside the run mutex, no etag: release a task the session holds and persist",
+            args: &[TASK, SESSION],
+        },
+        OpSpec {
+            name: "heartbeat",
+            origin: "agent heartbeat → directPatch",
+            about: "inside the run mutex, no etag: set the session's lastHeartbeatAt and persist (a new generation each time)",
+            args: &[SESSION],
+        },
+        OpSpec {
+            name: "external_write",
+            origin: "git checkout / git pull / another ADE instance",
+            about: "another process replaces a bundle file in one step; the watcher's change event re-arms a debounce timer",
+            args: &[
+                FILE,
+                ArgSpec {
+                    name: "generation",
+                    kind: "generation",
+                    required: false,
+                    about: "bumped (default), same, other-run (another run's manifest) or a number",
+                },
+                ArgSpec {
+                    name: "task",
+                    kind: "task",
+                    required: false,
+                    about: "a task id of [setup] the write changes",
+                },
+                ArgSpec {
+                    name: "status",
+                    kind: "task status",
+                    required: false,
+                    about: "its new status (default: claimed with an assignee, else done)",
+                },
+                ArgSpec { name: "assignee", kind: "string", required: false, about: "its new assignee session" },
+                ArgSpec {
+                    name: "lease_ms",
+                    kind: "integer",
+                    required: false,
+                    about: "the assignee's lease, default 60000",
+                },
+                ArgSpec {
+                    name: "watched",
+                    kind: "boolean",
+                    required: false,
+                    about: "the watcher sees the change (default true)",
+                },
+            ],
+        },
+        OpSpec {
+            name: "watcher_fire",
+            origin: "debouncedReload's setTimeout → handleExternalChange",
+            about: "the armed debounce timer(s) fire (the clock moves to their due time): skip inside the self-write window, else reload from disk",
+            args: &[FIRE_FILE],
+        },
+        OpSpec {
+            name: "advance_clock",
+            origin: "Date.now()",
+            about: "time passes for everyone",
+            args: &[ArgSpec { name: "ms", kind: "integer", required: true, about: "milliseconds" }],
+        },
+    ],
+    knobs: &[
+        KnobSpec {
+            name: "persist_check",
+            about: "how persistManifest guards against a manifest.json changed on disk (#375, folded into #382)",
+            choices: &[
+                (
+                    "etag-only",
+                    "no disk check: ifMatchEtag is compared with the cached etag only, then the rename is blind",
+                ),
+                (
+                    "generation",
+                    "re-read manifest.json before the write and again right before the rename; a newer generation refreshes the cache and returns etag_conflict",
+                ),
+            ],
+            default: "generation",
+        },
+        KnobSpec {
+            name: "watcher_reload",
+            about: "where the watcher's debounced reload runs (#375)",
+            choices: &[
+                (
+                    "outside-mutex",
+                    "void handleExternalChange(): the reload interleaves with an in-flight persistManifest",
+                ),
+                ("inside-mutex", "runtime.mutex.run(...): the self-write check and the reload wait for the run mutex"),
+            ],
+            default: "inside-mutex",
+        },
+        KnobSpec {
+            name: "debounce_timer",
+            about: "how many debounce timers the watcher keeps (#408)",
+            choices: &[
+                ("shared", "one watcherDebounceTimer: a change to another file clears a pending reload"),
+                ("per-file", "watcherDebounceTimers[kind]: each file's reload is debounced on its own"),
+            ],
+            default: "per-file",
+        },
+    ],
+    invariants: &[
+        InvariantSpec {
+            name: "no-silent-overwrite",
+            about: "every external write on disk when the service renames its manifest into place was loaded before the patch computed its result, or made the patch return etag_conflict",
+        },
+        InvariantSpec {
+            name: "generation-monotonic",
+            about: "every manifest.json the service renames into place has a higher serverGeneration than the one it replaces",
+        },
+        InvariantSpec {
+            name: "cache-never-regresses",
+            about: "each manifest emitted to subscribers descends from the one they saw before: what they see never goes back",
+        },
+        InvariantSpec {
+            name: "cache-catches-up",
+            about: "once every debounce timer has fired, the cache holds what is on disk: no external change is dropped for good",
+        },
+    ],
+};
+
+/// A task of `[setup]`.
+#[derive(Clone, Debug)]
+pub struct TaskSetup {
+    pub id: String,
+    pub status: String,
+    pub assignee: Option<String>,
+    pub lease_until: Option<u64>,
+}
+
+/// The manifest system's `[setup]`.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    pub run_id: String,
+    pub generation: u64,
+    /// The service already holds the manifest (loadIntoRuntime returns early).
+    pub cached: bool,
+    /// The clock at the start, ms.
+    pub clock: u64,
+    pub self_write_window: u64,
+    pub debounce: u64,
+    /// `recentSelfWriteUntil` at the start (e.g. a persist just before).
+    pub recent_self_write_until: u64,
+    pub tasks: Vec<TaskSetup>,
+    pub plan: String,
+    /// Writes of other processes that landed before the start; the watched
+    /// ones have armed a debounce timer that has not fired yet.
+    pub external_writes: Vec<ExternalChange>,
+}
+
+/// The bundle at the start of an execution.
+#[derive(Clone, Debug)]
+pub struct Initial {
+    /// What the cache holds when `cached`: the manifest before the landed writes.
+    pub base: Manifest,
+    /// `manifest.json` on disk.
+    pub disk: Manifest,
+    pub base_plan: String,
+    pub disk_plan: String,
+    /// The landed external manifest writes, in order.
+    pub landed: Vec<Manifest>,
+}
+
+/// The writer name of the external writes that landed before the start.
+pub const BEFORE_START: &str = "before-start";
+
+impl Setup {
+    pub fn initial(&self) -> Initial {
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|t| bundle::Task {
+                id: t.id.clone(),
+                status: t.status.clone(),
+                assignee_session_id: t.assignee.clone(),
+                claimed_at: t.assignee.as_ref().map(|_| self.clock),
+                claim_lease_until: t.lease_until,
+            })
+            .collect();
+        let base = Manifest::created(&self.run_id, self.generation, make_etag(self.generation, "setup", 0), tasks, 0);
+        let base_plan = self.plan.clone();
+        let (mut disk, mut disk_plan, mut landed) = (base.clone(), base_plan.clone(), Vec::new());
+        for (i, w) in self.external_writes.iter().enumerate() {
+            match w.file {
+                BundleFile::Manifest => {
+                    disk = external::external_manifest(&disk, w, BEFORE_START, i + 1, self.clock);
+                    landed.push(disk.clone());
+                }
+                BundleFile::Plan => disk_plan = external::external_plan(&disk_plan, BEFORE_START, i + 1),
+            }
+        }
+        Initial { base, disk, base_plan, disk_plan, landed }
+    }
+
+    fn task_ids(&self) -> Vec<&str> {
+        self.tasks.iter().map(|t| t.id.as_str()).collect()
+    }
+}
+
+/// Where a client's `ifMatchEtag` comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IfMatch {
+    /// What this service last showed (the cache when the call arrives).
+    Cached,
+    /// The manifest of `[setup]`.
+    Initial,
+    /// Read from manifest.json by the client just before the call.
+    Disk,
+}
+
+impl IfMatch {
+    const NAMES: &'static [&'static str] = &["cached", "initial", "disk"];
+    fn name(self) -> &'static str {
+        match self {
+            IfMatch::Cached => "cached",
+            IfMatch::Initial => "initial",
+            IfMatch::Disk => "disk",
+        }
+    }
+}
+
+/// One operation of an actor.
+#[derive(Clone, Debug)]
+pub enum Op {
+    LoadIntoRuntime,
+    ManifestPatch { if_match: IfMatch, task: Option<(String, String)>, summary: Option<String> },
+    ClaimTask { task: String, session: Option<String>, lease_ms: u64 },
+    ReleaseTask { task: String, session: Option<String> },
+    Heartbeat { session: Option<String> },
+    ExternalWrite(ExternalChange),
+    WatcherFire { file: Option<BundleFile> },
+    AdvanceClock { ms: u64 },
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let session = |s: &Option<String>| s.as_ref().map(|s| format!(" as {s}")).unwrap_or_default();
+        match self {
+            Op::LoadIntoRuntime => write!(f, "load_into_runtime"),
+            Op::ManifestPatch { if_match, task, .. } => {
+                write!(f, "manifest_patch(if_match={}", if_match.name())?;
+                if let Some((t, s)) = task {
+                    write!(f, ", {t}={s}")?;
+                }
+                write!(f, ")")
+            }
+            Op::ClaimTask { task, session: s, .. } => write!(f, "claim_task({task}{})", session(s)),
+            Op::ReleaseTask { task, session: s } => write!(f, "release_task({task}{})", session(s)),
+            Op::Heartbeat { session: None } => write!(f, "heartbeat"),
+            Op::Heartbeat { session: Some(s) } => write!(f, "heartbeat(as {s})"),
+            Op::ExternalWrite(w) => {
+                write!(f, "external_write({}", w.file.name())?;
+                if w.file == BundleFile::Manifest {
+                    write!(f, ", {}", w.generation.label())?;
+                }
+                if let Some(t) = &w.task {
+                    write!(f, ", {}={}", t.id, t.status)?;
+                    if let Some(a) = &t.assignee {
+                        write!(f, " by {a}")?;
+                    }
+                }
+                if !w.watched {
+                    write!(f, ", unwatched")?;
+                }
+                write!(f, ")")
+            }
+            Op::WatcherFire { file: None } => write!(f, "watcher_fire"),
+            Op::WatcherFire { file: Some(file) } => write!(f, "watcher_fire({})", file.name()),
+            Op::AdvanceClock { ms } => write!(f, "advance_clock(+{ms}ms)"),
+        }
+    }
+}
+
+/// A non-negative integer field.
+fn millis(f: &Fields, key: &str) -> Result<Option<u64>, FieldError> {
+    match f.integer(key)? {
+        Some(n) if n < 0 => Err(FieldError::new(&f.path_to(key), "a non-negative integer", n.to_string())),
+        other => Ok(other.map(|n| n as u64)),
+    }
+}
+
+/// A task id that `[setup]` defines.
+fn task_arg(f: &Fields, key: &str, tasks: &[&str]) -> Result<Option<String>, FieldError> {
+    match f.string(key)? {
+        Some(id) if !tasks.contains(&id.as_str()) => {
+            Err(FieldError::one_of(&f.path_to(key), "a task id defined in [setup]", format!("{id:?}"), tasks))
+        }
+        other => Ok(other),
+    }
+}
+
+fn required_task(f: &Fields, tasks: &[&str]) -> Result<String, FieldError> {
+    task_arg(f, "task", tasks)?.ok_or_else(|| FieldError::one_of(&f.path_to("task"), "a `task` field", "none", tasks))
+}
+
+fn file_arg(f: &Fields) -> Result<Option<BundleFile>, FieldError> {
+    Ok(f.choice("file", BundleFile::NAMES)?.and_then(|n| BundleFile::parse(&n)))
+}
+
+fn generation_arg(f: &Fields) -> Result<GenerationChoice, FieldError> {
+    let bad = |found: String| {
+        FieldError::one_of(
+            &f.path_to("generation"),
+            "\"bumped\", \"same\", \"other-run\" or a generation number ≥ 1",
+            found,
+            GenerationChoice::NAMES,
+        )
+    };
+    match f.get("generation") {
+        None => Ok(GenerationChoice::Bumped),
+        Some(Value::String(s)) => match s.as_str() {
+            "bumped" => Ok(GenerationChoice::Bumped),
+            "same" => Ok(GenerationChoice::Same),
+            "other-run" => Ok(GenerationChoice::OtherRun),
+            _ => Err(bad(format!("{s:?}"))),
+        },
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(g) if g >= 1 => Ok(GenerationChoice::Exactly(g)),
+            _ => Err(bad(n.to_string())),
+        },
+        Some(v) => Err(bad(describe(v))),
+    }
+}
+
+/// The fields of an external write (an `external_write` op or an entry of
+/// `[setup].external_writes`).
+fn parse_external(f: &Fields, tasks: &[&str]) -> Result<ExternalChange, FieldError> {
+    let file = file_arg(f)?.unwrap_or(BundleFile::Manifest);
+    if file == BundleFile::Plan {
+        for key in ["generation", "task", "status", "assignee", "lease_ms"] {
+            if let Some(v) = f.get(key) {
+                return Err(FieldError::new(
+                    &f.path_to(key),
+                    format!("no `{key}` for a plan.md write (file = \"plan\")"),
+                    describe(v),
+                ));
+            }
+        }
+    }
+    let generation = generation_arg(f)?;
+    let task = task_arg(f, "task", tasks)?;
+    let status = f.choice("status", TASK_STATUSES)?;
+    let assignee = f.string("assignee")?;
+    let lease_ms = millis(f, "lease_ms")?.unwrap_or(60_000);
+    let task = match task {
+        Some(id) => {
+            let status = status.unwrap_or_else(|| if assignee.is_some() { "claimed" } else { "done" }.to_string());
+            Some(TaskChange { id, status, assignee, lease_ms })
+        }
+        None if status.is_some() || assignee.is_some() => {
+            return Err(FieldError::one_of(
+                &f.path_to("task"),
+                "a `task` field (status and assignee change a task)",
+                "none",
+                tasks,
+            ));
+        }
+        None => None,
+    };
+    Ok(ExternalChange { file, generation, task, watched: f.boolean("watched")?.unwrap_or(true) })
+}
+
+fn parse_task(v: &Value, path: Vec<PathSeg>) -> Result<TaskSetup, FieldError> {
+    let f = Fields::new(v, path, &["id", "status", "assignee", "lease_until"])?;
+    Ok(TaskSetup {
+        id: f.required_string("id")?,
+        status: f.choice("status", TASK_STATUSES)?.unwrap_or_else(|| "open".into()),
+        assignee: f.string("assignee")?,
+        lease_until: millis(&f, "lease_until")?,
+    })
+}
+
+impl ModelSystem for ManifestSystem {
+    type Setup = Setup;
+    type Op = Op;
+    type World<P: Platform> = ManifestWorld<P>;
+
+    fn spec(&self) -> &'static SystemSpec {
+        &SPEC
+    }
+
+    fn parse_setup(&self, setup: &Value) -> Result<Setup, FieldError> {
+        let f = Fields::new(
+            setup,
+            Vec::new(),
+            &[
+                "run_id",
+                "generation",
+                "cached",
+                "clock",
+                "self_write_window",
+                "debounce",
+                "recent_self_write_until",
+                "tasks",
+                "plan",
+                "external_writes",
+            ],
+        )?;
+        let mut tasks = f.tables("tasks", parse_task)?;
+        for i in 0..tasks.len() {
+            if tasks[..i].iter().any(|t| t.id == tasks[i].id) {
+                let path = vec![PathSeg::Key("tasks".into()), PathSeg::Index(i), PathSeg::Key("id".into())];
+                return Err(FieldError::new(&path, "a task id not used before", format!("{:?} again", tasks[i].id)));
+            }
+        }
+        if f.get("tasks").is_none() {
+            tasks.push(TaskSetup { id: "t1".into(), status: "open".into(), assignee: None, lease_until: None });
+        }
+        let generation = match f.integer("generation")? {
+            Some(g) if g < 1 => {
+                return Err(FieldError::new(&f.path_to("generation"), "a generation ≥ 1", g.to_string()));
+            }
+            Some(g) => g as u64,
+            None => 1,
+        };
+        let run_id = f.string("run_id")?.unwrap_or_else(|| "run-1".into());
+        if run_id == bundle::OTHER_RUN_ID {
+            return Err(FieldError::new(
+                &f.path_to("run_id"),
+                format!("a run id other than {:?} (external writes use it for another run)", bundle::OTHER_RUN_ID),
+                format!("{run_id:?}"),
+            ));
+        }
+        let ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+        let external_writes = f.tables("external_writes", |v, path| {
+            let w = Fields::new(v, path, &["file", "generation", "task", "status", "assignee", "lease_ms", "watched"])?;
+            parse_external(&w, &ids)
+        })?;
+        let plan = f.string("plan")?.unwrap_or_else(|| {
+            let lines: Vec<String> = tasks.iter().map(|t| format!("- [ ] {}", t.id)).collect();
+            format!("# Plan\n\n{}\n", lines.join("\n"))
+        });
+        Ok(Setup {
+            run_id,
+            generation,
+            cached: f.boolean("cached")?.unwrap_or(true),
+            clock: millis(&f, "clock")?.unwrap_or(0),
+            self_write_window: millis(&f, "self_write_window")?.unwrap_or(1000),
+            debounce: millis(&f, "debounce")?.unwrap_or(50),
+            recent_self_write_until: millis(&f, "recent_self_write_until")?.unwrap_or(0),
+            tasks,
+            plan,
+            external_writes,
+        })
+    }
+
+    fn parse_op(&self, setup: &Setup, name: &str, args: &Args) -> Result<Op, FieldError> {
+        let Some(spec) = SPEC.op(name) else {
+            let valid: Vec<&str> = SPEC.ops.iter().map(|o| o.name).collect();
+            return Err(FieldError::one_of(
+                &[PathSeg::Key("op".into())],
+                "an operation of the manifest system",
+                format!("{name:?}"),
+                &valid,
+            ));
+        };
+        let mut allowed: Vec<&str> = spec.args.iter().map(|a| a.name).collect();
+        allowed.push("op");
+        let f = Fields::of_map(args, Vec::new(), &allowed)?;
+        let tasks = setup.task_ids();
+        Ok(match name {
+            "load_into_runtime" => Op::LoadIntoRuntime,
+            "manifest_patch" => {
+                let if_match = match f.choice("if_match", IfMatch::NAMES)?.as_deref() {
+                    Some("initial") => IfMatch::Initial,
+                    Some("disk") => IfMatch::Disk,
+                    _ => IfMatch::Cached,
+                };
+                let task = task_arg(&f, "task", &tasks)?;
+                let status = f.choice("status", TASK_STATUSES)?;
+                let task = match (task, status) {
+                    (Some(t), s) => Some((t, s.unwrap_or_else(|| "done".into()))),
+                    (None, Some(_)) => {
+                        return Err(FieldError::one_of(
+                            &f.path_to("task"),
+                            "a `task` field (status changes a task)",
+                            "none",
+                            &tasks,
+                        ));
+                    }
+                    (None, None) => None,
+                };
+                Op::ManifestPatch { if_match, task, summary: f.string("summary")? }
+            }
+            "claim_task" => Op::ClaimTask {
+                task: required_task(&f, &tasks)?,
+                session: f.string("session")?,
+                lease_ms: millis(&f, "lease_ms")?.unwrap_or(60_000),
+            },
+            "release_task" => Op::ReleaseTask { task: required_task(&f, &tasks)?, session: f.string("session")? },
+            "heartbeat" => Op::Heartbeat { session: f.string("session")? },
+            "external_write" => Op::ExternalWrite(parse_external(&f, &tasks)?),
+            "watcher_fire" => Op::WatcherFire { file: file_arg(&f)? },
+            "advance_clock" => {
+                let ms = millis(&f, "ms")?
+                    .ok_or_else(|| FieldError::new(&f.path_to("ms"), "an `ms` field (milliseconds)", "none"))?;
+                Op::AdvanceClock { ms }
+            }
+            _ => unreachable!("every op of SPEC is parsed"),
+        })
+    }
+
+    fn build<P: Platform>(
+        &self,
+        rt: &Arc<Runtime<P>>,
+        disk: Arc<dyn Disk>,
+        setup: &Setup,
+        variant: &Variant,
+    ) -> ManifestWorld<P> {
+        let initial = setup.initial();
+        disk.write(MANIFEST_FILE, &to_json(&initial.disk)).expect("initial manifest.json");
+        disk.write(PLAN_FILE, &initial.disk_plan).expect("initial plan.md");
+        disk.write(GEN_FILE, &initial.disk.server_generation.to_string()).expect("initial .gen");
+        let config = Config {
+            persist_check: match variant.choice("persist_check") {
+                "etag-only" => PersistCheck::EtagOnly,
+                _ => PersistCheck::Generation,
+            },
+            watcher_reload: match variant.choice("watcher_reload") {
+                "outside-mutex" => WatcherReload::OutsideMutex,
+                _ => WatcherReload::InsideMutex,
+            },
+            debounce_timer: match variant.choice("debounce_timer") {
+                "shared" => DebounceTimer::Shared,
+                _ => DebounceTimer::PerFile,
+            },
+            self_write_window: setup.self_write_window,
+            debounce: setup.debounce,
+        };
+        let mut timers = Timers::default();
+        for w in setup.external_writes.iter().filter(|w| w.watched) {
+            let _ = timers
+                .arm(config.debounce_timer, Timer { file: w.file, due: setup.clock + setup.debounce, armed_at: None });
+        }
+        let cached = setup.cached.then(|| Cached { manifest: initial.base.clone(), at: None });
+        let run = RunRuntime {
+            run_id: setup.run_id.clone(),
+            files: Files::new(disk.clone()),
+            mutex: FifoMutex::new(rt, "runtime.mutex"),
+            manifest: Shared::new(rt, cached),
+            plan_md: Shared::new(rt, setup.cached.then(|| initial.base_plan.clone())),
+            suspended: Flag::new(rt, false),
+            recent_self_write_until: Shared::new(rt, setup.recent_self_write_until),
+            timers: Shared::new(rt, timers),
+            clock: Shared::new(rt, setup.clock),
+            config,
+        };
+        ManifestWorld { run: Arc::new(run), disk, initial_etag: initial.base.etag }
+    }
+
+    fn check(
+        &self,
+        invariant: &str,
+        setup: &Setup,
+        events: &[crate::history::Event],
+        final_state: &Value,
+    ) -> Option<String> {
+        invariants::check(invariant, setup, events, final_state)
+    }
+}
+
+/// One execution's service process and bundle.
+pub struct ManifestWorld<P: Platform> {
+    run: Arc<RunRuntime<P>>,
+    disk: Arc<dyn Disk>,
+    initial_etag: String,
+}
+
+impl<P: Platform> ManifestWorld<P> {
+    /// The etag a client sends with `manifestPatch`.
+    fn if_match(&self, cx: &mut Cx<'_, P>, source: IfMatch) -> String {
+        let etag = match source {
+            IfMatch::Cached => self.run.manifest.with(|m| m.as_ref().map(|c| c.manifest.etag.clone())),
+            IfMatch::Initial => None,
+            IfMatch::Disk => match self.run.files.read(cx, "readBundleFile", MANIFEST_FILE) {
+                Ok((_, Some(text))) => bundle::parse(&text).map(|m| m.etag),
+                _ => None,
+            },
+        };
+        etag.unwrap_or_else(|| self.initial_etag.clone())
+    }
+}
+
+impl<P: Platform> World<P> for ManifestWorld<P> {
+    type Op = Op;
+
+    fn run(&self, cx: &mut Cx<'_, P>, op: &Op) {
+        let run = &self.run;
+        let session = |cx: &Cx<'_, P>, s: &Option<String>| s.clone().unwrap_or_else(|| cx.task().to_string());
+        match op {
+            Op::LoadIntoRuntime => run.bundle_read(cx),
+            Op::ManifestPatch { if_match, task, summary } => {
+                let etag = self.if_match(cx, *if_match);
+                let summary = summary.clone().unwrap_or_else(|| format!("decision of {}", cx.task()));
+                let change = Change::Patch { summary, task: task.clone() };
+                run.mutate(cx, "manifestPatch", Some(&etag), &change);
+            }
+            Op::ClaimTask { task, session: s, lease_ms } => {
+                let change = Change::Claim { task: task.clone(), session: session(cx, s), lease_ms: *lease_ms };
+                run.mutate(cx, "claimTask", None, &change);
+            }
+            Op::ReleaseTask { task, session: s } => {
+                let change = Change::Release { task: task.clone(), session: session(cx, s) };
+                run.mutate(cx, "releaseTask", None, &change);
+            }
+            Op::Heartbeat { session: s } => {
+                let change = Change::Heartbeat { session: session(cx, s) };
+                run.mutate(cx, "heartbeat", None, &change);
+            }
+            Op::ExternalWrite(change) => external::external_write(run, cx, change),
+            Op::WatcherFire { file } => run.watcher_fire(cx, *file),
+            Op::AdvanceClock { ms } => {
+                let now = run.clock.with(|c| {
+                    *c += ms;
+                    *c
+                });
+                cx.record("Date.now", crate::history::Effect::Note { kind: "clock", data: json!({ "now": now }) });
+            }
+        }
+    }
+
+    fn final_state(&self) -> Value {
+        let files: serde_json::Map<String, Value> = self
+            .disk
+            .snapshot()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(path, text)| {
+                let value = if path.ends_with(".json") {
+                    serde_json::from_str(&text).unwrap_or(Value::String(text.to_string()))
+                } else {
+                    Value::String(text.to_string())
+                };
+                (path, value)
+            })
+            .collect();
+        json!({ "files": files, "runtime": self.run.final_state() })
+    }
+}

@@ -1,0 +1,497 @@
+//! The manifest system's scenarios (`scenarios/manifest/*.toml`): every
+//! `[[expect]]` holds under its explorer, the buggy variants are also found
+//! by shuttle's pct and random schedulers, and bad arguments give precise
+//! field errors.
+//!
+//! The scenario files are read with a small loader of this test's own (the
+//! crate's scenario layer is written separately), so what runs is exactly
+//! what the files say.
+
+use racecheck::execution::Model;
+use racecheck::explore::{Explorer, Limits, Report, Verdict, explore};
+use racecheck::runtime::Semantics;
+use racecheck::systems::args::PathSeg;
+use racecheck::systems::{Args, CompileError, FieldError, Variant, find};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+const SCENARIOS: &[&str] = &[
+    "debounce-window-clobber",
+    "self-write-window-clobber",
+    "unlocked-reload-reverts-cache",
+    "rename-window-clobber",
+    "reload-outside-mutex-reverts-cache",
+    "same-generation-write-slips-through",
+    "foreign-claim-overwritten",
+    "checkout-swaps-run-bundle",
+    "shared-debounce-drops-manifest-reload",
+    "self-write-window-hides-external-change",
+    "generation-goes-backwards",
+    "conflict-refresh-lets-the-next-writer-rebase",
+];
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/manifest")
+}
+
+struct Expect {
+    choices: BTreeMap<String, String>,
+    verdict: String,
+    invariant: Option<String>,
+}
+
+struct Scenario {
+    model: Model,
+    explorer: Explorer,
+    expects: Vec<Expect>,
+}
+
+fn load(name: &str) -> Scenario {
+    let text = std::fs::read_to_string(dir().join(format!("{name}.toml"))).unwrap();
+    let doc: Value = toml::from_str(&text).unwrap();
+    assert_eq!(doc["system"], "manifest");
+    let system = find("manifest").unwrap();
+    let actors: Vec<(String, Vec<(String, Args)>)> = doc["actor"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let ops = a["do"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|op| (op["op"].as_str().unwrap().to_string(), op.as_object().unwrap().clone()))
+                .collect();
+            (a["name"].as_str().unwrap().to_string(), ops)
+        })
+        .collect();
+    let setup = doc.get("setup").cloned().unwrap_or(json!({}));
+    let compiled = match system.compile(&setup, &actors) {
+        Ok(c) => c,
+        Err(e) => panic!("{name}: {e:?}"),
+    };
+    let semantics: Semantics = serde_json::from_value(doc["semantics"].clone()).unwrap();
+    let invariants =
+        doc["check"]["invariants"].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_string()).collect();
+    let e = doc.get("explore").cloned().unwrap_or(json!({}));
+    let int = |k: &str, d: u64| e.get(k).and_then(Value::as_u64).unwrap_or(d);
+    let explorer = match e.get("explorer").and_then(Value::as_str).unwrap_or("exhaustive") {
+        "exhaustive" => Explorer::Exhaustive { bound: e.get("bound").and_then(Value::as_u64).map(|b| b as usize) },
+        "pct" => Explorer::Pct {
+            depth: int("depth", 3) as usize,
+            schedules: int("schedules", 1000) as usize,
+            seed: int("seed", 1),
+        },
+        "random" => Explorer::Random { schedules: int("schedules", 1000) as usize, seed: int("seed", 1) },
+        other => panic!("{name}: explorer {other}"),
+    };
+    let expects = doc["expect"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| Expect {
+            choices: x["variant"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect(),
+            verdict: x["verdict"].as_str().unwrap().to_string(),
+            invariant: x.get("invariant").and_then(Value::as_str).map(str::to_string),
+        })
+        .collect();
+    let model = Model { name: format!("manifest/{name}"), system, compiled, semantics, invariants };
+    Scenario { model, explorer, expects }
+}
+
+fn show(name: &str, variant: &Variant, r: &Report) {
+    eprintln!(
+        "{name} [{variant}] {}: {} after {} executions in {:.2}s",
+        r.explorer.describe(),
+        r.verdict.name(),
+        r.executions,
+        r.elapsed.as_secs_f64()
+    );
+    if let Verdict::Violation(f) = &r.verdict {
+        eprintln!("    {}: {}", f.violation.invariant, f.violation.message);
+        if std::env::var_os("MANIFEST_TRACE").is_some() {
+            for e in &f.events {
+                eprintln!("    {:>3} {:<14} {:<34} {:<22} {:?}", e.step, e.task, e.op, e.func, e.effect);
+            }
+        }
+    }
+    if let Verdict::Incomplete { reason } = &r.verdict {
+        eprintln!("    {reason}");
+    }
+}
+
+/// Runs every expectation of a scenario; each buggy variant must also be
+/// found by shuttle's random and PCT schedulers.
+fn check(name: &str) {
+    let s = load(name);
+    let spec = s.model.system.spec();
+    for x in &s.expects {
+        let variant = Variant::complete(spec, &x.choices);
+        let r = explore(&s.model, &variant, &s.explorer, &Limits::default());
+        show(name, &variant, &r);
+        match (x.verdict.as_str(), &r.verdict) {
+            ("violation", Verdict::Violation(f)) => {
+                assert_eq!(Some(&f.violation.invariant), x.invariant.as_ref(), "{name} [{variant}]");
+                assert!(f.violation.message.contains("step"), "{}", f.violation.message);
+            }
+            ("proved", Verdict::Proved { .. }) | ("not-found", Verdict::NotFound) => {}
+            (want, got) => panic!("{name} [{variant}]: expected {want}, got {}", got.name()),
+        }
+        if x.verdict == "violation" {
+            for explorer in
+                [Explorer::Random { schedules: 2000, seed: 1 }, Explorer::Pct { depth: 3, schedules: 2000, seed: 1 }]
+            {
+                let r = explore(&s.model, &variant, &explorer, &Limits::default());
+                show(name, &variant, &r);
+                match &r.verdict {
+                    Verdict::Violation(f) => assert_eq!(Some(&f.violation.invariant), x.invariant.as_ref()),
+                    other => {
+                        panic!("{name} [{variant}] {}: expected violation, got {}", explorer.describe(), other.name())
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_scenario_file_is_tested() {
+    let mut files: Vec<String> = std::fs::read_dir(dir())
+        .unwrap()
+        .filter_map(|e| e.ok()?.path().file_stem()?.to_str().map(str::to_string))
+        .collect();
+    files.sort();
+    let mut known: Vec<String> = SCENARIOS.iter().map(|s| s.to_string()).collect();
+    known.sort();
+    assert_eq!(files, known);
+}
+
+#[test]
+fn debounce_window_clobber() {
+    check("debounce-window-clobber");
+}
+
+#[test]
+fn self_write_window_clobber() {
+    check("self-write-window-clobber");
+}
+
+#[test]
+fn unlocked_reload_reverts_cache() {
+    check("unlocked-reload-reverts-cache");
+}
+
+#[test]
+fn rename_window_clobber() {
+    check("rename-window-clobber");
+}
+
+#[test]
+fn reload_outside_mutex_reverts_cache() {
+    check("reload-outside-mutex-reverts-cache");
+}
+
+#[test]
+fn same_generation_write_slips_through() {
+    check("same-generation-write-slips-through");
+}
+
+#[test]
+fn foreign_claim_overwritten() {
+    check("foreign-claim-overwritten");
+}
+
+#[test]
+fn checkout_swaps_run_bundle() {
+    check("checkout-swaps-run-bundle");
+}
+
+#[test]
+fn shared_debounce_drops_manifest_reload() {
+    check("shared-debounce-drops-manifest-reload");
+}
+
+#[test]
+fn self_write_window_hides_external_change() {
+    check("self-write-window-hides-external-change");
+}
+
+#[test]
+fn generation_goes_backwards() {
+    check("generation-goes-backwards");
+}
+
+#[test]
+fn conflict_refresh_lets_the_next_writer_rebase() {
+    check("conflict-refresh-lets-the-next-writer-rebase");
+}
+
+/// Every scenario also runs under preemptive threads without the model
+/// getting stuck (the verdicts may differ: awaits are no longer the only
+/// scheduling points).
+#[test]
+fn scenarios_run_under_threads_semantics() {
+    for name in SCENARIOS {
+        let mut s = load(name);
+        s.model.semantics = Semantics::Threads;
+        for x in &s.expects {
+            let variant = Variant::complete(s.model.system.spec(), &x.choices);
+            let r = explore(&s.model, &variant, &Explorer::Random { schedules: 300, seed: 7 }, &Limits::default());
+            show(&format!("{name} (threads)"), &variant, &r);
+            if let Verdict::Violation(f) = &r.verdict {
+                assert_ne!(f.violation.invariant, "no-deadlock", "{name}: {}", f.violation.message);
+            }
+            assert!(!matches!(r.verdict, Verdict::Incomplete { .. }), "{name} [{variant}]");
+        }
+    }
+}
+
+// ---- one actor, one execution: what each operation does ----
+
+fn run_alone(setup: Value, ops: Vec<Value>, choices: &[(&str, &str)]) -> racecheck::execution::Outcome {
+    let system = find("manifest").unwrap();
+    let ops = ops.into_iter().map(|o| (o["op"].as_str().unwrap().to_string(), args(o))).collect();
+    let compiled = system.compile(&setup, &[("lead".to_string(), ops)]).unwrap();
+    let model = Model {
+        name: "manifest/alone".into(),
+        system,
+        compiled,
+        semantics: Semantics::EventLoop,
+        invariants: vec!["no-silent-overwrite".into(), "cache-never-regresses".into()],
+    };
+    let choices = choices.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let variant = Variant::complete(system.spec(), &choices);
+    let history = racecheck::history::History::new();
+    racecheck::execution::execute::<racecheck::platform::Std>(
+        &model,
+        &variant,
+        &racecheck::execution::DiskKind::Memory,
+        &history,
+    )
+}
+
+fn results(outcome: &racecheck::execution::Outcome) -> Vec<String> {
+    outcome
+        .events
+        .iter()
+        .filter_map(|e| e.note("patch-result").or_else(|| e.note("load-result")))
+        .map(|d| d["result"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn operations_in_sequence() {
+    let setup = json!({"generation": 2, "cached": false, "tasks": [{"id": "t1"}, {"id": "t2", "status": "claimed",
+        "assignee": "someone", "lease_until": 500}]});
+    let outcome = run_alone(
+        setup,
+        vec![
+            json!({"op": "load_into_runtime"}),
+            json!({"op": "claim_task", "task": "t1"}),
+            json!({"op": "claim_task", "task": "t2"}),
+            json!({"op": "advance_clock", "ms": 600}),
+            json!({"op": "claim_task", "task": "t2", "lease_ms": 100}),
+            json!({"op": "release_task", "task": "t1"}),
+            json!({"op": "heartbeat"}),
+            json!({"op": "manifest_patch", "if_match": "initial"}),
+            json!({"op": "manifest_patch", "if_match": "disk", "task": "t1", "status": "done"}),
+        ],
+        &[],
+    );
+    assert_eq!(
+        results(&outcome),
+        ["ok", "ok", "claim_conflict", "ok", "ok", "ok", "etag_conflict", "ok"],
+        "{:#?}",
+        outcome.events
+    );
+    assert!(outcome.violation.is_none());
+    let disk = &outcome.final_state["files"]["manifest.json"];
+    assert_eq!(disk["serverGeneration"], 7);
+    assert_eq!(disk["tasks"][0]["status"], "done");
+    assert_eq!(disk["tasks"][1]["assigneeSessionId"], "lead");
+    assert_eq!(disk["tasks"][1]["claimLeaseUntil"], 700);
+    assert_eq!(disk["agents"][0]["lastHeartbeatAt"], 600);
+    assert_eq!(disk["history"].as_array().unwrap().len(), 6);
+    assert_eq!(outcome.final_state["files"][".gen"], "7");
+    assert_eq!(outcome.final_state["runtime"]["manifest"]["etag"], disk["etag"]);
+}
+
+#[test]
+fn watcher_reloads_and_suppresses() {
+    // An external write reloads when the timer fires outside the window...
+    let outcome = run_alone(
+        json!({"generation": 3}),
+        vec![json!({"op": "external_write", "generation": "bumped"}), json!({"op": "watcher_fire"})],
+        &[],
+    );
+    assert_eq!(outcome.final_state["runtime"]["manifest"]["serverGeneration"], 4);
+    assert_eq!(outcome.final_state["runtime"]["now"], 50);
+    // ...is skipped inside the self-write window of a heartbeat...
+    let outcome = run_alone(
+        json!({"generation": 3}),
+        vec![json!({"op": "heartbeat"}), json!({"op": "external_write"}), json!({"op": "watcher_fire"})],
+        &[],
+    );
+    assert!(outcome.events.iter().any(|e| e.note("reload-suppressed").is_some()));
+    assert_eq!(outcome.final_state["runtime"]["manifest"]["serverGeneration"], 4);
+    // ...and reloads once the clock has left the window.
+    let outcome = run_alone(
+        json!({"generation": 3}),
+        vec![
+            json!({"op": "heartbeat"}),
+            json!({"op": "advance_clock", "ms": 1000}),
+            json!({"op": "external_write"}),
+            json!({"op": "watcher_fire"}),
+        ],
+        &[],
+    );
+    assert_eq!(outcome.final_state["runtime"]["manifest"]["serverGeneration"], 5);
+    // Another run's manifest suspends the run; post-fix mutators refuse.
+    let outcome = run_alone(
+        json!({}),
+        vec![
+            json!({"op": "external_write", "generation": "other-run"}),
+            json!({"op": "watcher_fire"}),
+            json!({"op": "heartbeat"}),
+        ],
+        &[],
+    );
+    assert_eq!(outcome.final_state["runtime"]["suspended"], true);
+    assert_eq!(results(&outcome), ["validation_failed"]);
+    // A plan.md edit under a shared timer clears the pending manifest reload.
+    let outcome = run_alone(
+        json!({}),
+        vec![
+            json!({"op": "external_write"}),
+            json!({"op": "external_write", "file": "plan", "watched": true}),
+            json!({"op": "watcher_fire", "file": "manifest"}),
+        ],
+        &[("debounce_timer", "shared")],
+    );
+    assert_eq!(outcome.final_state["runtime"]["manifest"]["serverGeneration"], 1);
+    assert_eq!(outcome.final_state["runtime"]["timers"].as_array().unwrap().len(), 1);
+}
+
+// ---- parse errors ----
+
+fn args(v: Value) -> Args {
+    v.as_object().unwrap().clone()
+}
+
+fn compile_error(setup: Value, ops: Vec<Value>) -> CompileError {
+    let system = find("manifest").unwrap();
+    let ops = ops.into_iter().map(|o| (o["op"].as_str().unwrap().to_string(), args(o))).collect();
+    match system.compile(&setup, &[("lead".to_string(), ops)]) {
+        Err(e) => e,
+        Ok(_) => panic!("expected an error"),
+    }
+}
+
+fn op_error(setup: Value, op: Value) -> FieldError {
+    match compile_error(setup, vec![json!({"op": "heartbeat"}), op]) {
+        CompileError::Op { actor: 0, op: 1, error } => error,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn key(k: &str) -> PathSeg {
+    PathSeg::Key(k.into())
+}
+
+#[test]
+fn unknown_op_lists_the_operations() {
+    let e = op_error(json!({}), json!({"op": "manifest_pach"}));
+    assert_eq!(e.path, vec![key("op")]);
+    assert_eq!(e.found, "\"manifest_pach\"");
+    assert!(e.expected.contains("operation of the manifest system"), "{}", e.expected);
+    for op in ["manifest_patch", "claim_task", "external_write", "watcher_fire", "advance_clock"] {
+        assert!(e.valid.contains(&op.to_string()), "{:?}", e.valid);
+    }
+}
+
+#[test]
+fn unknown_task_lists_the_setup_tasks() {
+    let setup = json!({"tasks": [{"id": "t1"}, {"id": "t2"}]});
+    let e = op_error(setup.clone(), json!({"op": "claim_task", "task": "t9"}));
+    assert_eq!(e.path, vec![key("task")]);
+    assert_eq!(e.found, "\"t9\"");
+    assert_eq!(e.valid, vec!["t1", "t2"]);
+    let e = op_error(setup.clone(), json!({"op": "external_write", "task": "t3", "status": "done"}));
+    assert_eq!((e.path, e.valid), (vec![key("task")], vec!["t1".to_string(), "t2".to_string()]));
+    // A missing task is located at `task` too, with the same list.
+    let e = op_error(setup, json!({"op": "release_task"}));
+    assert_eq!((e.path, e.found, e.valid.len()), (vec![key("task")], "none".to_string(), 2));
+}
+
+#[test]
+fn bad_values_are_located() {
+    let e = op_error(json!({}), json!({"op": "external_write", "generation": "newer"}));
+    assert_eq!(e.path, vec![key("generation")]);
+    assert_eq!(e.found, "\"newer\"");
+    assert_eq!(e.valid, vec!["bumped", "same", "other-run"]);
+
+    let e = op_error(json!({}), json!({"op": "manifest_patch", "if_match": "latest"}));
+    assert_eq!((e.path, e.valid), (vec![key("if_match")], vec!["cached".into(), "initial".into(), "disk".into()]));
+
+    let e = op_error(json!({}), json!({"op": "advance_clock", "ms": -5}));
+    assert_eq!((e.path, e.expected.as_str(), e.found.as_str()), (vec![key("ms")], "a non-negative integer", "-5"));
+
+    let e = op_error(json!({}), json!({"op": "watcher_fire", "file": "index.json"}));
+    assert_eq!((e.path, e.valid), (vec![key("file")], vec!["manifest".to_string(), "plan".to_string()]));
+
+    let e = op_error(json!({}), json!({"op": "external_write", "file": "plan", "generation": "bumped"}));
+    assert_eq!(e.path, vec![key("generation")]);
+
+    let e = op_error(json!({}), json!({"op": "claim_task", "task": "t1", "lease": 5}));
+    assert_eq!(e.path, vec![key("lease")]);
+    assert!(e.valid.contains(&"lease_ms".to_string()), "{:?}", e.valid);
+}
+
+#[test]
+fn setup_errors_are_located() {
+    let setup_error = |setup: Value| match compile_error(setup, vec![json!({"op": "heartbeat"})]) {
+        CompileError::Setup(e) => e,
+        other => panic!("{other:?}"),
+    };
+    let e = setup_error(json!({"tasks": [{"id": "t1", "status": "finished"}]}));
+    assert_eq!(e.path, vec![key("tasks"), PathSeg::Index(0), key("status")]);
+    assert!(e.valid.contains(&"done".to_string()));
+
+    let e = setup_error(json!({"tasks": [{"id": "t1"}, {"id": "t1"}]}));
+    assert_eq!(e.path, vec![key("tasks"), PathSeg::Index(1), key("id")]);
+
+    let e = setup_error(json!({"external_writes": [{"generation": "bumped", "task": "t7"}]}));
+    assert_eq!(e.path, vec![key("external_writes"), PathSeg::Index(0), key("task")]);
+    assert_eq!(e.valid, vec!["t1"]);
+
+    let e = setup_error(json!({"generation": 0}));
+    assert_eq!(e.path, vec![key("generation")]);
+
+    let e = setup_error(json!({"generaton": 4}));
+    assert_eq!(e.path, vec![key("generaton")]);
+    assert!(e.valid.contains(&"generation".to_string()));
+}
+
+#[test]
+fn explain_rows_cover_every_knob_and_invariant() {
+    let spec = find("manifest").unwrap().spec();
+    let knobs: Vec<(&str, &str)> = spec.knobs.iter().map(|k| (k.name, k.default)).collect();
+    assert_eq!(
+        knobs,
+        vec![("persist_check", "generation"), ("watcher_reload", "inside-mutex"), ("debounce_timer", "per-file")]
+    );
+    for k in spec.knobs {
+        assert!(k.choices.iter().any(|(c, _)| *c == k.default));
+        assert!(k.choices.iter().all(|(_, about)| !about.is_empty()));
+    }
+    let invariants: Vec<&str> = spec.invariants.iter().map(|i| i.name).collect();
+    for i in ["no-silent-overwrite", "generation-monotonic", "cache-never-regresses", "cache-catches-up"] {
+        assert!(invariants.contains(&i));
+    }
+}
