@@ -42,7 +42,7 @@ pub enum Command {
         /// The variant, as `knob=choice,knob=choice` (unset knobs take their default).
         #[arg(long, default_value = "")]
         variant: String,
-        /// The schedule printed with the violation (`s<seed>:<task>.<task>...`).
+        /// The schedule printed with the violation (`monitor*3, report-B*2, ...`).
         #[arg(long)]
         schedule: String,
         #[arg(long, value_enum, default_value = "text")]
@@ -81,5 +81,8 @@ pub struct CheckArgs {
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
+    /// One object per expectation (check) or the whole trace (replay).
     Json,
+    /// A Mermaid sequenceDiagram of each failure, for a GitHub issue or PR.
+    Mermaid,
 }

@@ -4,7 +4,7 @@ mod cli;
 
 use clap::Parser;
 use cli::{CheckArgs, Cli, Command, Format};
-use racecheck::explore::{Limits, ShuttleSchedule, Verdict, replay};
+use racecheck::explore::{Failure, Limits, Replay, StepSchedule, Verdict, replay};
 use racecheck::report;
 use racecheck::scenario::{self, ExplorerKind, Scenario, ScenarioError, check_expectation};
 use racecheck::systems::Variant;
@@ -126,12 +126,20 @@ fn check(args: CheckArgs) -> Result<u8, String> {
             match args.format {
                 Format::Text => println!("{}", report::row(&checked)),
                 Format::Json => println!("{}", report::json_row(&checked)),
+                Format::Mermaid => {}
             }
             if checked.holds {
                 held += 1;
             } else {
                 failed += 1;
                 failures.push((scenario.path.display().to_string(), checked));
+            }
+        }
+    }
+    if args.format == Format::Mermaid {
+        for (_, checked) in &failures {
+            if let Verdict::Violation(f) = &checked.report.verdict {
+                println!("%% {} {}\n{}", checked.scenario, checked.expectation.label(), report::mermaid(f));
             }
         }
     }
@@ -249,29 +257,25 @@ fn hit_rate(file: &std::path::Path, variant: &str, runs: usize) -> Result<u8, St
 fn replay_schedule(file: &std::path::Path, variant: &str, schedule: &str, format: Format) -> Result<u8, String> {
     let s = scenario::load(file).map_err(|e| e.to_string())?;
     let variant = parse_variant(&s, variant)?;
-    let schedule: ShuttleSchedule = schedule.parse().map_err(|e| format!("error: {e}"))?;
+    let schedule: StepSchedule = schedule.parse().map_err(|e| format!("error: {e}"))?;
     let outcome = replay(&s.model, &variant, &schedule).map_err(|e| format!("error: {e}"))?;
-    match format {
-        Format::Json => {
-            let events: Vec<_> = outcome.events.iter().map(|e| serde_json::json!({"step": e.step, "task": &*e.task, "op": &*e.op, "func": e.func, "effect": format!("{:?}", e.effect)})).collect();
-            println!(
-                "{}",
-                serde_json::json!({"violation": outcome.violation.as_ref().map(|v| serde_json::json!({"invariant": v.invariant, "message": v.message})), "events": events})
-            );
-        }
-        Format::Text => match &outcome.violation {
-            Some(v) => {
-                let failure = racecheck::explore::Failure {
-                    violation: v.clone(),
-                    events: outcome.events.clone(),
-                    final_state: outcome.final_state.clone(),
-                    replay: racecheck::explore::Replay::Shuttle(schedule.clone()),
-                };
-                let cmd = report::replay_command(&file.display().to_string(), &variant.to_string(), &failure);
-                print!("{}", report::timeline(&failure, &cmd));
+    let Some(violation) = outcome.violation.clone() else {
+        match format {
+            Format::Json => {
+                println!("{}", serde_json::json!({ "violation": null, "trace": report::trace_json(&outcome.events) }))
             }
-            None => println!("no invariant is violated by this schedule ({} steps)", outcome.events.len()),
-        },
+            _ => println!("no invariant is violated by this schedule ({} steps)", outcome.events.len()),
+        }
+        return Ok(OK);
+    };
+    let failure = Failure::new(violation, outcome.events, outcome.final_state, Replay::Given);
+    match format {
+        Format::Json => println!("{}", report::failure_json(&failure)),
+        Format::Mermaid => print!("{}", report::mermaid(&failure)),
+        Format::Text => {
+            let cmd = report::replay_command(&file.display().to_string(), &variant.to_string(), &failure);
+            print!("{}", report::timeline(&failure, &cmd));
+        }
     }
-    Ok(if outcome.violation.is_some() { FAILED } else { OK })
+    Ok(FAILED)
 }

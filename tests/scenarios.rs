@@ -20,6 +20,13 @@ fn main() {
                 Err(Failed::from(error.to_string()))
             })),
             Ok(s) => {
+                // Recorded schedules first: deterministic and fast.
+                for (i, regression) in s.regressions.clone().into_iter().enumerate() {
+                    let s = s.clone();
+                    trials.push(Trial::test(format!("{}::regression-{}", s.name, i + 1), move || {
+                        scenario::check_regression(&s, &regression).map_err(Failed::from)
+                    }));
+                }
                 for expectation in s.expectations.clone() {
                     let s = s.clone();
                     let shown = shown.clone();

@@ -25,7 +25,36 @@ struct Search {
 /// The payload that stops loom at the first violation.
 struct Found;
 
+/// Bounds to search, smallest first, so the first failure found has the
+/// fewest preemptions; an unbounded search first tries bounds 0 to 3.
+fn deepening(bound: Option<usize>) -> Vec<Option<usize>> {
+    match bound {
+        Some(b) => (0..=b).map(Some).collect(),
+        None => (0..=3).map(Some).chain([None]).collect(),
+    }
+}
+
 pub(super) fn run(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Limits) -> (Verdict, usize) {
+    let start = Instant::now();
+    let mut total = 0;
+    for step in deepening(bound) {
+        let remaining = limits.max_time.saturating_sub(start.elapsed());
+        let (verdict, executions) = run_bound(model, variant, step, &Limits { max_time: remaining });
+        total += executions;
+        match verdict {
+            Verdict::Proved { .. } => continue,
+            Verdict::Incomplete { reason } if remaining < limits.max_time && reason.starts_with("time limit") => {
+                let reason = format!("time limit of {:?} reached after {total} executions", limits.max_time);
+                return (Verdict::Incomplete { reason }, total);
+            }
+            other => return (other, total),
+        }
+    }
+    (Verdict::Proved { bound }, total)
+}
+
+/// One loom search with preemption bound `bound`.
+fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Limits) -> (Verdict, usize) {
     let actors = model.actor_count();
     if actors > MAX_EXHAUSTIVE_ACTORS {
         let reason = format!(
@@ -58,8 +87,7 @@ pub(super) fn run(model: &Model, variant: &Variant, bound: Option<usize>, limits
                 let outcome = execute::<Loom>(&m, &v, &DiskKind::Memory, &history);
                 if let Some(violation) = outcome.violation {
                     let replay = Replay::Exhaustive { bound, execution };
-                    let failure =
-                        Failure { violation, events: outcome.events, final_state: outcome.final_state, replay };
+                    let failure = Failure::new(violation, outcome.events, outcome.final_state, replay);
                     s.lock().unwrap_or_else(|e| e.into_inner()).failure = Some(failure);
                     std::panic::panic_any(Found);
                 }

@@ -12,10 +12,11 @@
 mod exhaustive;
 mod quiet;
 mod schedules;
+mod steer;
 mod stress;
 
 pub use exhaustive::MAX_EXHAUSTIVE_ACTORS;
-pub use schedules::ShuttleSchedule;
+pub use steer::{StepSchedule, replay};
 pub use stress::{HitRate, hit_rate};
 
 use crate::execution::{Model, Violation};
@@ -73,15 +74,17 @@ impl Default for Limits {
     }
 }
 
-/// How to reproduce a failure.
+/// Where a failure was found (every failure replays from its [`StepSchedule`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Replay {
     /// Loom explores in a fixed order: the same bound finds the same execution.
     Exhaustive { bound: Option<usize>, execution: usize },
-    /// The shuttle schedule of the failing execution.
-    Shuttle(ShuttleSchedule),
-    /// Real threads cannot be replayed; the run number is informative only.
+    /// The shuttle execution (1-based) of a seeded search.
+    Sampled { seed: u64, execution: usize },
+    /// A run of real threads.
     Stress { run: usize },
+    /// Replayed from a given step schedule.
+    Given,
 }
 
 /// The first failing execution a search found.
@@ -91,6 +94,42 @@ pub struct Failure {
     pub events: Vec<Event>,
     pub final_state: Value,
     pub replay: Replay,
+    /// The task-and-step schedule that replays it.
+    pub schedule: StepSchedule,
+    /// Preemptions it needs: the minimum for exhaustive searches (bounds
+    /// are deepened 0, 1, 2, ...), after shrinking for the others.
+    pub preemptions: usize,
+    /// Preemptions before shrinking (sampled and stress failures).
+    pub preemptions_found: usize,
+}
+
+impl Failure {
+    pub fn new(violation: Violation, events: Vec<Event>, final_state: Value, replay: Replay) -> Failure {
+        let schedule = StepSchedule::of(&events);
+        let preemptions = match replay {
+            // Bounds are deepened, so the bound that failed is the minimum.
+            Replay::Exhaustive { bound: Some(b), .. } => b,
+            _ => schedule.preemptions(&events),
+        };
+        Failure { violation, events, final_state, replay, schedule, preemptions, preemptions_found: preemptions }
+    }
+
+    /// Shrinks a sampled or stress failure: fewer context switches, same invariant.
+    fn minimize(self, model: &Model, variant: &Variant) -> Failure {
+        if matches!(self.replay, Replay::Exhaustive { .. }) || self.preemptions == 0 {
+            return self;
+        }
+        let found = self.preemptions;
+        let (events, violation) = steer::shrink(model, variant, &self.violation.invariant, self.events.clone());
+        match violation {
+            Some(violation) => {
+                let mut smaller = Failure::new(violation, events, self.final_state.clone(), self.replay.clone());
+                smaller.preemptions_found = found;
+                smaller
+            }
+            None => self,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -140,16 +179,11 @@ pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &L
         Explorer::Random { schedules, seed } => schedules::run_random(model, variant, *schedules, *seed, limits),
         Explorer::Stress { runs } => stress::run(model, variant, *runs, limits),
     };
+    let verdict = match verdict {
+        Verdict::Violation(f) => Verdict::Violation(Box::new(f.minimize(model, variant))),
+        other => other,
+    };
     Report { explorer: explorer.clone(), verdict, executions, elapsed: start.elapsed() }
-}
-
-/// Replays a recorded shuttle schedule: the same trace, every time.
-pub fn replay(
-    model: &Model,
-    variant: &Variant,
-    schedule: &ShuttleSchedule,
-) -> Result<crate::execution::Outcome, String> {
-    schedules::replay(model, variant, schedule)
 }
 
 /// The text of a panic payload.
@@ -169,7 +203,7 @@ fn verdict_for_panic(message: String, events: Vec<Event>, replay: Replay) -> Ver
     if message.contains("deadlock") {
         let violation =
             Violation { invariant: "no-deadlock".into(), message: format!("every task is blocked: {message}") };
-        Verdict::Violation(Box::new(Failure { violation, events, final_state: Value::Null, replay }))
+        Verdict::Violation(Box::new(Failure::new(violation, events, Value::Null, replay)))
     } else if message.contains("exceeded maximum number of threads") || message.contains("MAX_THREADS") {
         Verdict::Incomplete {
             reason: format!(

@@ -1,74 +1,27 @@
-//! `pct` and `random`: shuttle samples schedules from a seed. The failing
-//! schedule is taken by wrapping the scheduler (shuttle's own failure files
-//! and hook keep the first run's settings for the whole process).
+//! `pct` and `random`: shuttle samples schedules from a seed. The scheduler
+//! is wrapped to stop at the first failure (shuttle's own failure files and
+//! hook keep the first run's settings for the whole process); the failure is
+//! replayed from its history (`steer`), not from shuttle's decisions.
 
 use super::{Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
-use crate::execution::{DiskKind, Model, Outcome, execute};
+use crate::execution::{DiskKind, Model, execute};
 use crate::history::History;
 use crate::platform::Shuttle;
 use crate::systems::Variant;
-use shuttle::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler, Schedule, Scheduler, Task, TaskId};
-use std::fmt;
+use shuttle::scheduler::{PctScheduler, RandomScheduler, Schedule, Scheduler, Task, TaskId};
 use std::mem::ManuallyDrop;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// The scheduling decisions of one shuttle execution: which task ran at each
-/// step (`None`: a random value was drawn), from the scheduler's seed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ShuttleSchedule {
-    pub seed: u64,
-    pub steps: Vec<Option<usize>>,
-}
-
-impl ShuttleSchedule {
-    fn to_shuttle(&self) -> Schedule {
-        let mut schedule = Schedule::new(self.seed);
-        for step in &self.steps {
-            match step {
-                Some(task) => schedule.push_task(TaskId::from(*task)),
-                None => schedule.push_random(),
-            }
-        }
-        schedule
-    }
-}
-
-impl fmt::Display for ShuttleSchedule {
-    /// `s<seed>:<task>.<task>.r.<task>`
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let steps: Vec<String> = self.steps.iter().map(|s| s.map_or("r".to_string(), |t| t.to_string())).collect();
-        write!(f, "s{}:{}", self.seed, steps.join("."))
-    }
-}
-
-impl FromStr for ShuttleSchedule {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("expected a schedule like `s7:0.1.r.2`, found {s:?}");
-        let (seed, steps) = s.strip_prefix('s').and_then(|rest| rest.split_once(':')).ok_or_else(bad)?;
-        let seed = seed.parse().map_err(|_| bad())?;
-        let steps = steps
-            .split('.')
-            .filter(|p| !p.is_empty())
-            .map(|p| if p == "r" { Ok(None) } else { p.parse().map(Some).map_err(|_| bad()) })
-            .collect::<Result<_, _>>()?;
-        Ok(ShuttleSchedule { seed, steps })
-    }
-}
-
 #[derive(Default)]
 struct Recording {
-    current: Option<ShuttleSchedule>,
     stop: bool,
     executions: usize,
     history: History,
     failure: Option<Failure>,
 }
 
-/// Wraps a scheduler to record each execution's decisions and to stop the
-/// runner after the first failure.
+/// Wraps a scheduler to stop the runner after the first failure.
 struct Recorder<S> {
     /// Shuttle's random scheduler prints its seed to stderr when dropped
     /// before its last iteration; after an early stop it is leaked instead.
@@ -87,34 +40,18 @@ impl<S> Drop for Recorder<S> {
 
 impl<S: Scheduler> Scheduler for Recorder<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
-        let mut rec = self.rec.lock().unwrap_or_else(|e| e.into_inner());
+        let rec = self.rec.lock().unwrap_or_else(|e| e.into_inner());
         if rec.stop {
-            // The failing execution has now ended: its schedule is complete.
-            let complete = rec.current.take();
-            if let (Some(schedule), Some(failure)) = (complete, rec.failure.as_mut()) {
-                failure.replay = Replay::Shuttle(schedule);
-            }
             return None;
         }
-        let schedule = self.inner.new_execution()?;
-        rec.current = Some(ShuttleSchedule { seed: schedule.seed, steps: Vec::new() });
-        Some(schedule)
+        self.inner.new_execution()
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
-        let next = self.inner.next_task(runnable, current, is_yielding);
-        if let (Some(task), Some(schedule)) =
-            (next, self.rec.lock().unwrap_or_else(|e| e.into_inner()).current.as_mut())
-        {
-            schedule.steps.push(Some(usize::from(task)));
-        }
-        next
+        self.inner.next_task(runnable, current, is_yielding)
     }
 
     fn next_u64(&mut self) -> u64 {
-        if let Some(schedule) = self.rec.lock().unwrap_or_else(|e| e.into_inner()).current.as_mut() {
-            schedule.steps.push(None);
-        }
         self.inner.next_u64()
     }
 }
@@ -132,6 +69,7 @@ fn search(
     model: &Model,
     variant: &Variant,
     scheduler: impl Scheduler + 'static,
+    seed: u64,
     schedules: usize,
     limits: &Limits,
 ) -> (Verdict, usize) {
@@ -151,13 +89,8 @@ fn search(
                 let outcome = execute::<Shuttle>(&m, &v, &DiskKind::Memory, &history);
                 if let Some(violation) = outcome.violation {
                     let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
-                    let schedule = r.current.clone().unwrap_or(ShuttleSchedule { seed: 0, steps: Vec::new() });
-                    let failure = Failure {
-                        violation,
-                        events: outcome.events,
-                        final_state: outcome.final_state,
-                        replay: Replay::Shuttle(schedule),
-                    };
+                    let replay = Replay::Sampled { seed, execution: r.executions };
+                    let failure = Failure::new(violation, outcome.events, outcome.final_state, replay);
                     r.failure = Some(failure);
                     r.stop = true;
                 }
@@ -176,7 +109,7 @@ fn search(
         }
         (Ok(()), None) => Verdict::NotFound,
         (Err(payload), None) => {
-            let replay = Replay::Shuttle(rec.current.clone().unwrap_or(ShuttleSchedule { seed: 0, steps: Vec::new() }));
+            let replay = Replay::Sampled { seed, execution: executions };
             verdict_for_panic(panic_message(&*payload), rec.history.events(), replay)
         }
     };
@@ -191,7 +124,7 @@ pub(super) fn run_pct(
     seed: u64,
     limits: &Limits,
 ) -> (Verdict, usize) {
-    search(model, variant, PctScheduler::new_from_seed(seed, depth, schedules), schedules, limits)
+    search(model, variant, PctScheduler::new_from_seed(seed, depth, schedules), seed, schedules, limits)
 }
 
 pub(super) fn run_random(
@@ -201,24 +134,5 @@ pub(super) fn run_random(
     seed: u64,
     limits: &Limits,
 ) -> (Verdict, usize) {
-    search(model, variant, RandomScheduler::new_from_seed(seed, schedules), schedules, limits)
-}
-
-/// Runs exactly one execution following `schedule`.
-pub(super) fn replay(model: &Model, variant: &Variant, schedule: &ShuttleSchedule) -> Result<Outcome, String> {
-    let out: Arc<Mutex<Option<Outcome>>> = Arc::default();
-    let (m, v, o) = (model.clone(), variant.clone(), out.clone());
-    let scheduler = ReplayScheduler::new_from_schedule(schedule.to_shuttle());
-    let result = quiet::quietly(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            shuttle::Runner::new(scheduler, config(&Limits::default())).run(move || {
-                let outcome = execute::<Shuttle>(&m, &v, &DiskKind::Memory, &History::new());
-                *o.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
-            });
-        }))
-    });
-    if let Err(payload) = result {
-        return Err(format!("the schedule does not fit this scenario: {}", panic_message(&*payload)));
-    }
-    out.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or_else(|| "the replay ran no execution".to_string())
+    search(model, variant, RandomScheduler::new_from_seed(seed, schedules), seed, schedules, limits)
 }

@@ -28,12 +28,7 @@ pub(super) fn run(model: &Model, variant: &Variant, runs: usize, limits: &Limits
         match result {
             Ok(outcome) => {
                 if let Some(violation) = outcome.violation {
-                    let failure = Failure {
-                        violation,
-                        events: outcome.events,
-                        final_state: outcome.final_state,
-                        replay: Replay::Stress { run },
-                    };
+                    let failure = Failure::new(violation, outcome.events, outcome.final_state, Replay::Stress { run });
                     return (Verdict::Violation(Box::new(failure)), run);
                 }
             }

@@ -45,7 +45,11 @@ pub trait Platform: Sized + Send + Sync + 'static {
     /// Reads the latest value (through a read-modify-write, see the trait docs).
     fn load(atomic: &Self::AtomicBool) -> bool;
 
-    fn spawn(f: impl FnOnce() + Send + 'static) -> Self::JoinHandle;
+    /// Starts a thread named `name` (the task it runs, for schedulers that steer by name).
+    fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Self::JoinHandle;
+    /// Renames the running thread's task (a spawned task continuing on its
+    /// caller's thread). Only shuttle keeps task names; elsewhere a no-op.
+    fn name_current_task(_name: &str) {}
     fn join(handle: Self::JoinHandle) -> Result<(), Panic>;
     fn yield_now();
 }
@@ -93,8 +97,11 @@ macro_rules! std_like_platform {
             fn load(atomic: &Self::AtomicBool) -> bool {
                 atomic.fetch_or(false, std::sync::atomic::Ordering::SeqCst)
             }
-            fn spawn(f: impl FnOnce() + Send + 'static) -> Self::JoinHandle {
-                $crate::platform::paths::$name::spawn(f)
+            fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Self::JoinHandle {
+                $crate::platform::paths::$name::spawn(name, f)
+            }
+            fn name_current_task(name: &str) {
+                $crate::platform::paths::$name::name_current_task(name)
             }
             fn join(handle: Self::JoinHandle) -> Result<(), Panic> {
                 handle.join()
@@ -112,7 +119,12 @@ mod paths {
     pub mod Std {
         pub use std::sync::atomic::AtomicBool;
         pub use std::sync::{Condvar, Mutex, MutexGuard};
-        pub use std::thread::{JoinHandle, spawn, yield_now};
+        pub use std::thread::{JoinHandle, yield_now};
+
+        pub fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+            std::thread::Builder::new().name(name.to_string()).spawn(f).expect("the OS starts a thread")
+        }
+        pub fn name_current_task(_name: &str) {}
     }
     #[allow(non_snake_case)]
     pub mod Loom {
@@ -122,18 +134,28 @@ mod paths {
 
         /// Loom threads are coroutines with 32 KiB stacks by default, too
         /// small for serde in a debug build.
-        pub fn spawn(f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+        pub fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
             loom::thread::Builder::new()
+                .name(name.to_string())
                 .stack_size(super::super::MODEL_STACK)
                 .spawn(f)
                 .expect("loom spawns model threads")
         }
+        pub fn name_current_task(_name: &str) {}
     }
     #[allow(non_snake_case)]
     pub mod Shuttle {
         pub use shuttle::sync::atomic::AtomicBool;
         pub use shuttle::sync::{Condvar, Mutex, MutexGuard};
-        pub use shuttle::thread::{JoinHandle, spawn, yield_now};
+        pub use shuttle::thread::{JoinHandle, yield_now};
+
+        pub fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+            shuttle::thread::Builder::new().name(name.to_string()).spawn(f).expect("shuttle spawns model threads")
+        }
+        pub fn name_current_task(name: &str) {
+            shuttle::current::set_name_for_task(shuttle::current::me(), name);
+            super::super::shuttle_names::set(usize::from(shuttle::current::me()), name);
+        }
     }
 }
 
@@ -149,3 +171,29 @@ std_like_platform!(
     /// Shuttle's modeled threads: seeded random and PCT schedules, inside a shuttle runner only.
     Shuttle, "shuttle"
 );
+
+/// Shuttle task names as our runtime last set them. `Task::name()` keeps the
+/// name given at spawn; a task that continues on its caller's thread renames
+/// it here. Shuttle runs every task of an execution on one OS thread, so a
+/// thread-local map is per execution.
+pub mod shuttle_names {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    thread_local! {
+        static NAMES: RefCell<HashMap<usize, String>> = RefCell::new(HashMap::new());
+    }
+
+    pub fn set(task: usize, name: &str) {
+        NAMES.with(|n| n.borrow_mut().insert(task, name.to_string()));
+    }
+
+    pub fn get(task: usize) -> Option<String> {
+        NAMES.with(|n| n.borrow().get(&task).cloned())
+    }
+
+    /// Forgets every name (at the start of an execution: task ids are reused).
+    pub fn clear() {
+        NAMES.with(|n| n.borrow_mut().clear());
+    }
+}

@@ -65,6 +65,10 @@ pub fn json_row(check: &Check) -> Value {
         "holds": check.holds,
         "executions": check.report.executions,
         "seconds": check.report.elapsed.as_secs_f64(),
+        "failure": match &check.report.verdict {
+            Verdict::Violation(f) => failure_json(f),
+            _ => Value::Null,
+        },
     })
 }
 
@@ -124,18 +128,145 @@ pub fn timeline(failure: &Failure, replay_command: &str) -> String {
         }
     }
     out.push_str(&format!("\n{} violated: {}\n", failure.violation.invariant, failure.violation.message));
+    out.push_str(&format!("{}\n", found_by(failure)));
     out.push_str(&format!("replay: {replay_command}\n"));
     out
 }
 
 /// The command that reproduces `failure` of scenario file `file`.
 pub fn replay_command(file: &str, variant: &str, failure: &Failure) -> String {
-    match &failure.replay {
-        Replay::Exhaustive { bound, .. } => {
-            let bound = bound.map(|b| format!(" --bound {b}")).unwrap_or_default();
-            format!("racecheck check {file} --variant {variant} --explorer exhaustive{bound}")
+    format!("racecheck replay {file} --variant {variant} --schedule '{}'", failure.schedule)
+}
+
+/// Where the failure was found, in words.
+pub fn found_by(failure: &Failure) -> String {
+    let shrunk = if failure.preemptions_found != failure.preemptions {
+        format!(", shrunk from {} preemptions", failure.preemptions_found)
+    } else {
+        String::new()
+    };
+    let place = match &failure.replay {
+        Replay::Exhaustive { bound: Some(b), execution } => {
+            format!("exhaustive execution {execution} at bound {b} (the smallest that fails)")
         }
-        Replay::Shuttle(schedule) => format!("racecheck replay {file} --variant {variant} --schedule {schedule}"),
-        Replay::Stress { run } => format!("(stress run {run}: real threads cannot be replayed; try --explorer pct)"),
+        Replay::Exhaustive { bound: None, execution } => format!("exhaustive execution {execution}, unbounded"),
+        Replay::Sampled { seed, execution } => format!("sampled execution {execution} of seed {seed}"),
+        Replay::Stress { run } => format!("real-thread run {run}"),
+        Replay::Given => "replaying the given schedule".into(),
+    };
+    format!("{} preemptions{shrunk}; found by {place}", failure.preemptions)
+}
+
+/// The step numbers a violation message names ("step 12").
+fn steps_named(message: &str) -> Vec<usize> {
+    let mut steps = Vec::new();
+    let mut rest = message;
+    while let Some(i) = rest.find("step ") {
+        rest = &rest[i + 5..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(n) = digits.parse() {
+            steps.push(n);
+        }
     }
+    steps
+}
+
+/// The failure as a Mermaid `sequenceDiagram` (renders inline in a GitHub
+/// issue or PR): tasks and shared resources as participants, one arrow per
+/// visible step, the steps the violation names highlighted.
+pub fn mermaid(failure: &Failure) -> String {
+    let mut participants: Vec<String> = Vec::new();
+    let id = |name: &str, participants: &mut Vec<String>| -> String {
+        let i = participants.iter().position(|p| p == name).unwrap_or_else(|| {
+            participants.push(name.to_string());
+            participants.len() - 1
+        });
+        format!("P{i}")
+    };
+    let named = steps_named(&failure.violation.message);
+    let mut body = String::new();
+    for e in &failure.events {
+        let (res, text) = match &e.effect {
+            Effect::Read { res, value } => {
+                (res.to_string(), format!("read {}", value.as_deref().map_or("(absent)".into(), summarize)))
+            }
+            Effect::Wrote { res, value, .. } => (res.to_string(), format!("write {}", summarize(value))),
+            Effect::Removed { res } => (res.to_string(), "remove".into()),
+            Effect::Locked { res } => (res.to_string(), "lock".into()),
+            Effect::LockWait { res } => (res.to_string(), "wait for lock".into()),
+            Effect::Unlocked { res } => (res.to_string(), "unlock".into()),
+            Effect::Threw { error } => {
+                let t = id(&e.task, &mut participants);
+                body.push_str(&format!("    Note over {t}: {}. threw: {}\n", e.step, mermaid_text(error)));
+                continue;
+            }
+            _ => continue,
+        };
+        let t = id(&e.task, &mut participants);
+        let r = id(&res, &mut participants);
+        let line = format!("    {t}->>{r}: {}. {}\n", e.step, mermaid_text(&text));
+        if named.contains(&e.step) {
+            body.push_str(&format!("    rect rgb(255, 215, 215)\n    {}    end\n", line.trim_start()));
+        } else {
+            body.push_str(&line);
+        }
+    }
+    let mut out = String::from("sequenceDiagram\n");
+    for (i, p) in participants.iter().enumerate() {
+        out.push_str(&format!("    participant P{i} as {}\n", mermaid_text(p)));
+    }
+    out.push_str(&body);
+    if !participants.is_empty() {
+        out.push_str(&format!(
+            "    Note over P0: {} violated: {}\n",
+            failure.violation.invariant,
+            mermaid_text(&failure.violation.message)
+        ));
+    }
+    out
+}
+
+/// Text Mermaid accepts in a message (no `;`, `#` or line breaks).
+fn mermaid_text(text: &str) -> String {
+    text.replace(';', ",").replace('#', "no. ").replace('\n', " ")
+}
+
+/// The whole trace as JSON: every event with its effect and values.
+pub fn trace_json(events: &[Event]) -> Value {
+    let events: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            let (kind, res, value, meta) = match &e.effect {
+                Effect::Read { res, value } => {
+                    ("read", Some(res.to_string()), value.as_deref().map(str::to_string), Value::Null)
+                }
+                Effect::Wrote { res, value, meta } => {
+                    ("wrote", Some(res.to_string()), Some(value.to_string()), meta.clone())
+                }
+                Effect::Removed { res } => ("removed", Some(res.to_string()), None, Value::Null),
+                Effect::LockWait { res } => ("lock-wait", Some(res.to_string()), None, Value::Null),
+                Effect::Locked { res } => ("locked", Some(res.to_string()), None, Value::Null),
+                Effect::Unlocked { res } => ("unlocked", Some(res.to_string()), None, Value::Null),
+                Effect::Spawned { task } => ("spawned", Some(task.to_string()), None, Value::Null),
+                Effect::Note { kind, data } => (*kind, None, None, data.clone()),
+                Effect::Threw { error } => ("threw", None, Some(error.clone()), Value::Null),
+            };
+            json!({ "step": e.step, "task": &*e.task, "op": &*e.op, "func": e.func, "kind": kind,
+                    "resource": res, "value": value, "meta": meta })
+        })
+        .collect();
+    Value::Array(events)
+}
+
+/// A failure as one JSON object: violation, schedule, preemptions, trace.
+pub fn failure_json(failure: &Failure) -> Value {
+    json!({
+        "invariant": failure.violation.invariant,
+        "message": failure.violation.message,
+        "schedule": failure.schedule.to_string(),
+        "preemptions": failure.preemptions,
+        "preemptions_before_shrinking": failure.preemptions_found,
+        "found_by": found_by(failure),
+        "trace": trace_json(&failure.events),
+    })
 }

@@ -76,11 +76,17 @@ impl<P: Platform> Runtime<P> {
     /// Starts a task on its own thread; it takes the loop before running.
     pub fn start(self: &Arc<Self>, task: Arc<str>, op: Arc<str>, body: TaskBody<P>) -> P::JoinHandle {
         let rt = Arc::clone(self);
-        P::spawn(move || {
+        P::spawn(&task.clone(), move || {
             let mut cx = Cx::enter(&rt, task, op);
             body(&mut cx);
             cx.finish();
         })
+    }
+
+    /// Held while the actors are started, so that every actor exists before
+    /// any runs (a scheduler steering by task name must see them all).
+    pub fn start_gate(&self) -> P::Guard<'_, ()> {
+        P::lock(&self.event_loop)
     }
 
     /// Joins every spawned task, including tasks spawned while joining.
@@ -109,7 +115,9 @@ pub struct Cx<'rt, P: Platform> {
 impl<'rt, P: Platform> Cx<'rt, P> {
     /// Enters the runtime as `task`, taking the loop under event-loop semantics.
     pub fn enter(rt: &'rt Arc<Runtime<P>>, task: Arc<str>, op: Arc<str>) -> Self {
-        let turn = (rt.semantics == Semantics::EventLoop).then(|| P::lock(&rt.event_loop));
+        let turn = P::lock(&rt.event_loop);
+        // Under threads semantics the loop is only the start gate.
+        let turn = (rt.semantics == Semantics::EventLoop).then_some(turn);
         Cx { rt, turn, task, op, pending: Vec::new(), children: 0 }
     }
 
@@ -179,6 +187,7 @@ impl<'rt, P: Platform> Cx<'rt, P> {
     pub fn finish(mut self) {
         while let Some((task, body)) = self.pending.pop() {
             self.start_pending();
+            P::name_current_task(&task);
             self.task = task;
             self.children = 0;
             body(&mut self);

@@ -5,8 +5,10 @@
 //! Under threads semantics every access is a platform operation, a point
 //! where the explorer may preempt.
 
-use super::{Runtime, Semantics};
+use super::{Cx, Runtime, Semantics};
+use crate::history::Effect;
 use crate::platform::Platform;
+use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
 enum Cell<P: Platform, T: Send + 'static> {
@@ -66,37 +68,63 @@ impl<P: Platform, T: Send + 'static> Shared<P, T> {
     }
 }
 
-/// A boolean flag; under threads semantics a platform atomic.
-pub enum Flag<P: Platform> {
+/// A named boolean flag. Under threads semantics it is a platform atomic and
+/// every access is a step of the history (a preemption between two flag
+/// accesses is what a threads race hinges on, and replay must see it).
+pub struct Flag<P: Platform> {
+    name: &'static str,
+    cell: FlagCell<P>,
+}
+
+enum FlagCell<P: Platform> {
     Loop(AtomicBool),
     Threads(P::AtomicBool),
 }
 
 impl<P: Platform> Flag<P> {
-    pub fn new(rt: &Runtime<P>, value: bool) -> Self {
-        match rt.semantics() {
-            Semantics::EventLoop => Flag::Loop(AtomicBool::new(value)),
-            Semantics::Threads => Flag::Threads(P::atomic_bool(value)),
+    pub fn new(rt: &Runtime<P>, name: &'static str, value: bool) -> Self {
+        let cell = match rt.semantics() {
+            Semantics::EventLoop => FlagCell::Loop(AtomicBool::new(value)),
+            Semantics::Threads => FlagCell::Threads(P::atomic_bool(value)),
+        };
+        Flag { name, cell }
+    }
+
+    fn record(&self, cx: &Cx<'_, P>, op: &str, value: bool) {
+        if let FlagCell::Threads(_) = self.cell {
+            cx.record(
+                "flag",
+                Effect::Note { kind: "flag", data: json!({ "flag": self.name, "op": op, "value": value }) },
+            );
         }
     }
 
     /// Atomically sets the flag and returns what it was.
-    pub fn swap(&self, value: bool) -> bool {
-        match self {
-            Flag::Loop(a) => a.swap(value, SeqCst),
-            Flag::Threads(a) => P::swap(a, value),
-        }
+    pub fn swap(&self, cx: &Cx<'_, P>, value: bool) -> bool {
+        let old = match &self.cell {
+            FlagCell::Loop(a) => a.swap(value, SeqCst),
+            FlagCell::Threads(a) => P::swap(a, value),
+        };
+        self.record(cx, if value { "set" } else { "clear" }, old);
+        old
     }
 
-    pub fn load(&self) -> bool {
-        match self {
-            Flag::Loop(a) => a.load(SeqCst),
-            Flag::Threads(a) => P::load(a),
-        }
+    pub fn load(&self, cx: &Cx<'_, P>) -> bool {
+        let value = self.peek();
+        self.record(cx, "read", value);
+        value
     }
 
     /// A plain store, written as a swap so loom sees a read-modify-write.
-    pub fn store(&self, value: bool) {
-        self.swap(value);
+    pub fn store(&self, cx: &Cx<'_, P>, value: bool) {
+        self.swap(cx, value);
+    }
+
+    /// The value, read outside any task (final state, after every task ended).
+    pub fn peek(&self) -> bool {
+        match &self.cell {
+            FlagCell::Loop(a) => a.load(SeqCst),
+            FlagCell::Threads(a) => P::load(a),
+        }
     }
 }

@@ -12,13 +12,14 @@ mod run;
 mod source;
 
 pub use error::ScenarioError;
-pub use run::{Check, check_expectation, explorer_for};
+pub use run::{Check, check_expectation, check_regression, explorer_for};
 
 use crate::execution::Model;
 use crate::explore::MAX_EXHAUSTIVE_ACTORS;
+use crate::explore::StepSchedule;
 use crate::runtime::Semantics;
 use crate::systems::args::{PathSeg, describe};
-use crate::systems::{CompileError, DynSystem, FieldError, Variant, registry};
+use crate::systems::{CompileError, DynSystem, FieldError, SystemSpec, Variant, registry};
 use serde_json::Value;
 use source::Source;
 use std::collections::BTreeMap;
@@ -100,9 +101,20 @@ pub struct Scenario {
     pub model: Model,
     pub explore: ExploreSettings,
     pub expectations: Vec<Expectation>,
+    pub regressions: Vec<Regression>,
 }
 
-const TOP_KEYS: &[&str] = &["title", "origin", "system", "semantics", "setup", "actor", "check", "explore", "expect"];
+/// A recorded schedule (`[[regression]]`) and what replaying it must show:
+/// a violation of `invariant`, or none.
+#[derive(Clone, Debug)]
+pub struct Regression {
+    pub variant: Variant,
+    pub schedule: StepSchedule,
+    pub invariant: Option<String>,
+}
+
+const TOP_KEYS: &[&str] =
+    &["title", "origin", "system", "semantics", "setup", "actor", "check", "explore", "expect", "regression"];
 
 /// Loads and validates one scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
@@ -321,6 +333,7 @@ impl Loader<'_> {
         })?;
 
         let expectations = self.expectations(system, &checked, &explore)?;
+        let regressions = self.regressions(spec, &checked)?;
         let stem = self.path.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
         let name = format!("{}/{stem}", spec.name);
         let story = self
@@ -333,7 +346,17 @@ impl Loader<'_> {
             .collect::<Vec<_>>()
             .join("\n");
         let model = Model { name: name.clone(), system, compiled, semantics, invariants: checked };
-        Ok(Scenario { path: self.path.to_path_buf(), name, title, origin, story, model, explore, expectations })
+        Ok(Scenario {
+            path: self.path.to_path_buf(),
+            name,
+            title,
+            origin,
+            story,
+            model,
+            explore,
+            expectations,
+            regressions,
+        })
     }
 
     fn explore_settings(&self, actors: usize) -> Result<ExploreSettings, ScenarioError> {
@@ -373,6 +396,64 @@ impl Loader<'_> {
         })
     }
 
+    /// A `variant = { knob = "choice" }` table, checked against the system's knobs.
+    fn variant_choices(&self, spec: &SystemSpec, path: &[PathSeg]) -> Result<BTreeMap<String, String>, ScenarioError> {
+        let mut choices = BTreeMap::new();
+        let Some(variant) = self.get(path) else { return Ok(choices) };
+        let Value::Object(map) = variant else {
+            return Err(self.err(path, "a table of knob = choice", describe(variant)));
+        };
+        for (knob, choice) in map {
+            let mut p = path.to_vec();
+            p.push(key(knob));
+            let Some(spec_knob) = spec.knob(knob) else {
+                let valid: Vec<&str> = spec.knobs.iter().map(|k| k.name).collect();
+                return Err(self.unknown_key(&p, &format!("a variant knob of the {} system", spec.name), &valid));
+            };
+            let choice = choice.as_str().ok_or_else(|| self.err(&p, "a choice name", describe(choice)))?;
+            if !spec_knob.choices.iter().any(|(c, _)| *c == choice) {
+                let valid: Vec<&str> = spec_knob.choices.iter().map(|(c, _)| *c).collect();
+                return Err(self.err(&p, format!("a choice of `{knob}`"), format!("{choice:?}")).with_valid(valid));
+            }
+            choices.insert(knob.clone(), choice.to_string());
+        }
+        Ok(choices)
+    }
+
+    /// `[[regression]]`: recorded schedules replayed before any search.
+    fn regressions(&self, spec: &SystemSpec, checked: &[String]) -> Result<Vec<Regression>, ScenarioError> {
+        let list = match self.get(&[key("regression")]) {
+            None => return Ok(Vec::new()),
+            Some(Value::Array(a)) => a.len(),
+            Some(v) => return Err(self.err(&[key("regression")], "[[regression]] tables", describe(v))),
+        };
+        let mut out = Vec::new();
+        for i in 0..list {
+            let base = vec![key("regression"), PathSeg::Index(i)];
+            let at = |k: &str| {
+                let mut p = base.clone();
+                p.push(key(k));
+                p
+            };
+            self.table_keys(&base, "a key of a [[regression]]", &["variant", "schedule", "invariant"])?;
+            let choices = self.variant_choices(spec, &at("variant"))?;
+            let text = self.string(&at("schedule"), true)?.unwrap_or_default();
+            let schedule: StepSchedule = text
+                .parse()
+                .map_err(|e: String| self.err(&at("schedule"), "a step schedule like \"monitor*3, report-B*2\"", e))?;
+            let invariant = self.string(&at("invariant"), false)?;
+            if let Some(inv) = &invariant
+                && !checked.contains(inv)
+            {
+                return Err(self
+                    .err(&at("invariant"), "one of the invariants in [check]", format!("{inv:?}"))
+                    .with_valid(checked.iter().cloned()));
+            }
+            out.push(Regression { variant: Variant::complete(spec, &choices), schedule, invariant });
+        }
+        Ok(out)
+    }
+
     fn expectations(
         &self,
         system: &dyn DynSystem,
@@ -394,32 +475,7 @@ impl Loader<'_> {
                 p
             };
             self.table_keys(&base, "a key of an [[expect]]", &["variant", "verdict", "invariant"])?;
-            let mut choices = BTreeMap::new();
-            if let Some(variant) = self.get(&at("variant")) {
-                let Value::Object(map) = variant else {
-                    return Err(self.err(&at("variant"), "a table of knob = choice", describe(variant)));
-                };
-                for (knob, choice) in map {
-                    let mut p = at("variant");
-                    p.push(key(knob));
-                    let Some(spec_knob) = spec.knob(knob) else {
-                        let valid: Vec<&str> = spec.knobs.iter().map(|k| k.name).collect();
-                        return Err(self.unknown_key(
-                            &p,
-                            &format!("a variant knob of the {} system", spec.name),
-                            &valid,
-                        ));
-                    };
-                    let choice = choice.as_str().ok_or_else(|| self.err(&p, "a choice name", describe(choice)))?;
-                    if !spec_knob.choices.iter().any(|(c, _)| *c == choice) {
-                        let valid: Vec<&str> = spec_knob.choices.iter().map(|(c, _)| *c).collect();
-                        return Err(self
-                            .err(&p, format!("a choice of `{knob}`"), format!("{choice:?}"))
-                            .with_valid(valid));
-                    }
-                    choices.insert(knob.clone(), choice.to_string());
-                }
-            }
+            let choices = self.variant_choices(spec, &at("variant"))?;
             let verdict = self.string(&at("verdict"), true)?.unwrap_or_default();
             let invariant = self.string(&at("invariant"), false)?;
             let expected = match verdict.as_str() {

@@ -1,7 +1,7 @@
 //! Checking a scenario's expectations: each `[[expect]]` runs its variant
 //! under the scenario's explorer and holds only if the verdict matches.
 
-use super::{Expectation, Expected, ExploreSettings, ExplorerKind, Scenario};
+use super::{Expectation, Expected, ExploreSettings, ExplorerKind, Regression, Scenario};
 use crate::explore::{Explorer, Limits, Report, Verdict, explore};
 
 /// The explorer `settings` describe.
@@ -52,4 +52,16 @@ pub fn check_expectation(
     let report = explore(&scenario.model, &expectation.variant, &explorer_for(settings), limits);
     let holds = satisfies(&expectation.expected, &report.verdict);
     Check { scenario: scenario.name.clone(), expectation: expectation.clone(), report, holds }
+}
+
+/// Replays a `[[regression]]` schedule exactly and checks its outcome.
+pub fn check_regression(scenario: &Scenario, regression: &Regression) -> Result<(), String> {
+    let outcome = crate::explore::replay(&scenario.model, &regression.variant, &regression.schedule)?;
+    let got = outcome.violation.as_ref().map(|v| v.invariant.as_str());
+    if got == regression.invariant.as_deref() {
+        return Ok(());
+    }
+    let want = regression.invariant.as_deref().map_or("no violation".to_string(), |i| format!("a violation of {i}"));
+    let got = outcome.violation.map_or("no violation".to_string(), |v| format!("{}: {}", v.invariant, v.message));
+    Err(format!("replaying {} expected {want}, got {got}", regression.schedule))
 }

@@ -668,7 +668,7 @@ impl ModelSystem for ManifestSystem {
             mutex: FifoMutex::new(rt, "runtime.mutex"),
             manifest: Shared::new(rt, cached),
             plan_md: Shared::new(rt, setup.cached.then(|| initial.base_plan.clone())),
-            suspended: Flag::new(rt, false),
+            suspended: Flag::new(rt, "suspended", false),
             recent_self_write_until: Shared::new(rt, setup.recent_self_write_until),
             timers: Shared::new(rt, timers),
             clock: Shared::new(rt, setup.clock),

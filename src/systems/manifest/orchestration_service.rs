@@ -257,7 +257,7 @@ impl<P: Platform> RunRuntime<P> {
     }
 
     fn suspend(&self, cx: &Cx<'_, P>, func: &'static str, found: &str) {
-        self.suspended.store(true);
+        self.suspended.store(cx, true);
         note(cx, func, "suspended", json!({ "runId": found }));
     }
 
@@ -318,7 +318,7 @@ impl<P: Platform> RunRuntime<P> {
         change: &Change,
     ) -> Outcome {
         // assertRunWritable (post-fix): a suspended run refuses writes.
-        if self.writable_check() && self.suspended.load() {
+        if self.writable_check() && self.suspended.load(cx) {
             return Outcome::ValidationFailed("run is suspended (bundle changed externally)".into());
         }
         match self.load_into_runtime(cx) {
@@ -520,7 +520,7 @@ impl<P: Platform> RunRuntime<P> {
             BundleFile::Manifest => {
                 let Some(text) = text else {
                     // The `unlink` path: the bundle is gone.
-                    self.suspended.store(true);
+                    self.suspended.store(cx, true);
                     self.manifest.set(None);
                     note(cx, "handleExternalChange", "suspended", json!({ "runId": null }));
                     return;
@@ -537,7 +537,7 @@ impl<P: Platform> RunRuntime<P> {
                     return;
                 }
                 self.manifest.set(Some(Cached { manifest: next, at: Some(step) }));
-                self.suspended.store(false);
+                self.suspended.store(cx, false);
                 self.emit_manifest(cx, "handleExternalChange");
             }
         }
@@ -563,7 +563,7 @@ impl<P: Platform> RunRuntime<P> {
         json!({
             "manifest": manifest,
             "planMd": self.plan_md.get(),
-            "suspended": self.suspended.load(),
+            "suspended": self.suspended.peek(),
             "recentSelfWriteUntil": self.recent_self_write_until.get(),
             "now": self.now(),
             "timers": timers,

@@ -632,10 +632,10 @@ impl ModelSystem for PlanSystem {
                 name: o.name.clone(),
                 checkpoint: Shared::new(rt, o.checkpoint.clone()),
                 active_plan_id: Shared::new(rt, o.active.then(|| PLAN_ID.to_string())),
-                reconciler_running: Flag::new(rt, o.reconciler),
-                subscribed: Flag::new(rt, o.subscribed),
-                is_reconciling: Flag::new(rt, false),
-                reconcile_pending: Flag::new(rt, false),
+                reconciler_running: Flag::new(rt, "isRunning", o.reconciler),
+                subscribed: Flag::new(rt, "subscribed", o.subscribed),
+                is_reconciling: Flag::new(rt, "isReconciling", false),
+                reconcile_pending: Flag::new(rt, "reconcilePending", false),
                 approved_for_merge: Shared::new(rt, BTreeSet::new()),
                 merge_queue: Shared::new(rt, Default::default()),
             })
@@ -728,8 +728,8 @@ impl<P: Platform> World<P> for PlanWorld<P> {
                 let state = serde_json::json!({
                     "checkpoint": o.checkpoint.get(),
                     "activePlanId": o.active_plan_id.get(),
-                    "reconcilerRunning": o.reconciler_running.load(),
-                    "subscribed": o.subscribed.load(),
+                    "reconcilerRunning": o.reconciler_running.peek(),
+                    "subscribed": o.subscribed.peek(),
                 });
                 (o.name.clone(), state)
             })

@@ -58,11 +58,11 @@ pub struct Orchestrator<P: Platform> {
 
 impl<P: Platform> Orchestrator<P> {
     /// `stopReconciler()`: clears the interval; an in-flight pass goes on.
-    fn stop_reconciler(&self) {
-        self.reconciler_running.store(false);
+    fn stop_reconciler(&self, cx: &Cx<'_, P>) {
+        self.reconciler_running.store(cx, false);
     }
-    fn unsubscribe(&self) {
-        self.subscribed.store(false);
+    fn unsubscribe(&self, cx: &Cx<'_, P>) {
+        self.subscribed.store(cx, false);
     }
 }
 
@@ -102,7 +102,7 @@ impl<P: Platform> MissionControl<P> {
     /// `emit(kind, job)`: calls every subscribed instance's listener, synchronously.
     pub fn emit(self: &Mc<P>, cx: &mut Cx<'_, P>, kind: &str, job: &Job) {
         for o in 0..self.orchestrators.len() {
-            if self.orchestrators[o].subscribed.load() {
+            if self.orchestrators[o].subscribed.load(cx) {
                 match kind {
                     "failed" => self.handle_job_failed(cx, o, job),
                     _ => self.handle_job_complete(cx, o, job),
@@ -150,8 +150,8 @@ impl<P: Platform> MissionControl<P> {
                 // .finally(): without a checkpoint, stop and unsubscribe.
                 let orch = &mc.orchestrators[o];
                 if orch.checkpoint.get().is_none() {
-                    orch.stop_reconciler();
-                    orch.unsubscribe();
+                    orch.stop_reconciler(cx);
+                    orch.unsubscribe(cx);
                 }
             }),
         );
@@ -198,7 +198,7 @@ impl<P: Platform> MissionControl<P> {
             ..Default::default()
         };
         self.write_plan_fields(cx, plan, update)?;
-        orch.stop_reconciler();
+        orch.stop_reconciler(cx);
         Ok(())
     }
 
@@ -222,7 +222,7 @@ impl<P: Platform> MissionControl<P> {
         };
         self.write_plan_fields(cx, plan, update)?;
         orch.checkpoint.set(None);
-        if !orch.reconciler_running.load() {
+        if !orch.reconciler_running.load(cx) {
             self.start_reconciler(cx, o);
         }
         Ok(())
@@ -230,13 +230,13 @@ impl<P: Platform> MissionControl<P> {
 
     /// `startReconciler()`: sets the interval and reconciles once now.
     fn start_reconciler(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) {
-        self.orchestrators[o].reconciler_running.store(true);
+        self.orchestrators[o].reconciler_running.store(cx, true);
         self.reconcile(cx, o);
     }
 
     /// The interval timer firing: reconciles if the interval is still set.
     pub fn interval_tick(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) {
-        if self.orchestrators[o].reconciler_running.load() {
+        if self.orchestrators[o].reconciler_running.load(cx) {
             self.reconcile(cx, o);
         }
     }
@@ -248,46 +248,46 @@ impl<P: Platform> MissionControl<P> {
         Self::note(cx, "reconcile", "reconcile-trigger", json!({ "orchestrator": orch.name, "step": step }));
         match self.config.reconcile_guard {
             ReconcileGuard::Drop => {
-                if orch.is_reconciling.load() {
+                if orch.is_reconciling.load(cx) {
                     return; // before #15: the trigger is silently dropped
                 }
-                orch.is_reconciling.store(true);
+                orch.is_reconciling.store(cx, true);
                 caught(self.do_reconcile(cx, o), cx);
-                orch.is_reconciling.store(false);
+                orch.is_reconciling.store(cx, false);
             }
             ReconcileGuard::Rerun => {
-                if orch.is_reconciling.load() {
-                    orch.reconcile_pending.store(true);
+                if orch.is_reconciling.load(cx) {
+                    orch.reconcile_pending.store(cx, true);
                     return;
                 }
-                orch.is_reconciling.store(true);
+                orch.is_reconciling.store(cx, true);
                 loop {
-                    orch.reconcile_pending.store(false);
+                    orch.reconcile_pending.store(cx, false);
                     if let Err(e) = self.do_reconcile(cx, o) {
                         caught(Err(e), cx);
                         break;
                     }
-                    if !orch.reconcile_pending.load() {
+                    if !orch.reconcile_pending.load(cx) {
                         break;
                     }
                 }
-                orch.is_reconciling.store(false);
+                orch.is_reconciling.store(cx, false);
             }
             ReconcileGuard::RerunPreemptive => {
                 // Announce first, then try to own the pass; the owner drains
                 // announcements and re-checks after letting go.
-                orch.reconcile_pending.swap(true);
+                orch.reconcile_pending.swap(cx, true);
                 loop {
-                    if orch.is_reconciling.swap(true) {
+                    if orch.is_reconciling.swap(cx, true) {
                         return;
                     }
-                    while orch.reconcile_pending.swap(false) {
+                    while orch.reconcile_pending.swap(cx, false) {
                         if let Err(e) = self.do_reconcile(cx, o) {
                             caught(Err(e), cx);
                         }
                     }
-                    orch.is_reconciling.swap(false);
-                    if !orch.reconcile_pending.load() {
+                    orch.is_reconciling.swap(cx, false);
+                    if !orch.reconcile_pending.load(cx) {
                         return;
                     }
                 }
@@ -302,13 +302,13 @@ impl<P: Platform> MissionControl<P> {
         Self::note(cx, "_doReconcile", "reconcile-pass", json!({ "orchestrator": orch.name, "step": step }));
         // 1-2. Load; stop when gone or terminal; skip while paused.
         let Some(mut plan) = self.plans.load_plan(cx)? else {
-            orch.stop_reconciler();
-            orch.unsubscribe();
+            orch.stop_reconciler(cx);
+            orch.unsubscribe(cx);
             return Ok(());
         };
         if TERMINAL_PLAN.contains(&plan.status.as_str()) {
-            orch.stop_reconciler();
-            orch.unsubscribe();
+            orch.stop_reconciler(cx);
+            orch.unsubscribe(cx);
             return Ok(());
         }
         if plan.status == "paused" || orch.checkpoint.get().is_some() {
@@ -458,8 +458,8 @@ impl<P: Platform> MissionControl<P> {
                 ..Default::default()
             };
             self.write_plan_fields(cx, latest, done)?;
-            orch.stop_reconciler();
-            orch.unsubscribe();
+            orch.stop_reconciler(cx);
+            orch.unsubscribe(cx);
         } else if latest.status != plan.status {
             let status = super::static_str(super::files::PLAN_STATUSES, &plan.status);
             let completed_at = (plan.status == "failed").then(|| timestamp(cx.now()));
@@ -541,7 +541,7 @@ impl<P: Platform> MissionControl<P> {
             };
             return self.write_plan_fields(cx, snapshot, update);
         }
-        orch.subscribed.store(true);
+        orch.subscribed.store(cx, true);
         self.start_reconciler(cx, o);
         Ok(())
     }

@@ -1,0 +1,229 @@
+//! Schedules keyed by task names and visible steps, and a shuttle scheduler
+//! that steers an execution along one.
+//!
+//! A [`StepSchedule`] is the history of an execution cut into segments:
+//! `monitor*3, monitor/setCheckpoint*2, report-B*4` means the task `monitor`
+//! took the next 3 visible steps, then `monitor/setCheckpoint` 2, and so on.
+//! It names no thread index or scheduler decision, so it survives changes to
+//! the code that do not change what the tasks visibly do, and it replays a
+//! failure found by any explorer (loom, shuttle or real threads) the same way.
+
+use super::{panic_message, quiet};
+use crate::execution::{DiskKind, Model, Outcome, execute};
+use crate::history::{Effect, Event, History};
+use crate::platform::Shuttle;
+use crate::systems::Variant;
+use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+/// Runs of visible steps by one task each.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StepSchedule {
+    pub segments: Vec<(String, usize)>,
+}
+
+impl StepSchedule {
+    /// The schedule an execution followed.
+    pub fn of(events: &[Event]) -> StepSchedule {
+        let mut segments: Vec<(String, usize)> = Vec::new();
+        for e in events {
+            match segments.last_mut() {
+                Some((task, n)) if **task == *e.task => *n += 1,
+                _ => segments.push((e.task.to_string(), 1)),
+            }
+        }
+        StepSchedule { segments }
+    }
+
+    /// The task expected to take step `done + 1`, if any.
+    fn expected(&self, done: usize) -> Option<&str> {
+        let mut total = 0;
+        for (task, n) in &self.segments {
+            total += n;
+            if done < total {
+                return Some(task);
+            }
+        }
+        None
+    }
+
+    /// Switches away from a task that is not finished and did not block on
+    /// a lock: the preemptions this schedule needs.
+    pub fn preemptions(&self, events: &[Event]) -> usize {
+        let mut step = 0;
+        let mut count = 0;
+        for (i, (task, n)) in self.segments.iter().enumerate() {
+            step += n;
+            let blocked = events.get(step - 1).is_some_and(|e| matches!(e.effect, Effect::LockWait { .. }));
+            let resumes = self.segments[i + 1..].iter().any(|(t, _)| t == task);
+            if resumes && !blocked {
+                count += 1;
+            }
+        }
+        count
+    }
+}
+
+impl fmt::Display for StepSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.segments.iter().map(|(t, n)| format!("{t}*{n}")).collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+impl FromStr for StepSchedule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let segments = s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|part| {
+                let (task, n) = part
+                    .rsplit_once('*')
+                    .ok_or_else(|| format!("expected `task*steps` (like `monitor*3`) in a schedule, found {part:?}"))?;
+                let n: usize =
+                    n.parse().map_err(|_| format!("expected a number of steps after `*`, found {n:?} in {part:?}"))?;
+                if task.is_empty() || n == 0 {
+                    return Err(format!("expected a task name and a positive step count, found {part:?}"));
+                }
+                Ok((task.to_string(), n))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        if segments.is_empty() {
+            return Err("expected a schedule like `monitor*3, report-B*2`, found nothing".into());
+        }
+        Ok(StepSchedule { segments })
+    }
+}
+
+/// A task's current name: renamed by the runtime, else as spawned.
+fn name_of(task: &Task) -> Option<String> {
+    crate::platform::shuttle_names::get(usize::from(task.id())).or_else(|| task.name())
+}
+
+/// Prefers the task the schedule expects next; otherwise keeps the current
+/// task running (it must reach an await for the expected one to get on).
+struct Steering {
+    schedule: StepSchedule,
+    history: History,
+    started: bool,
+}
+
+impl Scheduler for Steering {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        if self.started {
+            return None;
+        }
+        self.started = true;
+        Some(Schedule::new(0))
+    }
+
+    fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, _is_yielding: bool) -> Option<TaskId> {
+        if let Some(expected) = self.schedule.expected(self.history.events_len())
+            && let Some(task) = runnable.iter().find(|t| name_of(t).as_deref() == Some(expected))
+        {
+            return Some(task.id());
+        }
+        match current {
+            Some(c) if runnable.iter().any(|t| t.id() == c) => Some(c),
+            _ => runnable.first().map(|t| t.id()),
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        0
+    }
+}
+
+/// Runs one execution steered by `schedule` (the result may depart from it).
+pub fn steer(model: &Model, variant: &Variant, schedule: &StepSchedule) -> Result<Outcome, String> {
+    let out: Arc<Mutex<Option<Outcome>>> = Arc::default();
+    let history = History::new();
+    let scheduler = Steering { schedule: schedule.clone(), history: history.clone(), started: false };
+    let (m, v, o) = (model.clone(), variant.clone(), out.clone());
+    let mut config = shuttle::Config::new();
+    config.failure_persistence = shuttle::FailurePersistence::None;
+    config.silence_warnings = true;
+    config.stack_size = crate::platform::MODEL_STACK;
+    let result = quiet::quietly(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            shuttle::Runner::new(scheduler, config).run(move || {
+                crate::platform::shuttle_names::clear();
+                let outcome = execute::<Shuttle>(&m, &v, &DiskKind::Memory, &history);
+                *o.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+            });
+        }))
+    });
+    if let Err(payload) = result {
+        return Err(format!("the execution panicked: {}", panic_message(&*payload)));
+    }
+    out.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or_else(|| "the replay ran no execution".to_string())
+}
+
+/// Replays `schedule` exactly: an error names the first step that departs.
+pub fn replay(model: &Model, variant: &Variant, schedule: &StepSchedule) -> Result<Outcome, String> {
+    let outcome = steer(model, variant, schedule)?;
+    let actual = StepSchedule::of(&outcome.events);
+    if actual != *schedule {
+        let mut step = 0;
+        for (i, want) in schedule.segments.iter().enumerate() {
+            match actual.segments.get(i) {
+                Some(got) if got == want => step += want.1,
+                got => {
+                    let got = got.map_or("the end of the execution".to_string(), |(t, n)| format!("{t}*{n}"));
+                    return Err(format!(
+                        "the schedule does not fit this scenario and variant any more: after step {step} it expects {}*{}, the execution did {got}",
+                        want.0, want.1
+                    ));
+                }
+            }
+        }
+        return Err(format!("the execution goes on past the schedule's {step} steps"));
+    }
+    Ok(outcome)
+}
+
+/// Removes context switches from a failing schedule while the same
+/// invariant still fails; returns the smallest failing execution found.
+pub fn shrink(
+    model: &Model,
+    variant: &Variant,
+    invariant: &str,
+    events: Vec<Event>,
+) -> (Vec<Event>, Option<crate::execution::Violation>) {
+    const MAX_TRIES: usize = 200;
+    let mut best = events;
+    let mut best_violation = None;
+    let mut tries = 0;
+    'improve: while tries < MAX_TRIES {
+        let schedule = StepSchedule::of(&best);
+        let current = schedule.preemptions(&best);
+        if current == 0 {
+            break;
+        }
+        for i in 0..schedule.segments.len() {
+            let task = &schedule.segments[i].0;
+            // The task's next segment, pulled forward: it runs on instead of switching.
+            let Some(j) = (i + 1..schedule.segments.len()).find(|&j| &schedule.segments[j].0 == task) else { continue };
+            let mut candidate = schedule.segments.clone();
+            let (_, extra) = candidate.remove(j);
+            candidate[i].1 += extra;
+            tries += 1;
+            let Ok(outcome) = steer(model, variant, &StepSchedule { segments: candidate }) else { continue };
+            let Some(violation) = outcome.violation.filter(|v| v.invariant == invariant) else { continue };
+            if StepSchedule::of(&outcome.events).preemptions(&outcome.events) < current {
+                best = outcome.events;
+                best_violation = Some(violation);
+                continue 'improve;
+            }
+            if tries >= MAX_TRIES {
+                break 'improve;
+            }
+        }
+        break;
+    }
+    (best, best_violation)
+}
