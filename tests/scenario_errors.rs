@@ -217,3 +217,15 @@ fn display_shows_the_line_and_a_caret() {
     assert!(shown.contains("|              ^^^^^^^^^^^^^^^^^^"), "{shown}");
     assert!(shown.contains("= valid: handle_job_failed, "), "{shown}");
 }
+
+#[test]
+fn bad_regression_schedule() {
+    let text = format!("{GOOD}\n[[regression]]\nvariant = {{ checkpoint_write = \"whole-plan\" }}\nschedule = \"monitor*x\"\n");
+    let e = error(&text);
+    assert_eq!(e.line, 22);
+    assert!(e.expected.starts_with("a step schedule"), "{e}");
+    assert!(e.found.contains("monitor*x"), "{e}");
+    let text = format!("{GOOD}\n[[regression]]\nschedule = \"monitor*1\"\ninvariant = \"every-trigger-seen\"\n");
+    let e = error(&text);
+    assert_eq!(e.valid, vec!["no-lost-job-update"]);
+}
