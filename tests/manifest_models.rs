@@ -1,19 +1,17 @@
-//! The manifest system's scenarios (`scenarios/manifest/*.toml`): every
-//! `[[expect]]` holds under its explorer, the buggy variants are also found
-//! by shuttle's pct and random schedulers, and bad arguments give precise
-//! field errors.
-//!
-//! The scenario files are read with a small loader of this test's own (the
-//! crate's scenario layer is written separately), so what runs is exactly
-//! what the files say.
+//! The manifest system's scenarios (`scenarios/manifest/*.toml`) beyond
+//! their own expectations (which tests/scenarios.rs checks): a violation's
+//! message locates the race by step, the buggy variants are also found by
+//! shuttle's pct and random schedulers, every scenario runs under threads
+//! semantics, operations do what they should one at a time, and bad
+//! arguments give precise field errors.
 
 use racecheck::execution::Model;
 use racecheck::explore::{Explorer, Limits, Report, Verdict, explore};
 use racecheck::runtime::Semantics;
+use racecheck::scenario::{Expected, Scenario, check_expectation, load};
 use racecheck::systems::args::PathSeg;
 use racecheck::systems::{Args, CompileError, FieldError, Variant, find};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 const SCENARIOS: &[&str] = &[
@@ -35,74 +33,8 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/manifest")
 }
 
-struct Expect {
-    choices: BTreeMap<String, String>,
-    verdict: String,
-    invariant: Option<String>,
-}
-
-struct Scenario {
-    model: Model,
-    explorer: Explorer,
-    expects: Vec<Expect>,
-}
-
-fn load(name: &str) -> Scenario {
-    let text = std::fs::read_to_string(dir().join(format!("{name}.toml"))).unwrap();
-    let doc: Value = toml::from_str(&text).unwrap();
-    assert_eq!(doc["system"], "manifest");
-    let system = find("manifest").unwrap();
-    let actors: Vec<(String, Vec<(String, Args)>)> = doc["actor"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            let ops = a["do"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|op| (op["op"].as_str().unwrap().to_string(), op.as_object().unwrap().clone()))
-                .collect();
-            (a["name"].as_str().unwrap().to_string(), ops)
-        })
-        .collect();
-    let setup = doc.get("setup").cloned().unwrap_or(json!({}));
-    let compiled = match system.compile(&setup, &actors) {
-        Ok(c) => c,
-        Err(e) => panic!("{name}: {e:?}"),
-    };
-    let semantics: Semantics = serde_json::from_value(doc["semantics"].clone()).unwrap();
-    let invariants =
-        doc["check"]["invariants"].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_string()).collect();
-    let e = doc.get("explore").cloned().unwrap_or(json!({}));
-    let int = |k: &str, d: u64| e.get(k).and_then(Value::as_u64).unwrap_or(d);
-    let explorer = match e.get("explorer").and_then(Value::as_str).unwrap_or("exhaustive") {
-        "exhaustive" => Explorer::Exhaustive { bound: e.get("bound").and_then(Value::as_u64).map(|b| b as usize) },
-        "pct" => Explorer::Pct {
-            depth: int("depth", 3) as usize,
-            schedules: int("schedules", 1000) as usize,
-            seed: int("seed", 1),
-        },
-        "random" => Explorer::Random { schedules: int("schedules", 1000) as usize, seed: int("seed", 1) },
-        other => panic!("{name}: explorer {other}"),
-    };
-    let expects = doc["expect"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| Expect {
-            choices: x["variant"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                .collect(),
-            verdict: x["verdict"].as_str().unwrap().to_string(),
-            invariant: x.get("invariant").and_then(Value::as_str).map(str::to_string),
-        })
-        .collect();
-    let model = Model { name: format!("manifest/{name}"), system, compiled, semantics, invariants };
-    Scenario { model, explorer, expects }
+fn scenario(name: &str) -> Scenario {
+    load(&dir().join(format!("{name}.toml"))).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn show(name: &str, variant: &Variant, r: &Report) {
@@ -126,34 +58,30 @@ fn show(name: &str, variant: &Variant, r: &Report) {
     }
 }
 
-/// Runs every expectation of a scenario; each buggy variant must also be
-/// found by shuttle's random and PCT schedulers.
+/// Each violation a scenario expects: under its own explorer the message
+/// says at which step the race happened, and shuttle's random and PCT
+/// schedulers find it too.
 fn check(name: &str) {
-    let s = load(name);
-    let spec = s.model.system.spec();
-    for x in &s.expects {
-        let variant = Variant::complete(spec, &x.choices);
-        let r = explore(&s.model, &variant, &s.explorer, &Limits::default());
-        show(name, &variant, &r);
-        match (x.verdict.as_str(), &r.verdict) {
-            ("violation", Verdict::Violation(f)) => {
-                assert_eq!(Some(&f.violation.invariant), x.invariant.as_ref(), "{name} [{variant}]");
-                assert!(f.violation.message.contains("step"), "{}", f.violation.message);
-            }
-            ("proved", Verdict::Proved { .. }) | ("not-found", Verdict::NotFound) => {}
-            (want, got) => panic!("{name} [{variant}]: expected {want}, got {}", got.name()),
-        }
-        if x.verdict == "violation" {
-            for explorer in
-                [Explorer::Random { schedules: 2000, seed: 1 }, Explorer::Pct { depth: 3, schedules: 2000, seed: 1 }]
-            {
-                let r = explore(&s.model, &variant, &explorer, &Limits::default());
-                show(name, &variant, &r);
-                match &r.verdict {
-                    Verdict::Violation(f) => assert_eq!(Some(&f.violation.invariant), x.invariant.as_ref()),
-                    other => {
-                        panic!("{name} [{variant}] {}: expected violation, got {}", explorer.describe(), other.name())
-                    }
+    let s = scenario(name);
+    for x in &s.expectations {
+        let Expected::Violation { invariant } = &x.expected else { continue };
+        let variant = &x.variant;
+        let c = check_expectation(&s, x, &s.explore, &Limits::default());
+        show(name, variant, &c.report);
+        let Verdict::Violation(f) = &c.report.verdict else {
+            panic!("{name} [{variant}]: expected violation, got {}", c.report.verdict.name())
+        };
+        assert_eq!(&f.violation.invariant, invariant, "{name} [{variant}]");
+        assert!(f.violation.message.contains("step"), "{}", f.violation.message);
+        for explorer in
+            [Explorer::Random { schedules: 2000, seed: 1 }, Explorer::Pct { depth: 3, schedules: 2000, seed: 1 }]
+        {
+            let r = explore(&s.model, variant, &explorer, &Limits::default());
+            show(name, variant, &r);
+            match &r.verdict {
+                Verdict::Violation(f) => assert_eq!(&f.violation.invariant, invariant),
+                other => {
+                    panic!("{name} [{variant}] {}: expected violation, got {}", explorer.describe(), other.name())
                 }
             }
         }
@@ -238,12 +166,12 @@ fn conflict_refresh_lets_the_next_writer_rebase() {
 #[test]
 fn scenarios_run_under_threads_semantics() {
     for name in SCENARIOS {
-        let mut s = load(name);
+        let mut s = scenario(name);
         s.model.semantics = Semantics::Threads;
-        for x in &s.expects {
-            let variant = Variant::complete(s.model.system.spec(), &x.choices);
-            let r = explore(&s.model, &variant, &Explorer::Random { schedules: 300, seed: 7 }, &Limits::default());
-            show(&format!("{name} (threads)"), &variant, &r);
+        for x in &s.expectations {
+            let variant = &x.variant;
+            let r = explore(&s.model, variant, &Explorer::Random { schedules: 300, seed: 7 }, &Limits::default());
+            show(&format!("{name} (threads)"), variant, &r);
             if let Verdict::Violation(f) = &r.verdict {
                 assert_ne!(f.violation.invariant, "no-deadlock", "{name}: {}", f.violation.message);
             }

@@ -1,87 +1,20 @@
-//! The runs system: every scenario under scenarios/runs/ with its
-//! expectations, the shuttle explorers on the buggy variants, and the
-//! errors a bad scenario gets.
+//! The runs system beyond the scenario files' own expectations (which
+//! tests/scenarios.rs checks): shuttle's samplers on the buggy variants,
+//! threads semantics, and the errors a bad scenario gets.
 
 use racecheck::execution::Model;
 use racecheck::explore::{Explorer, Limits, Verdict, explore};
 use racecheck::runtime::Semantics;
+use racecheck::scenario::{Expected, Scenario, load};
 use racecheck::systems::args::PathSeg;
-use racecheck::systems::{Args, CompileError, FieldError, Variant, find};
+use racecheck::systems::{CompileError, FieldError, Variant, find};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
-
-/// A scenario file, read the way the scenario loader reads it.
-struct Scenario {
-    name: String,
-    model: Model,
-    explorer: Explorer,
-    expects: Vec<(BTreeMap<String, String>, String, Option<String>)>,
-}
-
-fn load(path: &Path) -> Scenario {
-    let text = std::fs::read_to_string(path).unwrap();
-    let doc: Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(doc["system"], "runs", "{}", path.display());
-    let system = find("runs").unwrap();
-    let actors: Vec<(String, Vec<(String, Args)>)> = doc["actor"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            let ops = a["do"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|op| (op["op"].as_str().unwrap().to_string(), op.as_object().unwrap().clone()))
-                .collect();
-            (a["name"].as_str().unwrap().to_string(), ops)
-        })
-        .collect();
-    let setup = doc.get("setup").cloned().unwrap_or(json!({}));
-    let compiled = system.compile(&setup, &actors).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
-    let semantics = match doc["semantics"].as_str() {
-        Some("threads") => Semantics::Threads,
-        _ => Semantics::EventLoop,
-    };
-    let invariants =
-        doc["check"]["invariants"].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_string()).collect();
-    let name = format!("runs/{}", path.file_stem().unwrap().to_string_lossy());
-    let ex = doc.get("explore").cloned().unwrap_or(json!({}));
-    let n = |k: &str, d: u64| ex.get(k).and_then(Value::as_u64).unwrap_or(d);
-    let explorer = match ex.get("explorer").and_then(Value::as_str).unwrap_or("exhaustive") {
-        "pct" => Explorer::Pct {
-            depth: n("depth", 3) as usize,
-            schedules: n("schedules", 1000) as usize,
-            seed: n("seed", 1),
-        },
-        "random" => Explorer::Random { schedules: n("schedules", 1000) as usize, seed: n("seed", 1) },
-        _ => Explorer::Exhaustive { bound: ex.get("bound").and_then(Value::as_u64).map(|b| b as usize) },
-    };
-    let expects = doc["expect"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let variant = e["variant"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                .collect();
-            (
-                variant,
-                e["verdict"].as_str().unwrap().to_string(),
-                e.get("invariant").and_then(Value::as_str).map(String::from),
-            )
-        })
-        .collect();
-    Scenario { model: Model { name: name.clone(), system, compiled, semantics, invariants }, name, explorer, expects }
-}
 
 fn scenario(stem: &str) -> Scenario {
-    load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/runs").join(format!("{stem}.toml")))
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/runs").join(format!("{stem}.toml"));
+    load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn show(v: &Verdict) -> String {
@@ -97,45 +30,16 @@ fn show(v: &Verdict) -> String {
     }
 }
 
-/// Every expectation of a scenario, with its own explorer.
-fn check_expectations(stem: &str) {
-    let s = scenario(stem);
-    for (choices, verdict, invariant) in &s.expects {
-        let variant = Variant::complete(s.model.system.spec(), choices);
-        let start = Instant::now();
-        let r = explore(&s.model, &variant, &s.explorer, &Limits::default());
-        eprintln!(
-            "{} [{variant}] {}: {} in {} executions, {:.2?}",
-            s.name,
-            s.explorer.describe(),
-            r.verdict.name(),
-            r.executions,
-            start.elapsed()
-        );
-        if std::env::var_os("RUNS_TRACE").is_some() {
-            eprintln!("{}", show(&r.verdict));
-        } else if let Verdict::Violation(f) = &r.verdict {
-            eprintln!("    {}", f.violation.message);
-        }
-        assert_eq!(r.verdict.name(), verdict, "{} [{variant}]: {}", s.name, show(&r.verdict));
-        if let (Verdict::Violation(f), Some(inv)) = (&r.verdict, invariant) {
-            assert_eq!(&f.violation.invariant, inv, "{} [{variant}]", s.name);
-        }
-    }
-}
-
 /// Shuttle's samplers find every violation the scenario expects.
 fn check_samplers(stem: &str) {
     let s = scenario(stem);
-    for (choices, verdict, invariant) in &s.expects {
-        if verdict != "violation" {
-            continue;
-        }
-        let variant = Variant::complete(s.model.system.spec(), choices);
+    for x in &s.expectations {
+        let Expected::Violation { invariant } = &x.expected else { continue };
+        let variant = &x.variant;
         for explorer in
             [Explorer::Pct { depth: 3, schedules: 2000, seed: 1 }, Explorer::Random { schedules: 2000, seed: 1 }]
         {
-            let r = explore(&s.model, &variant, &explorer, &Limits::default());
+            let r = explore(&s.model, variant, &explorer, &Limits::default());
             eprintln!(
                 "{} [{variant}] {}: {} in {} executions, {:.2?}",
                 s.name,
@@ -144,10 +48,13 @@ fn check_samplers(stem: &str) {
                 r.executions,
                 r.elapsed
             );
+            if std::env::var_os("RUNS_TRACE").is_some() {
+                eprintln!("{}", show(&r.verdict));
+            }
             let Verdict::Violation(f) = &r.verdict else {
                 panic!("{} [{variant}] {}: {}", s.name, explorer.describe(), show(&r.verdict))
             };
-            assert_eq!(Some(&f.violation.invariant), invariant.as_ref());
+            assert_eq!(&f.violation.invariant, invariant);
         }
     }
 }
@@ -156,7 +63,6 @@ macro_rules! scenario_tests {
     ($($test:ident => $stem:literal,)*) => {$(
         #[test]
         fn $test() {
-            check_expectations($stem);
             check_samplers($stem);
         }
     )*};
@@ -349,7 +255,7 @@ fn spec_is_complete() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/runs");
     let mut count = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
-        let s = load(&entry.unwrap().path());
+        let s = load(&entry.unwrap().path()).unwrap_or_else(|e| panic!("{e}"));
         for inv in &s.model.invariants {
             assert!(spec.invariant(inv).is_some(), "{}: {inv}", s.name);
         }

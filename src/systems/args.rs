@@ -93,21 +93,41 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The error for a required `key` that is absent; `valid` lists what it
+    /// could have been (empty when there is no closed list).
+    pub fn missing(&self, key: &str, valid: &[&str]) -> FieldError {
+        FieldError::one_of(&self.path_to(key), &format!("a `{key}` field"), "none", valid)
+    }
+
     pub fn required_string(&self, key: &str) -> Result<String, FieldError> {
-        self.string(key)?.ok_or_else(|| FieldError::new(&self.path_to(key), format!("a `{key}` field"), "none"))
+        self.string(key)?.ok_or_else(|| self.missing(key, &[]))
+    }
+
+    /// A string that must name something defined elsewhere, e.g. a job of
+    /// `[setup]`: `what` says what (`"a job defined in [setup]"`), and the
+    /// error lists the `valid` names.
+    pub fn name_in(&self, key: &str, what: &str, valid: &[&str]) -> Result<Option<String>, FieldError> {
+        match self.string(key)? {
+            Some(s) if !valid.contains(&s.as_str()) => {
+                Err(FieldError::one_of(&self.path_to(key), what, format!("{s:?}"), valid))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// [`Fields::name_in`], required (absent: the error of [`Fields::required_string`]).
+    pub fn required_name_in(&self, key: &str, what: &str, valid: &[&str]) -> Result<String, FieldError> {
+        self.name_in(key, what, valid)?.ok_or_else(|| self.missing(key, &[]))
     }
 
     /// A string that must be one of `valid`.
     pub fn choice(&self, key: &str, valid: &[&str]) -> Result<Option<String>, FieldError> {
-        match self.string(key)? {
-            Some(s) if !valid.contains(&s.as_str()) => Err(FieldError::one_of(
-                &self.path_to(key),
-                &format!("one of the `{key}` values"),
-                format!("{s:?}"),
-                valid,
-            )),
-            other => Ok(other),
-        }
+        self.name_in(key, &format!("one of the `{key}` values"), valid)
+    }
+
+    /// [`Fields::choice`], required (absent: an error that lists `valid`).
+    pub fn required_choice(&self, key: &str, valid: &[&str]) -> Result<String, FieldError> {
+        self.choice(key, valid)?.ok_or_else(|| self.missing(key, valid))
     }
 
     pub fn integer(&self, key: &str) -> Result<Option<i64>, FieldError> {
@@ -115,6 +135,22 @@ impl<'a> Fields<'a> {
             None => Ok(None),
             Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
             Some(v) => Err(FieldError::new(&self.path_to(key), "an integer", describe(v))),
+        }
+    }
+
+    /// An integer of at least 1; `what` says so in the error (`"a positive integer"`).
+    pub fn positive(&self, key: &str, what: &str) -> Result<Option<u64>, FieldError> {
+        match self.integer(key)? {
+            Some(n) if n < 1 => Err(FieldError::new(&self.path_to(key), what, n.to_string())),
+            other => Ok(other.map(|n| n as u64)),
+        }
+    }
+
+    /// An integer that must not be negative.
+    pub fn unsigned(&self, key: &str) -> Result<Option<u64>, FieldError> {
+        match self.integer(key)? {
+            Some(n) if n < 0 => Err(FieldError::new(&self.path_to(key), "a non-negative integer", n.to_string())),
+            other => Ok(other.map(|n| n as u64)),
         }
     }
 
@@ -166,4 +202,16 @@ impl<'a> Fields<'a> {
             Some(v) => Err(FieldError::new(&self.path_to(key), "an array of tables", describe(v))),
         }
     }
+}
+
+/// Each entry of the array `list` names itself by `field` (`names`, in
+/// order) and no two share a name; the first repeat is located at its entry.
+pub fn check_unique(list: &str, field: &str, what: &str, names: &[&str]) -> Result<(), FieldError> {
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            let path = [PathSeg::Key(list.into()), PathSeg::Index(i), PathSeg::Key(field.into())];
+            return Err(FieldError::new(&path, what, format!("{name:?} again")));
+        }
+    }
+    Ok(())
 }

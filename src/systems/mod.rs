@@ -18,6 +18,7 @@ use crate::history::Event;
 use crate::platform::{Loom, Platform, Shuttle, Std};
 use crate::runtime::{Cx, Runtime};
 use crate::storage::Disk;
+use args::{Fields, PathSeg};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Display;
@@ -84,6 +85,38 @@ impl SystemSpec {
     pub fn invariant(&self, name: &str) -> Option<&'static InvariantSpec> {
         self.invariants.iter().find(|i| i.name == name)
     }
+
+    /// The arguments of an operation `name`, which must be one of `ops`,
+    /// with no key but `op` and the arguments it takes.
+    pub fn op_args<'a>(&self, name: &str, args: &'a Args) -> Result<Fields<'a>, FieldError> {
+        let Some(op) = self.op(name) else {
+            let valid: Vec<&str> = self.ops.iter().map(|o| o.name).collect();
+            return Err(FieldError::one_of(
+                &[PathSeg::Key("op".into())],
+                &format!("an operation of the {} system", self.name),
+                format!("{name:?}"),
+                &valid,
+            ));
+        };
+        let mut allowed: Vec<&str> = op.args.iter().map(|a| a.name).collect();
+        allowed.push("op");
+        Fields::of_map(args, Vec::new(), &allowed)
+    }
+}
+
+/// Every file on `disk`, for a final state: `.json` files parsed (kept as
+/// text if they do not parse), the others as text.
+pub fn disk_state(disk: &dyn Disk) -> Value {
+    let files: serde_json::Map<String, Value> = disk
+        .snapshot()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(path, text)| {
+            let parsed = if path.ends_with(".json") { serde_json::from_str(&text).ok() } else { None };
+            (path, parsed.unwrap_or_else(|| Value::String(text.to_string())))
+        })
+        .collect();
+    Value::Object(files)
 }
 
 /// One choice for every knob of a system (defaults filled in).

@@ -23,9 +23,9 @@ pub use external::{ExternalChange, GenerationChoice, TaskChange};
 use crate::platform::Platform;
 use crate::runtime::{Cx, FifoMutex, Flag, Runtime, Shared};
 use crate::storage::{Disk, Files};
-use crate::systems::args::{Fields, PathSeg, describe};
+use crate::systems::args::{Fields, PathSeg, check_unique, describe};
 use crate::systems::{
-    ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
+    ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World, disk_state,
 };
 use bundle::{GEN_FILE, MANIFEST_FILE, PLAN_FILE, TASK_STATUSES, make_etag, to_json};
 use orchestration_service::{Cached, Change, Config, RunRuntime, Timer, Timers};
@@ -400,26 +400,14 @@ impl fmt::Display for Op {
     }
 }
 
-/// A non-negative integer field.
-fn millis(f: &Fields, key: &str) -> Result<Option<u64>, FieldError> {
-    match f.integer(key)? {
-        Some(n) if n < 0 => Err(FieldError::new(&f.path_to(key), "a non-negative integer", n.to_string())),
-        other => Ok(other.map(|n| n as u64)),
-    }
+/// The `task` argument: a task id that `[setup]` defines.
+fn task_arg(f: &Fields, tasks: &[&str]) -> Result<Option<String>, FieldError> {
+    f.name_in("task", "a task id defined in [setup]", tasks)
 }
 
-/// A task id that `[setup]` defines.
-fn task_arg(f: &Fields, key: &str, tasks: &[&str]) -> Result<Option<String>, FieldError> {
-    match f.string(key)? {
-        Some(id) if !tasks.contains(&id.as_str()) => {
-            Err(FieldError::one_of(&f.path_to(key), "a task id defined in [setup]", format!("{id:?}"), tasks))
-        }
-        other => Ok(other),
-    }
-}
-
+/// A required `task`; absent, the error lists the task ids.
 fn required_task(f: &Fields, tasks: &[&str]) -> Result<String, FieldError> {
-    task_arg(f, "task", tasks)?.ok_or_else(|| FieldError::one_of(&f.path_to("task"), "a `task` field", "none", tasks))
+    task_arg(f, tasks)?.ok_or_else(|| f.missing("task", tasks))
 }
 
 fn file_arg(f: &Fields) -> Result<Option<BundleFile>, FieldError> {
@@ -467,10 +455,10 @@ fn parse_external(f: &Fields, tasks: &[&str]) -> Result<ExternalChange, FieldErr
         }
     }
     let generation = generation_arg(f)?;
-    let task = task_arg(f, "task", tasks)?;
+    let task = task_arg(f, tasks)?;
     let status = f.choice("status", TASK_STATUSES)?;
     let assignee = f.string("assignee")?;
-    let lease_ms = millis(f, "lease_ms")?.unwrap_or(60_000);
+    let lease_ms = f.unsigned("lease_ms")?.unwrap_or(60_000);
     let task = match task {
         Some(id) => {
             let status = status.unwrap_or_else(|| if assignee.is_some() { "claimed" } else { "done" }.to_string());
@@ -495,7 +483,7 @@ fn parse_task(v: &Value, path: Vec<PathSeg>) -> Result<TaskSetup, FieldError> {
         id: f.required_string("id")?,
         status: f.choice("status", TASK_STATUSES)?.unwrap_or_else(|| "open".into()),
         assignee: f.string("assignee")?,
-        lease_until: millis(&f, "lease_until")?,
+        lease_until: f.unsigned("lease_until")?,
     })
 }
 
@@ -526,22 +514,12 @@ impl ModelSystem for ManifestSystem {
             ],
         )?;
         let mut tasks = f.tables("tasks", parse_task)?;
-        for i in 0..tasks.len() {
-            if tasks[..i].iter().any(|t| t.id == tasks[i].id) {
-                let path = vec![PathSeg::Key("tasks".into()), PathSeg::Index(i), PathSeg::Key("id".into())];
-                return Err(FieldError::new(&path, "a task id not used before", format!("{:?} again", tasks[i].id)));
-            }
-        }
+        let ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+        check_unique("tasks", "id", "a task id not used before", &ids)?;
         if f.get("tasks").is_none() {
             tasks.push(TaskSetup { id: "t1".into(), status: "open".into(), assignee: None, lease_until: None });
         }
-        let generation = match f.integer("generation")? {
-            Some(g) if g < 1 => {
-                return Err(FieldError::new(&f.path_to("generation"), "a generation ≥ 1", g.to_string()));
-            }
-            Some(g) => g as u64,
-            None => 1,
-        };
+        let generation = f.positive("generation", "a generation ≥ 1")?.unwrap_or(1);
         let run_id = f.string("run_id")?.unwrap_or_else(|| "run-1".into());
         if run_id == bundle::OTHER_RUN_ID {
             return Err(FieldError::new(
@@ -563,10 +541,10 @@ impl ModelSystem for ManifestSystem {
             run_id,
             generation,
             cached: f.boolean("cached")?.unwrap_or(true),
-            clock: millis(&f, "clock")?.unwrap_or(0),
-            self_write_window: millis(&f, "self_write_window")?.unwrap_or(1000),
-            debounce: millis(&f, "debounce")?.unwrap_or(50),
-            recent_self_write_until: millis(&f, "recent_self_write_until")?.unwrap_or(0),
+            clock: f.unsigned("clock")?.unwrap_or(0),
+            self_write_window: f.unsigned("self_write_window")?.unwrap_or(1000),
+            debounce: f.unsigned("debounce")?.unwrap_or(50),
+            recent_self_write_until: f.unsigned("recent_self_write_until")?.unwrap_or(0),
             tasks,
             plan,
             external_writes,
@@ -574,18 +552,7 @@ impl ModelSystem for ManifestSystem {
     }
 
     fn parse_op(&self, setup: &Setup, name: &str, args: &Args) -> Result<Op, FieldError> {
-        let Some(spec) = SPEC.op(name) else {
-            let valid: Vec<&str> = SPEC.ops.iter().map(|o| o.name).collect();
-            return Err(FieldError::one_of(
-                &[PathSeg::Key("op".into())],
-                "an operation of the manifest system",
-                format!("{name:?}"),
-                &valid,
-            ));
-        };
-        let mut allowed: Vec<&str> = spec.args.iter().map(|a| a.name).collect();
-        allowed.push("op");
-        let f = Fields::of_map(args, Vec::new(), &allowed)?;
+        let f = SPEC.op_args(name, args)?;
         let tasks = setup.task_ids();
         Ok(match name {
             "load_into_runtime" => Op::LoadIntoRuntime,
@@ -595,7 +562,7 @@ impl ModelSystem for ManifestSystem {
                     Some("disk") => IfMatch::Disk,
                     _ => IfMatch::Cached,
                 };
-                let task = task_arg(&f, "task", &tasks)?;
+                let task = task_arg(&f, &tasks)?;
                 let status = f.choice("status", TASK_STATUSES)?;
                 let task = match (task, status) {
                     (Some(t), s) => Some((t, s.unwrap_or_else(|| "done".into()))),
@@ -614,14 +581,15 @@ impl ModelSystem for ManifestSystem {
             "claim_task" => Op::ClaimTask {
                 task: required_task(&f, &tasks)?,
                 session: f.string("session")?,
-                lease_ms: millis(&f, "lease_ms")?.unwrap_or(60_000),
+                lease_ms: f.unsigned("lease_ms")?.unwrap_or(60_000),
             },
             "release_task" => Op::ReleaseTask { task: required_task(&f, &tasks)?, session: f.string("session")? },
             "heartbeat" => Op::Heartbeat { session: f.string("session")? },
             "external_write" => Op::ExternalWrite(parse_external(&f, &tasks)?),
             "watcher_fire" => Op::WatcherFire { file: file_arg(&f)? },
             "advance_clock" => {
-                let ms = millis(&f, "ms")?
+                let ms = f
+                    .unsigned("ms")?
                     .ok_or_else(|| FieldError::new(&f.path_to("ms"), "an `ms` field (milliseconds)", "none"))?;
                 Op::AdvanceClock { ms }
             }
@@ -749,20 +717,6 @@ impl<P: Platform> World<P> for ManifestWorld<P> {
     }
 
     fn final_state(&self) -> Value {
-        let files: serde_json::Map<String, Value> = self
-            .disk
-            .snapshot()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(path, text)| {
-                let value = if path.ends_with(".json") {
-                    serde_json::from_str(&text).unwrap_or(Value::String(text.to_string()))
-                } else {
-                    Value::String(text.to_string())
-                };
-                (path, value)
-            })
-            .collect();
-        json!({ "files": files, "runtime": self.run.final_state() })
+        json!({ "files": disk_state(self.disk.as_ref()), "runtime": self.run.final_state() })
     }
 }

@@ -17,7 +17,7 @@ use crate::runtime::{Cx, FifoMutex, Flag, Runtime, Shared};
 use crate::storage::{Disk, Files};
 use crate::systems::args::{Fields, PathSeg};
 use crate::systems::{
-    ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
+    ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World, disk_state,
 };
 use files::{CHECKPOINTS, JOB_STATUSES, MODES, PLAN_STATUSES, REPORT_STATUSES, STATE_JOB_STATUSES};
 use orchestrator::{Config, MergeOutcome, MissionControl, Orchestrator, Pane};
@@ -482,13 +482,7 @@ impl ModelSystem for PlanSystem {
         check_dependencies(&jobs)?;
         let status = f.choice("status", PLAN_STATUSES)?.unwrap_or_else(|| "running".into());
         let checkpoint = f.choice("checkpoint", CHECKPOINTS)?;
-        let max_parallel = match f.integer("max_parallel")? {
-            Some(n) if n < 1 => {
-                return Err(FieldError::new(&f.path_to("max_parallel"), "a positive integer", n.to_string()));
-            }
-            Some(n) => n as usize,
-            None => 3,
-        };
+        let max_parallel = f.positive("max_parallel", "a positive integer")?.map_or(3, |n| n as usize);
         let running = status == "running";
         let mut orchestrators = f.tables("orchestrators", |v, path| {
             let o = Fields::new(v, path, &["name", "active", "reconciler", "subscribed", "checkpoint"])?;
@@ -522,58 +516,27 @@ impl ModelSystem for PlanSystem {
     }
 
     fn parse_op(&self, setup: &Setup, name: &str, args: &Args) -> Result<Op, FieldError> {
-        let Some(spec) = SPEC.op(name) else {
-            let valid: Vec<&str> = SPEC.ops.iter().map(|o| o.name).collect();
-            return Err(FieldError::one_of(
-                &[PathSeg::Key("op".into())],
-                "an operation of the plan system",
-                format!("{name:?}"),
-                &valid,
-            ));
-        };
-        let mut allowed: Vec<&str> = spec.args.iter().map(|a| a.name).collect();
-        allowed.push("op");
-        let f = Fields::of_map(args, Vec::new(), &allowed)?;
-        let job = || -> Result<String, FieldError> {
-            let job = f.required_string("job")?;
-            if setup.jobs.iter().any(|j| j.name == job) {
-                Ok(job)
-            } else {
-                let valid: Vec<&str> = setup.jobs.iter().map(|j| j.name.as_str()).collect();
-                Err(FieldError::one_of(&f.path_to("job"), "a job defined in [setup]", format!("{job:?}"), &valid))
-            }
-        };
+        let f = SPEC.op_args(name, args)?;
+        let jobs: Vec<&str> = setup.jobs.iter().map(|j| j.name.as_str()).collect();
+        let job = || f.required_name_in("job", "a job defined in [setup]", &jobs);
+        let orchestrators: Vec<&str> = setup.orchestrators.iter().map(|o| o.name.as_str()).collect();
         let orchestrator = || -> Result<usize, FieldError> {
-            match f.string("orchestrator")? {
-                None => Ok(0),
-                Some(o) => setup.orchestrator(&o).ok_or_else(|| {
-                    let valid: Vec<&str> = setup.orchestrators.iter().map(|o| o.name.as_str()).collect();
-                    FieldError::one_of(
-                        &f.path_to("orchestrator"),
-                        "an orchestrator of [setup]",
-                        format!("{o:?}"),
-                        &valid,
-                    )
-                }),
-            }
+            Ok(match f.name_in("orchestrator", "an orchestrator of [setup]", &orchestrators)? {
+                Some(o) => setup.orchestrator(&o).expect("a checked orchestrator"),
+                None => 0,
+            })
         };
         Ok(match name {
             "handle_job_failed" => Op::HandleJobFailed { job: job()? },
             "handle_job_complete" => Op::HandleJobComplete { job: job()? },
             "monitor_poll" => Op::MonitorPoll,
             "agent_report" => {
-                let status = f.choice("status", REPORT_STATUSES)?;
-                let status = status.ok_or_else(|| {
-                    FieldError::one_of(&f.path_to("status"), "a `status` field", "none", REPORT_STATUSES)
-                })?;
+                let status = f.required_choice("status", REPORT_STATUSES)?;
                 Op::AgentReport { job: job()?, status }
             }
             "pane_exits" => Op::PaneExits { job: job()?, exit_code: f.integer("exit_code")?.unwrap_or(0) },
             "set_checkpoint" => {
-                let checkpoint = f.choice("checkpoint", CHECKPOINTS)?;
-                let checkpoint = checkpoint.ok_or_else(|| {
-                    FieldError::one_of(&f.path_to("checkpoint"), "a `checkpoint` field", "none", CHECKPOINTS)
-                })?;
+                let checkpoint = f.required_choice("checkpoint", CHECKPOINTS)?;
                 Op::SetCheckpoint { checkpoint, orchestrator: orchestrator()? }
             }
             "clear_checkpoint" => Op::ClearCheckpoint { orchestrator: orchestrator()? },
@@ -713,13 +676,8 @@ impl<P: Platform> World<P> for PlanWorld<P> {
     }
 
     fn final_state(&self) -> Value {
-        let files: serde_json::Map<String, Value> = self
-            .disk
-            .snapshot()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(path, text)| (path, serde_json::from_str(&text).unwrap_or(Value::String(text.to_string()))))
-            .collect();
+        // Every file of the plan system is JSON (plan.json, jobs.json, reports/*.json).
+        let files = disk_state(self.disk.as_ref());
         let orchestrators: serde_json::Map<String, Value> = self
             .mc
             .orchestrators

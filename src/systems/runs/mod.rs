@@ -44,7 +44,7 @@ use crate::history::Effect;
 use crate::platform::Platform;
 use crate::runtime::{Cx, FifoMutex, Runtime, Shared};
 use crate::storage::{Disk, Table};
-use crate::systems::args::{Fields, PathSeg};
+use crate::systems::args::{Fields, PathSeg, check_unique};
 use crate::systems::{
     ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
 };
@@ -428,40 +428,33 @@ impl Setup {
             .collect()
     }
 
+    /// The rows' working paths, each once, in order.
     fn paths(&self) -> Vec<&str> {
-        let mut paths: Vec<&str> = Vec::new();
-        for r in &self.rows {
-            if !paths.contains(&r.working_path.as_str()) {
-                paths.push(&r.working_path);
-            }
-        }
-        paths
+        distinct(self.rows.iter().map(|r| r.working_path.as_str()))
     }
 
+    /// The rows' workflows, each once, in order.
     fn workflows(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
-        for r in &self.rows {
-            if !names.contains(&r.workflow.as_str()) {
-                names.push(&r.workflow);
-            }
-        }
-        names
+        distinct(self.rows.iter().map(|r| r.workflow.as_str()))
     }
 }
 
-/// A non-negative integer field.
-fn count(f: &Fields<'_>, key: &str) -> Result<Option<u64>, FieldError> {
-    match f.integer(key)? {
-        Some(n) if n < 0 => Err(FieldError::new(&f.path_to(key), "a non-negative integer", n.to_string())),
-        other => Ok(other.map(|n| n as u64)),
+/// `values` without repeats, in first-seen order.
+fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::new();
+    for v in values {
+        if !seen.contains(&v) {
+            seen.push(v);
+        }
     }
+    seen
 }
 
 /// `<prefix>_days_ago` + `<prefix>_hours_ago` + `<prefix>_minutes_ago`, in seconds.
 fn ago(f: &Fields<'_>, prefix: &str) -> Result<Option<u64>, FieldError> {
     let mut total = None;
     for (unit, secs) in [("days", DAY), ("hours", HOUR), ("minutes", MINUTE)] {
-        if let Some(n) = count(f, &format!("{prefix}_{unit}_ago"))? {
+        if let Some(n) = f.unsigned(&format!("{prefix}_{unit}_ago"))? {
             total = Some(total.unwrap_or(0) + n * secs);
         }
     }
@@ -492,9 +485,7 @@ fn parse_row(v: &Value, path: Vec<PathSeg>, clock_start: u64) -> Result<RowSetup
     if id.is_empty() {
         return Err(FieldError::new(&f.path_to("id"), "a non-empty run id", "\"\""));
     }
-    let status = f
-        .choice("status", STATUSES)?
-        .ok_or_else(|| FieldError::one_of(&f.path_to("status"), "a `status` field", "none", STATUSES))?;
+    let status = f.required_choice("status", STATUSES)?;
     let status = STATUSES.iter().copied().find(|s| *s == status).expect("a checked status");
     let never_active = f.boolean("never_active")?.unwrap_or(false);
     let activity = ago(&f, "last_activity")?;
@@ -523,7 +514,7 @@ fn parse_row(v: &Value, path: Vec<PathSeg>, clock_start: u64) -> Result<RowSetup
         working_path: f.string("working_path")?.unwrap_or_else(|| format!("/wt/{id}")),
         workflow: f.string("workflow")?.unwrap_or_else(|| "fix-issue".into()),
         conversation: f.string("conversation")?.unwrap_or_else(|| "conv-1".into()),
-        completed_nodes: count(&f, "completed_nodes")?.unwrap_or(1),
+        completed_nodes: f.unsigned("completed_nodes")?.unwrap_or(1),
         ends: Ends::parse(&f.choice("ends", Ends::NAMES)?.unwrap_or_default()),
         id,
         status,
@@ -655,15 +646,11 @@ impl ModelSystem for RunsSystem {
 
     fn parse_setup(&self, setup: &Value) -> Result<Setup, FieldError> {
         let f = Fields::new(setup, Vec::new(), &["rows", "clock_days", "layers", "same_second"])?;
-        let clock_start = count(&f, "clock_days")?.unwrap_or(100) * DAY;
+        let clock_start = f.unsigned("clock_days")?.unwrap_or(100) * DAY;
         let rows = f.tables("rows", |v, path| parse_row(v, path, clock_start))?;
-        for (i, row) in rows.iter().enumerate() {
-            if rows[..i].iter().any(|r| r.id == row.id) {
-                let path = vec![PathSeg::Key("rows".into()), PathSeg::Index(i), PathSeg::Key("id".into())];
-                return Err(FieldError::new(&path, "a run id not used before", format!("{:?} again", row.id)));
-            }
-        }
-        let layers = match count(&f, "layers")? {
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        check_unique("rows", "id", "a run id not used before", &ids)?;
+        let layers = match f.unsigned("layers")? {
             Some(0) => return Err(FieldError::new(&f.path_to("layers"), "a positive integer", "0")),
             Some(n) => n as usize,
             None => 2,
@@ -672,27 +659,9 @@ impl ModelSystem for RunsSystem {
     }
 
     fn parse_op(&self, setup: &Setup, name: &str, args: &Args) -> Result<Op, FieldError> {
-        let Some(spec) = SPEC.op(name) else {
-            let valid: Vec<&str> = SPEC.ops.iter().map(|o| o.name).collect();
-            return Err(FieldError::one_of(
-                &[PathSeg::Key("op".into())],
-                "an operation of the runs system",
-                format!("{name:?}"),
-                &valid,
-            ));
-        };
-        let mut allowed: Vec<&str> = spec.args.iter().map(|a| a.name).collect();
-        allowed.push("op");
-        let f = Fields::of_map(args, Vec::new(), &allowed)?;
+        let f = SPEC.op_args(name, args)?;
         let ids: Vec<&str> = setup.rows.iter().map(|r| r.id.as_str()).collect();
-        let run = || -> Result<String, FieldError> {
-            let run = f.required_string("run")?;
-            if ids.contains(&run.as_str()) {
-                Ok(run)
-            } else {
-                Err(FieldError::one_of(&f.path_to("run"), "a run id of [setup] rows", format!("{run:?}"), &ids))
-            }
-        };
+        let run = || f.required_name_in("run", "a run id of [setup] rows", &ids);
         let expect = || f.choice("expect", outcomes_of(name));
         let new_run = || -> Result<Option<String>, FieldError> {
             match f.string("new_run")? {
@@ -706,37 +675,16 @@ impl ModelSystem for RunsSystem {
         };
         let ends =
             || -> Result<Ends, FieldError> { Ok(Ends::parse(&f.choice("ends", Ends::NAMES)?.unwrap_or_default())) };
-        let path = || -> Result<String, FieldError> {
-            let path = f.required_string("path")?;
-            let paths = setup.paths();
-            if paths.contains(&path.as_str()) {
-                Ok(path)
-            } else {
-                Err(FieldError::one_of(
-                    &f.path_to("path"),
-                    "a working_path of [setup] rows",
-                    format!("{path:?}"),
-                    &paths,
-                ))
-            }
-        };
+        let path = || f.required_name_in("path", "a working_path of [setup] rows", &setup.paths());
         let workflow = |path: &str| -> Result<String, FieldError> {
-            let names = setup.workflows();
-            match f.string("workflow")? {
-                Some(w) if names.contains(&w.as_str()) => Ok(w),
-                Some(w) => Err(FieldError::one_of(
-                    &f.path_to("workflow"),
-                    "a workflow of [setup] rows",
-                    format!("{w:?}"),
-                    &names,
-                )),
-                None => Ok(setup
+            Ok(f.name_in("workflow", "a workflow of [setup] rows", &setup.workflows())?.unwrap_or_else(|| {
+                setup
                     .rows
                     .iter()
                     .find(|r| r.working_path == path)
                     .map(|r| r.workflow.clone())
-                    .unwrap_or_else(|| "fix-issue".into())),
-            }
+                    .unwrap_or_else(|| "fix-issue".into())
+            }))
         };
         Ok(match name {
             "web_resume" => Op::WebResume { run: run()?, new_run: new_run()?, ends: ends()?, expect: expect()? },
@@ -782,7 +730,7 @@ impl ModelSystem for RunsSystem {
             "advance_clock" => {
                 let mut seconds = 0;
                 for (unit, secs) in [("days", DAY), ("hours", HOUR), ("minutes", MINUTE)] {
-                    seconds += count(&f, unit)?.unwrap_or(0) * secs;
+                    seconds += f.unsigned(unit)?.unwrap_or(0) * secs;
                 }
                 if seconds == 0 {
                     return Err(FieldError::new(
