@@ -220,7 +220,9 @@ fn display_shows_the_line_and_a_caret() {
 
 #[test]
 fn bad_regression_schedule() {
-    let text = format!("{GOOD}\n[[regression]]\nvariant = {{ checkpoint_write = \"whole-plan\" }}\nschedule = \"monitor*x\"\n");
+    let text = format!(
+        "{GOOD}\n[[regression]]\nvariant = {{ checkpoint_write = \"whole-plan\" }}\nschedule = \"monitor*x\"\n"
+    );
     let e = error(&text);
     assert_eq!(e.line, 22);
     assert!(e.expected.starts_with("a step schedule"), "{e}");
