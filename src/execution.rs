@@ -61,7 +61,6 @@ pub fn execute<P: Backend>(model: &Model, variant: &Variant, disk: &DiskKind, hi
     };
     let world: Arc<dyn crate::systems::DynWorld<P>> = P::world(&*model.compiled, &rt, disk, variant).into();
     let actors = model.compiled.actors();
-    let gate = rt.start_gate();
     let handles: Vec<_> = actors
         .iter()
         .enumerate()
@@ -83,7 +82,6 @@ pub fn execute<P: Backend>(model: &Model, variant: &Variant, disk: &DiskKind, hi
             )
         })
         .collect();
-    drop(gate);
     for handle in handles {
         if let Err(panic) = P::join(handle) {
             std::panic::resume_unwind(panic);

@@ -2,6 +2,27 @@
 
 mod cli;
 
+/// `println!` that ends the program quietly when stdout is closed (e.g.
+/// `racecheck check | head`) instead of panicking on the broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+/// `print!`, likewise.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if write!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 use clap::Parser;
 use cli::{CheckArgs, Cli, Command, Format};
 use racecheck::explore::{Failure, Limits, Replay, StepSchedule, Verdict, replay};
@@ -104,7 +125,7 @@ fn check(args: CheckArgs) -> Result<u8, String> {
         )),
     };
     if args.format == Format::Text {
-        println!("{}", report::ROW_HEADER);
+        outln!("{}", report::ROW_HEADER);
     }
     let (mut held, mut failed) = (0, 0);
     let mut failures = Vec::new();
@@ -124,8 +145,8 @@ fn check(args: CheckArgs) -> Result<u8, String> {
             let label = format!("{} {}", scenario.name, expectation.label());
             let checked = with_progress(&label, || check_expectation(scenario, expectation, &settings, &limits));
             match args.format {
-                Format::Text => println!("{}", report::row(&checked)),
-                Format::Json => println!("{}", report::json_row(&checked)),
+                Format::Text => outln!("{}", report::row(&checked)),
+                Format::Json => outln!("{}", report::json_row(&checked)),
                 Format::Mermaid => {}
             }
             if checked.holds {
@@ -139,13 +160,13 @@ fn check(args: CheckArgs) -> Result<u8, String> {
     if args.format == Format::Mermaid {
         for (_, checked) in &failures {
             if let Verdict::Violation(f) = &checked.report.verdict {
-                println!("%% {} {}\n{}", checked.scenario, checked.expectation.label(), report::mermaid(f));
+                outln!("%% {} {}\n{}", checked.scenario, checked.expectation.label(), report::mermaid(f));
             }
         }
     }
     if args.format == Format::Text {
         for (file, checked) in &failures {
-            println!(
+            outln!(
                 "\n{} {}: expected {}, got {}",
                 checked.scenario,
                 checked.expectation.label(),
@@ -154,10 +175,10 @@ fn check(args: CheckArgs) -> Result<u8, String> {
             );
             if let Verdict::Violation(f) = &checked.report.verdict {
                 let replay = report::replay_command(file, &checked.expectation.variant.to_string(), f);
-                print!("{}", report::timeline(f, &replay));
+                out!("{}", report::timeline(f, &replay));
             }
         }
-        println!("\n{held} passed, {failed} failed");
+        outln!("\n{held} passed, {failed} failed");
     }
     Ok(if failed == 0 { OK } else { FAILED })
 }
@@ -193,7 +214,7 @@ fn list(paths: Vec<PathBuf>) -> Result<u8, String> {
     for s in load_all(paths)? {
         let labels: Vec<String> =
             s.expectations.iter().map(|e| format!("{} → {}", e.label(), report::expected_text(&e.expected))).collect();
-        println!("{:<44}  {}\n{:<44}  {}", s.name, s.title, "", labels.join("; "));
+        outln!("{:<44}  {}\n{:<44}  {}", s.name, s.title, "", labels.join("; "));
     }
     Ok(OK)
 }
@@ -201,38 +222,38 @@ fn list(paths: Vec<PathBuf>) -> Result<u8, String> {
 fn explain(file: &std::path::Path) -> Result<u8, String> {
     let s = scenario::load(file).map_err(|e| e.to_string())?;
     let spec = s.model.system.spec();
-    println!("{}\n{}\n", s.title, "=".repeat(s.title.chars().count()));
+    outln!("{}\n{}\n", s.title, "=".repeat(s.title.chars().count()));
     if !s.story.is_empty() {
-        println!("{}\n", s.story);
+        outln!("{}\n", s.story);
     }
-    println!("origin:    {}", s.origin);
-    println!("system:    {} — {} ({})", spec.name, spec.about, spec.origin);
-    println!("semantics: {}", s.model.semantics.name());
-    println!("explorer:  {}\n", scenario::explorer_for(&s.explore).describe());
-    println!("actors (each runs its operations in order, concurrently with the others):");
+    outln!("origin:    {}", s.origin);
+    outln!("system:    {} — {} ({})", spec.name, spec.about, spec.origin);
+    outln!("semantics: {}", s.model.semantics.name());
+    outln!("explorer:  {}\n", scenario::explorer_for(&s.explore).describe());
+    outln!("actors (each runs its operations in order, concurrently with the others):");
     for (name, ops) in s.model.compiled.actors() {
-        println!("  {name}:");
+        outln!("  {name}:");
         for op in ops {
             let base = op.split('(').next().unwrap_or(&op);
             let about = spec.op(base).map(|o| format!("{} — {}", o.origin, o.about)).unwrap_or_default();
-            println!("    {op:<32} {about}");
+            outln!("    {op:<32} {about}");
         }
     }
-    println!("\ninvariants checked:");
+    outln!("\ninvariants checked:");
     for inv in &s.model.invariants {
-        println!("  {inv}: {}", spec.invariant(inv).map_or("", |i| i.about));
+        outln!("  {inv}: {}", spec.invariant(inv).map_or("", |i| i.about));
     }
-    println!("\nvariants of the {} system (default first marked *):", spec.name);
+    outln!("\nvariants of the {} system (default first marked *):", spec.name);
     for knob in spec.knobs {
-        println!("  {}: {}", knob.name, knob.about);
+        outln!("  {}: {}", knob.name, knob.about);
         for (choice, about) in knob.choices {
             let mark = if *choice == knob.default { "*" } else { " " };
-            println!("    {mark} {choice:<18} {about}");
+            outln!("    {mark} {choice:<18} {about}");
         }
     }
-    println!("\nexpectations:");
+    outln!("\nexpectations:");
     for e in &s.expectations {
-        println!("  {} → {}", e.variant, report::expected_text(&e.expected));
+        outln!("  {} → {}", e.variant, report::expected_text(&e.expected));
     }
     Ok(OK)
 }
@@ -243,7 +264,7 @@ fn hit_rate(file: &std::path::Path, variant: &str, runs: usize) -> Result<u8, St
     let start = std::time::Instant::now();
     let rate = with_progress(&s.name, || racecheck::explore::hit_rate(&s.model, &variant, runs))
         .map_err(|e| format!("error: cannot create a temporary directory: {e}"))?;
-    println!(
+    outln!(
         "{} {variant}: {} of {} runs violated an invariant ({:.2} %) on real threads, in {:.1}s",
         s.name,
         rate.hits,
@@ -262,19 +283,19 @@ fn replay_schedule(file: &std::path::Path, variant: &str, schedule: &str, format
     let Some(violation) = outcome.violation.clone() else {
         match format {
             Format::Json => {
-                println!("{}", serde_json::json!({ "violation": null, "trace": report::trace_json(&outcome.events) }))
+                outln!("{}", serde_json::json!({ "violation": null, "trace": report::trace_json(&outcome.events) }))
             }
-            _ => println!("no invariant is violated by this schedule ({} steps)", outcome.events.len()),
+            _ => outln!("no invariant is violated by this schedule ({} steps)", outcome.events.len()),
         }
         return Ok(OK);
     };
     let failure = Failure::new(violation, outcome.events, outcome.final_state, Replay::Given);
     match format {
-        Format::Json => println!("{}", report::failure_json(&failure)),
-        Format::Mermaid => print!("{}", report::mermaid(&failure)),
+        Format::Json => outln!("{}", report::failure_json(&failure)),
+        Format::Mermaid => out!("{}", report::mermaid(&failure)),
         Format::Text => {
             let cmd = report::replay_command(&file.display().to_string(), &variant.to_string(), &failure);
-            print!("{}", report::timeline(&failure, &cmd));
+            out!("{}", report::timeline(&failure, &cmd));
         }
     }
     Ok(FAILED)

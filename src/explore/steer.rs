@@ -99,6 +99,9 @@ impl FromStr for StepSchedule {
     }
 }
 
+/// Shuttle's name for the thread that runs the model closure.
+const MAIN_THREAD: &str = "main-thread";
+
 /// A task's current name: renamed by the runtime, else as spawned.
 fn name_of(task: &Task) -> Option<String> {
     crate::platform::shuttle_names::get(usize::from(task.id())).or_else(|| task.name())
@@ -126,6 +129,11 @@ impl Scheduler for Steering {
             && let Some(task) = runnable.iter().find(|t| name_of(t).as_deref() == Some(expected))
         {
             return Some(task.id());
+        }
+        // The main thread first: it starts the actors (the expected one may
+        // not exist yet) and is otherwise blocked joining them.
+        if let Some(main) = runnable.iter().find(|t| t.name().as_deref() == Some(MAIN_THREAD)) {
+            return Some(main.id());
         }
         match current {
             Some(c) if runnable.iter().any(|t| t.id() == c) => Some(c),

@@ -83,12 +83,6 @@ impl<P: Platform> Runtime<P> {
         })
     }
 
-    /// Held while the actors are started, so that every actor exists before
-    /// any runs (a scheduler steering by task name must see them all).
-    pub fn start_gate(&self) -> P::Guard<'_, ()> {
-        P::lock(&self.event_loop)
-    }
-
     /// Joins every spawned task, including tasks spawned while joining.
     pub fn join_spawned(&self) -> Result<(), Panic> {
         loop {
@@ -115,9 +109,7 @@ pub struct Cx<'rt, P: Platform> {
 impl<'rt, P: Platform> Cx<'rt, P> {
     /// Enters the runtime as `task`, taking the loop under event-loop semantics.
     pub fn enter(rt: &'rt Arc<Runtime<P>>, task: Arc<str>, op: Arc<str>) -> Self {
-        let turn = P::lock(&rt.event_loop);
-        // Under threads semantics the loop is only the start gate.
-        let turn = (rt.semantics == Semantics::EventLoop).then_some(turn);
+        let turn = (rt.semantics == Semantics::EventLoop).then(|| P::lock(&rt.event_loop));
         Cx { rt, turn, task, op, pending: Vec::new(), children: 0 }
     }
 

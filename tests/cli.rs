@@ -1,0 +1,132 @@
+//! The racecheck binary: exit statuses, output formats, bad input, pipes.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn racecheck(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_racecheck"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run racecheck");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+const SEED15: &str = "scenarios/plan/dropped-reconcile-trigger.toml";
+
+#[test]
+fn check_exits_0_when_every_expectation_holds() {
+    let (code, out, _) = racecheck(&["check", SEED15]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ok      plan/dropped-reconcile-trigger"), "{out}");
+    assert!(out.trim_end().ends_with("2 passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn check_exits_1_and_prints_the_counterexample_when_an_expectation_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(SEED15).unwrap().replace(
+        "variant = { reconcile_guard = \"drop\" }\nverdict = \"violation\"\ninvariant = \"every-trigger-seen\"",
+        "variant = { reconcile_guard = \"drop\" }\nverdict = \"proved\"",
+    );
+    let file = dir.path().join("wrong.toml");
+    std::fs::write(&file, text).unwrap();
+    let (code, out, _) = racecheck(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL"), "{out}");
+    assert!(out.contains("every-trigger-seen violated: "), "{out}");
+    assert!(out.contains("racecheck replay "), "{out}");
+    assert!(out.contains("1 passed, 1 failed"), "{out}");
+}
+
+#[test]
+fn bad_input_exits_2_with_a_located_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, std::fs::read_to_string(SEED15).unwrap().replace("\"interval_tick\"", "\"interval_tik\""))
+        .unwrap();
+    let (code, _, err) = racecheck(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.toml:17:16"), "{err}");
+    assert!(err.contains("= valid: handle_job_failed"), "{err}");
+    let (code, _, err) = racecheck(&["check", "no/such/dir"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no/such/dir"), "{err}");
+    let (code, _, err) = racecheck(&["check", SEED15, "--variant", "reconcile_guard=sometimes"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("valid: drop, rerun, rerun-preemptive"), "{err}");
+}
+
+#[test]
+fn json_gives_one_object_per_expectation() {
+    let (code, out, _) = racecheck(&["check", SEED15, "--format", "json"]);
+    assert_eq!(code, 0);
+    let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    for key in ["scenario", "variant", "explorer", "verdict", "invariant", "executions", "seconds"] {
+        assert!(rows.iter().all(|r| r.get(key).is_some()), "missing {key}: {out}");
+    }
+    assert_eq!(rows[0]["verdict"], "violation");
+    assert_eq!(rows[0]["invariant"], "every-trigger-seen");
+    assert!(rows[0]["failure"]["schedule"].as_str().unwrap().contains("report-B"));
+    assert_eq!(rows[1]["verdict"], "proved");
+}
+
+#[test]
+fn explain_and_list_describe_the_scenarios() {
+    let (code, out, _) = racecheck(&["explain", SEED15]);
+    assert_eq!(code, 0);
+    for part in [
+        "A reconcile trigger during a pass is silently dropped",
+        "interval_tick",
+        "every-trigger-seen:",
+        "reconcile_guard:",
+        "* rerun",
+    ] {
+        assert!(out.contains(part), "{part} missing from:\n{out}");
+    }
+    let (code, out, _) = racecheck(&["list"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("plan/stale-checkpoint-overwrite") && out.contains("runs/") && out.contains("manifest/"),
+        "{out}"
+    );
+}
+
+#[test]
+fn replay_prints_text_json_and_mermaid() {
+    let schedule = "interval*15, report-B*2, report-B/handleJobComplete*5, interval*1";
+    let base = ["replay", SEED15, "--variant", "reconcile_guard=drop", "--schedule", schedule];
+    let (code, out, _) = racecheck(&base);
+    assert_eq!(code, 1, "a replayed violation exits 1: {out}");
+    assert!(out.contains("every-trigger-seen violated"), "{out}");
+    let (_, json, _) = racecheck(&[&base[..], &["--format", "json"]].concat());
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["schedule"], schedule);
+    assert!(v["trace"].as_array().unwrap().len() >= 20);
+    let (_, mermaid, _) = racecheck(&[&base[..], &["--format", "mermaid"]].concat());
+    assert!(mermaid.starts_with("sequenceDiagram\n"), "{mermaid}");
+    assert!(mermaid.contains("participant P0 as interval"), "{mermaid}");
+    let (code, _, err) = racecheck(&["replay", SEED15, "--variant", "reconcile_guard=rerun", "--schedule", schedule]);
+    assert_eq!(code, 2, "a schedule that does not fit is bad input");
+    assert!(err.contains("does not fit"), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_racecheck"))
+        .args(["list"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").is_dir());
+}
