@@ -51,7 +51,7 @@ fn bad_input_exits_2_with_a_located_error() {
         .unwrap();
     let (code, _, err) = racecheck(&["check", file.to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(err.contains("bad.toml:17:16"), "{err}");
+    assert!(err.contains("bad.toml:17:14"), "{err}");
     assert!(err.contains("= valid: handle_job_failed"), "{err}");
     let (code, _, err) = racecheck(&["check", "no/such/dir"]);
     assert_eq!(code, 2);
