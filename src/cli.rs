@@ -36,6 +36,10 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         runs: usize,
     },
+    /// Generate scenarios with proptest and search them for a violation of the
+    /// variant; write the shrunk violating scenario as a new scenario file.
+    /// Exit status 0 when one was found and written, 1 when none was found.
+    Hunt(HuntArgs),
     /// Replay a recorded shuttle schedule: the same trace every time.
     Replay {
         file: PathBuf,
@@ -76,6 +80,29 @@ pub struct CheckArgs {
     pub max_time: u64,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+}
+
+#[derive(Args)]
+pub struct HuntArgs {
+    /// The system whose scenarios are generated.
+    #[arg(long)]
+    pub system: String,
+    /// The variant searched, as `knob=choice,knob=choice`; each knob's scope
+    /// (its fix's operations and invariants) bounds what is generated.
+    #[arg(long, default_value = "")]
+    pub variant: String,
+    /// Generated scenarios to try.
+    #[arg(long, default_value_t = 64)]
+    pub cases: u32,
+    /// PCT schedules each generated scenario gets.
+    #[arg(long, default_value_t = 200)]
+    pub schedules: usize,
+    /// Seed of the generator and of the schedules (the same seed finds the same scenario).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where to write the scenario (default: scenarios/<system>/hunted-<hash>.toml).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

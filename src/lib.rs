@@ -2,11 +2,14 @@
 //! the persistent state of AI-agent orchestrators.
 //!
 //! Data flows one way: scenario → explore → execution → verdict → report.
-//! Modules below only ever use modules further down this list.
+//! Modules below only ever use modules further down this list. `hunt`
+//! (generated scenarios) sits on top: it uses scenario, explore and systems,
+//! and nothing uses it.
 
 pub mod execution;
 pub mod explore;
 pub mod history;
+pub mod hunt;
 pub mod platform;
 pub mod report;
 pub mod runtime;

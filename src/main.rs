@@ -24,7 +24,7 @@ macro_rules! out {
 }
 
 use clap::Parser;
-use cli::{CheckArgs, Cli, Command, Format};
+use cli::{CheckArgs, Cli, Command, Format, HuntArgs};
 use racecheck::explore::{Failure, Limits, Replay, StepSchedule, Verdict, replay};
 use racecheck::report;
 use racecheck::scenario::{self, ExplorerKind, Scenario, ScenarioError, check_expectation};
@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         Command::List { paths } => list(paths),
         Command::Explain { file } => explain(&file),
         Command::HitRate { file, variant, runs } => hit_rate(&file, &variant, runs),
+        Command::Hunt(args) => hunt(args),
         Command::Replay { file, variant, schedule, format } => replay_schedule(&file, &variant, &schedule, format),
     };
     match result {
@@ -272,6 +273,58 @@ fn hit_rate(file: &std::path::Path, variant: &str, runs: usize) -> Result<u8, St
         100.0 * rate.hits as f64 / rate.runs.max(1) as f64,
         start.elapsed().as_secs_f64()
     );
+    Ok(OK)
+}
+
+fn hunt(args: HuntArgs) -> Result<u8, String> {
+    use racecheck::hunt::{self, HuntConfig, Outcome};
+    let config = HuntConfig {
+        cases: args.cases,
+        schedules: args.schedules,
+        seed: args.seed,
+        ..HuntConfig::new(&args.system, &args.variant)
+    };
+    let label = format!("{} {}", args.system, args.variant);
+    let result = with_progress(&label, || hunt::hunt(&config)).map_err(|e| format!("error: {e}"))?;
+    match &result.plan.scopes[..] {
+        [] => outln!("scope: the whole {} system (no scope covers this variant)", args.system),
+        scopes => {
+            for s in scopes {
+                outln!("scope: {}", s.label());
+            }
+        }
+    }
+    let finding = match result.outcome {
+        Outcome::NotFound { cases } => {
+            outln!(
+                "no violation in {cases} generated scenarios ({} schedules each, seed {}), {:.1}s",
+                args.schedules,
+                args.seed,
+                result.elapsed.as_secs_f64()
+            );
+            return Ok(FAILED);
+        }
+        Outcome::Found(f) => f,
+    };
+    let path = hunt::write(&finding, args.out.as_deref(), std::path::Path::new("scenarios"))
+        .map_err(|e| format!("error: {e}"))?;
+    let (a0, o0) = finding.first_size;
+    let (a1, o1) = finding.proptest_size;
+    let (a2, o2) = finding.size;
+    outln!(
+        "case {} violated {}: {a0} actors/{o0} ops, shrunk to {a1}/{o1} by proptest ({} steps), {a2}/{o2} after {} more changes, {:.1}s",
+        finding.case,
+        finding.invariant,
+        finding.shrink_steps,
+        finding.removals,
+        result.elapsed.as_secs_f64()
+    );
+    outln!("{}: {}", finding.explorer, finding.message);
+    if let Some((choices, shown)) = &finding.counterpart {
+        let text: Vec<String> = choices.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        outln!("counterpart {}: {shown}", text.join(","));
+    }
+    outln!("wrote {}", path.display());
     Ok(OK)
 }
 

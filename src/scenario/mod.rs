@@ -7,10 +7,12 @@
 // once per bad file, so its size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod document;
 mod error;
 mod run;
 mod source;
 
+pub use document::{Document, load_document, parse_document};
 pub use error::ScenarioError;
 pub use run::{Check, check_expectation, check_regression, explorer_for};
 
