@@ -96,8 +96,9 @@ pub struct Failure {
     pub replay: Replay,
     /// The task-and-step schedule that replays it.
     pub schedule: StepSchedule,
-    /// Preemptions it needs: the minimum for exhaustive searches (bounds
-    /// are deepened 0, 1, 2, ...), after shrinking for the others.
+    /// Switches away from an unfinished task between visible steps. For
+    /// exhaustive searches the execution is one of the smallest loom bound
+    /// (bounds are deepened 0, 1, 2, ...); others are shrunk.
     pub preemptions: usize,
     /// Preemptions before shrinking (sampled and stress failures).
     pub preemptions_found: usize,
@@ -106,11 +107,10 @@ pub struct Failure {
 impl Failure {
     pub fn new(violation: Violation, events: Vec<Event>, final_state: Value, replay: Replay) -> Failure {
         let schedule = StepSchedule::of(&events);
-        let preemptions = match replay {
-            // Bounds are deepened, so the bound that failed is the minimum.
-            Replay::Exhaustive { bound: Some(b), .. } => b,
-            _ => schedule.preemptions(&events),
-        };
+        // Counted between visible steps for every explorer, so figures
+        // compare; loom's own bound (which also counts switches at thread
+        // starts and inside locks) is in `replay`.
+        let preemptions = schedule.preemptions(&events);
         Failure { violation, events, final_state, replay, schedule, preemptions, preemptions_found: preemptions }
     }
 
