@@ -15,6 +15,7 @@ mod schedules;
 mod stress;
 
 pub use exhaustive::MAX_EXHAUSTIVE_ACTORS;
+pub use quiet::quietly;
 pub use schedules::ShuttleSchedule;
 pub use stress::{HitRate, hit_rate};
 
