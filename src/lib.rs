@@ -2,8 +2,11 @@
 //! the persistent state of AI-agent orchestrators.
 //!
 //! Data flows one way: scenario → explore → execution → verdict → report.
-//! Modules below only ever use modules further down this list.
+//! Modules below only ever use modules further down this list; `bench`
+//! sits on top of them all (scenario + explore + report), and nothing
+//! imports it.
 
+pub mod bench;
 pub mod execution;
 pub mod explore;
 pub mod history;
