@@ -402,10 +402,10 @@ fn header(report: &BenchReport) -> Vec<String> {
     let proofs: Vec<String> = plan.proof_bounds.iter().map(|b| bound_name(*b)).collect();
     vec![
         format!(
-            "racecheck bench: {} scenarios, {} buggy and {} fixed variants, in {:.1} s",
-            report.scenarios.len(),
-            report.buggy.len(),
-            report.fixed.len(),
+            "racecheck bench: {}, {} and {}, in {:.1} s",
+            plural(report.scenarios.len(), "scenario"),
+            plural(report.buggy.len(), "buggy variant"),
+            plural(report.fixed.len(), "fixed variant"),
             report.seconds
         ),
         format!(
@@ -428,6 +428,11 @@ fn header(report: &BenchReport) -> Vec<String> {
             plan.stress_runs
         ),
     ]
+}
+
+/// `1 scenario`, `2 scenarios`.
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 /// The whole report in `format`.
