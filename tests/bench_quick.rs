@@ -95,6 +95,11 @@ fn quick_bench_measures_every_variant_with_every_explorer() {
         );
         assert!(c.ratio.is_finite() && c.ratio > 0.0);
     }
+    let shuttle = &baseline.comparisons[1];
+    let (bare_steps, scenario_steps) = (shuttle.bare_steps.unwrap(), shuttle.scenario_steps.unwrap());
+    assert!(bare_steps > 1.0 && scenario_steps > 1.0, "{bare_steps} {scenario_steps}");
+    assert!(shuttle.ratio_per_step.is_some_and(|r| r.is_finite() && r > 0.0));
+    assert!(baseline.comparisons[0].bare_steps.is_none(), "loom has no step count");
     for check in &baseline.checks {
         assert!(check.run.violations > 0, "the bare buggy variant shows the race: {check:?}");
     }

@@ -187,3 +187,63 @@ pub fn shuttle_random(write: CheckpointWrite, schedules: usize, seed: u64, max_t
         complete: executions >= schedules,
     }
 }
+
+/// Wraps a shuttle scheduler to count its scheduling decisions.
+struct Counting<S> {
+    inner: S,
+    steps: Arc<AtomicUsize>,
+}
+
+impl<S: shuttle::scheduler::Scheduler> shuttle::scheduler::Scheduler for Counting<S> {
+    fn new_execution(&mut self) -> Option<shuttle::scheduler::Schedule> {
+        self.inner.new_execution()
+    }
+
+    fn next_task(
+        &mut self,
+        runnable: &[&shuttle::scheduler::Task],
+        current: Option<shuttle::scheduler::TaskId>,
+        is_yielding: bool,
+    ) -> Option<shuttle::scheduler::TaskId> {
+        self.steps.fetch_add(1, Ordering::SeqCst);
+        self.inner.next_task(runnable, current, is_yielding)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.inner.next_u64()
+    }
+}
+
+/// Scheduling decisions per execution of `f` under shuttle's random
+/// scheduler (`schedules` schedules from `seed`): how fine-grained a model
+/// is. A separate, untimed run.
+pub fn shuttle_steps(f: impl Fn() + Send + Sync + 'static, schedules: usize, seed: u64, stack_size: usize) -> f64 {
+    let steps = Arc::new(AtomicUsize::new(0));
+    let counts = Counts::default();
+    let mut config = shuttle::Config::new();
+    config.failure_persistence = shuttle::FailurePersistence::None;
+    config.silence_warnings = true;
+    config.stack_size = stack_size;
+    let scheduler =
+        Counting { inner: shuttle::scheduler::RandomScheduler::new_from_seed(seed, schedules), steps: steps.clone() };
+    crate::explore::quietly(|| {
+        let counts = counts.clone();
+        shuttle::Runner::new(scheduler, config).run(move || {
+            counts.count(true);
+            f();
+        })
+    });
+    steps.load(Ordering::SeqCst) as f64 / counts.executions.load(Ordering::SeqCst).max(1) as f64
+}
+
+/// [`shuttle_steps`] of the bare #63 model, with shuttle's default stack.
+pub fn bare_shuttle_steps(write: CheckpointWrite, schedules: usize, seed: u64) -> f64 {
+    shuttle_steps(
+        move || {
+            let _ = seed_63!(shuttle, write);
+        },
+        schedules,
+        seed,
+        shuttle::Config::new().stack_size,
+    )
+}

@@ -20,7 +20,10 @@ mod render;
 
 pub use render::{Format, render};
 
+use crate::execution::{DiskKind, execute};
 use crate::explore::{Explorer, Limits, Report, Verdict, explore, hit_rate};
+use crate::history::History;
+use crate::platform::Shuttle;
 use crate::scenario::{Expectation, Expected, Scenario};
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -282,6 +285,11 @@ pub struct Comparison {
     pub scenario_verdict: &'static str,
     /// Bare executions per second over the scenario's.
     pub ratio: f64,
+    /// Shuttle only: scheduling decisions per execution, bare and scenario
+    /// (measured in separate, untimed runs), and the ratio per decision.
+    pub bare_steps: Option<f64>,
+    pub scenario_steps: Option<f64>,
+    pub ratio_per_step: Option<f64>,
 }
 
 /// Whether the bare models show the race at all (a check of the yardstick).
@@ -550,6 +558,9 @@ pub fn compare(scenario: &Scenario, plan: &Plan) -> Result<Baseline, String> {
             scenario_executions: report.executions,
             scenario_seconds: report.elapsed.as_secs_f64(),
             scenario_verdict: report.verdict.name(),
+            bare_steps: None,
+            scenario_steps: None,
+            ratio_per_step: None,
         });
     };
     for &b in &plan.baseline_bounds {
@@ -559,6 +570,23 @@ pub fn compare(scenario: &Scenario, plan: &Plan) -> Result<Baseline, String> {
     let n = plan.baseline_schedules;
     let bare = baseline::shuttle_random(FieldsOnly, n, 1, plan.cap);
     compare_one(format!("shuttle random, {n} schedules"), bare, Explorer::Random { schedules: n, seed: 1 });
+    // How fine-grained each model is: scheduling decisions per execution.
+    let steps_of = n.min(1000);
+    let bare_steps = baseline::bare_shuttle_steps(FieldsOnly, steps_of, 1);
+    let (model, variant) = (scenario.model.clone(), fixed.variant.clone());
+    let scenario_steps = baseline::shuttle_steps(
+        move || {
+            execute::<Shuttle>(&model, &variant, &DiskKind::Memory, &History::new());
+        },
+        steps_of,
+        1,
+        crate::platform::MODEL_STACK,
+    );
+    if let Some(c) = comparisons.last_mut() {
+        c.bare_steps = Some(bare_steps);
+        c.scenario_steps = Some(scenario_steps);
+        c.ratio_per_step = Some(c.ratio * bare_steps / scenario_steps.max(1e-9));
+    }
     let bound = plan.baseline_bounds.first().copied().unwrap_or(2);
     let checks = vec![
         BareCheck {

@@ -338,6 +338,8 @@ fn baseline_tables(report: &BenchReport) -> Vec<Table> {
             "scenario s",
             "scenario exec/s",
             "ratio",
+            "steps/execution bare, scenario",
+            "ratio per step",
         ],
         names: 1,
         rows: b
@@ -363,6 +365,11 @@ fn baseline_tables(report: &BenchReport) -> Vec<Table> {
                     format!("{:.2}", c.scenario_seconds),
                     format!("{:.0}", c.scenario_executions as f64 / c.scenario_seconds.max(1e-9)),
                     format!("{:.2}×", c.ratio),
+                    match (c.bare_steps, c.scenario_steps) {
+                        (Some(b), Some(s)) => format!("{b:.1}, {s:.1}"),
+                        _ => "-".into(),
+                    },
+                    c.ratio_per_step.map_or("-".into(), |r| format!("{r:.2}×")),
                 ]
             })
             .collect(),
@@ -370,7 +377,10 @@ fn baseline_tables(report: &BenchReport) -> Vec<Table> {
             verdict,
             "ratio: bare executions per second over the scenario layer's; the two models differ in granularity \
              (the scenario has more awaits, spawned tasks and a reconcile pass after each completion), so \
-             their execution counts differ too"
+             their execution counts differ too; bare s and scenario s are the times to the same answer"
+                .into(),
+            "steps/execution: shuttle scheduling decisions per execution (separate untimed runs); ratio per step: \
+             the ratio of scheduling decisions per second"
                 .into(),
         ],
     };
@@ -382,12 +392,9 @@ fn baseline_tables(report: &BenchReport) -> Vec<Table> {
             .checks
             .iter()
             .map(|c| {
-                vec![
-                    c.measurement.clone(),
-                    c.variant.to_string(),
-                    c.run.executions.to_string(),
-                    c.run.violations.to_string(),
-                ]
+                let n =
+                    if c.run.complete { c.run.executions.to_string() } else { format!("{} (cap)", c.run.executions) };
+                vec![c.measurement.clone(), c.variant.to_string(), n, c.run.violations.to_string()]
             })
             .collect(),
         notes: Vec::new(),
