@@ -40,6 +40,10 @@ pub enum Command {
     /// variant; write the shrunk violating scenario as a new scenario file.
     /// Exit status 0 when one was found and written, 1 when none was found.
     Hunt(HuntArgs),
+    /// Measure how fast each explorer finds every shipped race and proves its
+    /// fix, side by side, plus the scenario layer's overhead against bare
+    /// loom and shuttle (see BENCHMARKS.md). Takes minutes; `--quick` takes seconds.
+    Bench(BenchArgs),
     /// Replay a recorded shuttle schedule: the same trace every time.
     Replay {
         file: PathBuf,
@@ -103,6 +107,43 @@ pub struct HuntArgs {
     /// Where to write the scenario (default: scenarios/<system>/hunted-<hash>.toml).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Scenario files or directories, searched recursively (default: scenarios/).
+    pub paths: Vec<PathBuf>,
+    /// Few seeds and small caps (5 seeds, 200 schedules, 2 s cap, 5 stress runs):
+    /// checks the benchmark works, measures little. Options below override it.
+    #[arg(long)]
+    pub quick: bool,
+    /// Seeds per sampling explorer and buggy variant [default: 50].
+    #[arg(long)]
+    pub seeds: Option<usize>,
+    /// Schedules one seed may run before it counts as not found [default: 1000].
+    #[arg(long)]
+    pub schedules: Option<usize>,
+    /// Time cap of one search in seconds (a proof cut short is `incomplete`) [default: 60].
+    #[arg(long)]
+    pub cap: Option<f64>,
+    /// Real-thread runs per buggy variant for the stress hit rate [default: 100].
+    #[arg(long)]
+    pub stress_runs: Option<usize>,
+    /// Shuttle schedules of the baseline comparison [default: 10000].
+    #[arg(long)]
+    pub baseline_schedules: Option<usize>,
+    /// The #63 scenario the bare baseline is compared with; `none` to skip the comparison.
+    #[arg(long, default_value = "scenarios/plan/stale-checkpoint-overwrite.toml")]
+    pub baseline: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: BenchFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchFormat {
+    Text,
+    Json,
+    Markdown,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

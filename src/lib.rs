@@ -3,9 +3,10 @@
 //!
 //! Data flows one way: scenario → explore → execution → verdict → report.
 //! Modules below only ever use modules further down this list. `hunt`
-//! (generated scenarios) sits on top: it uses scenario, explore and systems,
-//! and nothing uses it.
+//! (generated scenarios) and `bench` (measurements) sit on top: they use
+//! scenario, explore, report and systems, and nothing imports them.
 
+pub mod bench;
 pub mod execution;
 pub mod explore;
 pub mod history;

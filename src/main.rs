@@ -24,7 +24,7 @@ macro_rules! out {
 }
 
 use clap::Parser;
-use cli::{CheckArgs, Cli, Command, Format, HuntArgs};
+use cli::{BenchArgs, BenchFormat, CheckArgs, Cli, Command, Format, HuntArgs};
 use racecheck::explore::{Failure, Limits, Replay, StepSchedule, Verdict, replay};
 use racecheck::report;
 use racecheck::scenario::{self, ExplorerKind, Scenario, ScenarioError, check_expectation};
@@ -50,6 +50,7 @@ fn main() -> ExitCode {
         Command::HitRate { file, variant, runs } => hit_rate(&file, &variant, runs),
         Command::Hunt(args) => hunt(args),
         Command::Replay { file, variant, schedule, format } => replay_schedule(&file, &variant, &schedule, format),
+        Command::Bench(args) => bench(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -209,6 +210,39 @@ fn with_progress<R>(label: &str, f: impl FnOnce() -> R) -> R {
     let _ = done.send(());
     let _ = spinner.join();
     result
+}
+
+fn bench(args: BenchArgs) -> Result<u8, String> {
+    use racecheck::bench;
+    let mut plan = if args.quick { bench::Plan::quick() } else { bench::Plan::full() };
+    plan.seeds = args.seeds.unwrap_or(plan.seeds);
+    plan.schedules = args.schedules.unwrap_or(plan.schedules);
+    plan.stress_runs = args.stress_runs.unwrap_or(plan.stress_runs);
+    plan.baseline_schedules = args.baseline_schedules.unwrap_or(plan.baseline_schedules);
+    if let Some(cap) = args.cap {
+        plan.cap = Duration::try_from_secs_f64(cap)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("error: expected a positive number of seconds for --cap, found {cap}"))?;
+    }
+    if plan.seeds == 0 || plan.schedules == 0 || plan.baseline_schedules == 0 {
+        return Err("error: --seeds, --schedules and --baseline-schedules must be at least 1".into());
+    }
+    let scenarios = load_all(args.paths)?;
+    let baseline = match args.baseline.as_str() {
+        "none" => None,
+        path => Some(scenario::load(std::path::Path::new(path)).map_err(|e| e.to_string())?),
+    };
+    let start = std::time::Instant::now();
+    let mut progress = |what: &str| eprintln!("[{:>6.1}s] {what}", start.elapsed().as_secs_f64());
+    let report = bench::run(&scenarios, baseline.as_ref(), &plan, &mut progress);
+    let format = match args.format {
+        BenchFormat::Text => bench::Format::Text,
+        BenchFormat::Json => bench::Format::Json,
+        BenchFormat::Markdown => bench::Format::Markdown,
+    };
+    out!("{}", bench::render(&report, format));
+    Ok(if report.anomalies.is_empty() { OK } else { FAILED })
 }
 
 fn list(paths: Vec<PathBuf>) -> Result<u8, String> {

@@ -68,6 +68,9 @@ fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Li
     builder.preemption_bound = bound;
     builder.max_branches = MAX_BRANCHES;
     builder.max_duration = Some(limits.max_time);
+    // Loom looks at the clock only every `checkpoint_interval` executions
+    // (20,000 by default: seconds past the limit); look after each one.
+    builder.checkpoint_interval = 1;
     builder.max_permutations = None;
     builder.checkpoint_file = None;
     builder.log = false;

@@ -16,6 +16,7 @@ mod steer;
 mod stress;
 
 pub use exhaustive::MAX_EXHAUSTIVE_ACTORS;
+pub use quiet::quietly;
 pub use steer::{StepSchedule, replay};
 pub use stress::{HitRate, hit_rate};
 
