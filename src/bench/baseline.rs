@@ -138,19 +138,11 @@ impl BareRun {
     }
 }
 
-/// Every interleaving with at most `bound` preemptions, on loom, with loom's
-/// defaults (thread stacks included) but the same bound and time limit as
-/// the exhaustive explorer.
+/// Every interleaving with at most `bound` preemptions, on loom, configured
+/// like the exhaustive explorer (thread stacks stay loom's default).
 pub fn loom(write: CheckpointWrite, bound: Option<usize>, max_time: Duration) -> BareRun {
     let counts = Counts::default();
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = bound;
-    builder.max_duration = Some(max_time);
-    builder.checkpoint_interval = 1;
-    builder.max_permutations = None;
-    builder.checkpoint_file = None;
-    builder.log = false;
-    builder.location = false;
+    let builder = crate::explore::loom_builder(bound, max_time);
     let start = Instant::now();
     crate::explore::quietly(|| {
         let counts = counts.clone();

@@ -53,6 +53,23 @@ pub(super) fn run(model: &Model, variant: &Variant, bound: Option<usize>, limits
     (Verdict::Proved { bound }, total)
 }
 
+/// A loom search as racecheck runs one: the given bound and time limit, and
+/// nothing taken from `LOOM_*` environment variables.
+pub fn loom_builder(bound: Option<usize>, max_time: std::time::Duration) -> loom::model::Builder {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = bound;
+    builder.max_branches = MAX_BRANCHES;
+    builder.max_duration = Some(max_time);
+    // Loom looks at the clock only every `checkpoint_interval` executions
+    // (20,000 by default: seconds past the limit); look after each one.
+    builder.checkpoint_interval = 1;
+    builder.max_permutations = None;
+    builder.checkpoint_file = None;
+    builder.log = false;
+    builder.location = false;
+    builder
+}
+
 /// One loom search with preemption bound `bound`.
 fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Limits) -> (Verdict, usize) {
     let actors = model.actor_count();
@@ -64,17 +81,7 @@ fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Li
         return (Verdict::Incomplete { reason }, 0);
     }
     let search = Arc::new(Mutex::new(Search::default()));
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = bound;
-    builder.max_branches = MAX_BRANCHES;
-    builder.max_duration = Some(limits.max_time);
-    // Loom looks at the clock only every `checkpoint_interval` executions
-    // (20,000 by default: seconds past the limit); look after each one.
-    builder.checkpoint_interval = 1;
-    builder.max_permutations = None;
-    builder.checkpoint_file = None;
-    builder.log = false;
-    builder.location = false;
+    let builder = loom_builder(bound, limits.max_time);
     let start = Instant::now();
     let (m, v, s) = (model.clone(), variant.clone(), search.clone());
     let result = quiet::quietly(|| {

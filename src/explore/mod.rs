@@ -15,7 +15,7 @@ mod schedules;
 mod steer;
 mod stress;
 
-pub use exhaustive::MAX_EXHAUSTIVE_ACTORS;
+pub use exhaustive::{MAX_EXHAUSTIVE_ACTORS, loom_builder};
 pub use quiet::quietly;
 pub use steer::{StepSchedule, replay};
 pub use stress::{HitRate, hit_rate};
