@@ -33,7 +33,7 @@ pub enum Command {
         /// The variant, as `knob=choice,knob=choice` (unset knobs take their default).
         #[arg(long, default_value = "")]
         variant: String,
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
         runs: usize,
     },
     /// Generate scenarios with proptest and search them for a violation of the
@@ -68,11 +68,12 @@ pub struct CheckArgs {
     /// Exhaustive preemption bound; `none` for unbounded.
     #[arg(long)]
     pub bound: Option<String>,
-    /// Schedules for pct/random, runs for stress.
-    #[arg(long)]
+    /// Schedules for pct/random, runs for stress (at least 1: a search of
+    /// nothing would find nothing and look green).
+    #[arg(long, value_parser = at_least_one)]
     pub schedules: Option<usize>,
-    /// PCT bug depth.
-    #[arg(long)]
+    /// PCT bug depth (at least 1).
+    #[arg(long, value_parser = at_least_one)]
     pub depth: Option<usize>,
     #[arg(long)]
     pub seed: Option<u64>,
@@ -153,4 +154,13 @@ pub enum Format {
     Json,
     /// A Mermaid sequenceDiagram of each failure, for a GitHub issue or PR.
     Mermaid,
+}
+
+/// A count that must be positive.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("expected at least 1, found 0".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("expected a positive number, found {text:?}")),
+    }
 }

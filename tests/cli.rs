@@ -56,6 +56,10 @@ fn bad_input_exits_2_with_a_located_error() {
     let (code, _, err) = racecheck(&["check", "no/such/dir"]);
     assert_eq!(code, 2);
     assert!(err.contains("no/such/dir"), "{err}");
+    // A search of nothing would find nothing and look green.
+    let (code, _, err) = racecheck(&["check", SEED15, "--explorer", "pct", "--schedules", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("expected at least 1, found 0"), "{err}");
     let (code, _, err) = racecheck(&["check", SEED15, "--variant", "reconcile_guard=sometimes"]);
     assert_eq!(code, 2);
     assert!(err.contains("valid: drop, rerun, rerun-preemptive"), "{err}");
