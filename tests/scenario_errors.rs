@@ -231,3 +231,12 @@ fn bad_regression_schedule() {
     let e = error(&text);
     assert_eq!(e.valid, vec!["no-lost-job-update"]);
 }
+
+#[test]
+fn actor_names_must_fit_in_a_schedule() {
+    for bad in ["report B", "a,b", "a*b", "a/b", ""] {
+        let e = error(&with("name = \"monitor\"", &format!("name = {bad:?}")));
+        assert_at(&e, 9, 8);
+        assert!(e.expected.starts_with("an actor name of letters"), "{e}");
+    }
+}

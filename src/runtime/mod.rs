@@ -103,14 +103,13 @@ pub struct Cx<'rt, P: Platform> {
     task: Arc<str>,
     op: Arc<str>,
     pending: Vec<(Arc<str>, TaskBody<P>)>,
-    children: u32,
 }
 
 impl<'rt, P: Platform> Cx<'rt, P> {
     /// Enters the runtime as `task`, taking the loop under event-loop semantics.
     pub fn enter(rt: &'rt Arc<Runtime<P>>, task: Arc<str>, op: Arc<str>) -> Self {
         let turn = (rt.semantics == Semantics::EventLoop).then(|| P::lock(&rt.event_loop));
-        Cx { rt, turn, task, op, pending: Vec::new(), children: 0 }
+        Cx { rt, turn, task, op, pending: Vec::new() }
     }
 
     pub fn semantics(&self) -> Semantics {
@@ -162,7 +161,6 @@ impl<'rt, P: Platform> Cx<'rt, P> {
     /// Fire-and-forget: `body` runs as a new task named `<this task>/<name>`.
     /// The caller must already have done the body's synchronous prefix.
     pub fn spawn(&mut self, name: &str, body: TaskBody<P>) {
-        self.children += 1;
         let task: Arc<str> = format!("{}/{}", self.task, name).into();
         self.record("spawn", Effect::Spawned { task: task.clone() });
         self.pending.push((task, body));
@@ -181,7 +179,6 @@ impl<'rt, P: Platform> Cx<'rt, P> {
             self.start_pending();
             P::name_current_task(&task);
             self.task = task;
-            self.children = 0;
             body(&mut self);
         }
     }

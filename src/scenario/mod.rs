@@ -268,6 +268,14 @@ impl Loader<'_> {
             let base = [key("actor"), PathSeg::Index(a)];
             self.table_keys(&base, "a key of an [[actor]]", &["name", "do"])?;
             let name = self.string(&[base[0].clone(), base[1].clone(), key("name")], true)?.unwrap_or_default();
+            // Actor names appear in step schedules (`name*3, name/task*2`).
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+                return Err(self.err(
+                    &[base[0].clone(), base[1].clone(), key("name")],
+                    "an actor name of letters, digits, `_`, `.` and `-` (it appears in replay schedules)",
+                    format!("{name:?}"),
+                ));
+            }
             if actors.iter().any(|(n, _): &(String, _)| n == &name) {
                 return Err(self.err(
                     &[base[0].clone(), base[1].clone(), key("name")],
