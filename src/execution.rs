@@ -3,7 +3,7 @@
 //! the history and the final state.
 
 use crate::history::{Event, History};
-use crate::runtime::{Runtime, Semantics};
+use crate::runtime::{Runtime, Semantics, TurnControl};
 use crate::storage::{Disk, MemoryDisk};
 use crate::systems::{Backend, Compiled, DynSystem, Variant};
 use serde_json::Value;
@@ -54,7 +54,27 @@ pub enum DiskKind {
 /// execution panics or deadlocks). Must be called inside the backend's model
 /// (loom / shuttle), if any.
 pub fn execute<P: Backend>(model: &Model, variant: &Variant, disk: &DiskKind, history: &History) -> Outcome {
-    let rt = Runtime::<P>::new(model.semantics, history.clone());
+    run(model, variant, disk, history, Runtime::<P>::new(model.semantics, history.clone()))
+}
+
+/// [`execute`] on an event loop whose turns `control` hands out (the
+/// `dpor` explorer), on the memory disk.
+pub fn execute_controlled<P: Backend>(
+    model: &Model,
+    variant: &Variant,
+    history: &History,
+    control: Arc<dyn TurnControl>,
+) -> Outcome {
+    run(model, variant, &DiskKind::Memory, history, Runtime::<P>::controlled(history.clone(), control))
+}
+
+fn run<P: Backend>(
+    model: &Model,
+    variant: &Variant,
+    disk: &DiskKind,
+    history: &History,
+    rt: Arc<Runtime<P>>,
+) -> Outcome {
     let disk: Arc<dyn Disk> = match disk {
         DiskKind::Memory => Arc::new(MemoryDisk::new(&rt)),
         DiskKind::Directory(root) => Arc::new(crate::storage::DirectoryDisk::new(root.clone())),
@@ -82,6 +102,7 @@ pub fn execute<P: Backend>(model: &Model, variant: &Variant, disk: &DiskKind, hi
             )
         })
         .collect();
+    rt.begin();
     for handle in handles {
         if let Err(panic) = P::join(handle) {
             std::panic::resume_unwind(panic);

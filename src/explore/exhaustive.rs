@@ -6,6 +6,7 @@ use crate::execution::{DiskKind, Model, execute};
 use crate::history::History;
 use crate::platform::Loom;
 use crate::systems::Variant;
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -120,4 +121,36 @@ fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Li
         },
     };
     (verdict, executions)
+}
+
+/// Every distinct end loom reaches with preemption bound `bound` (see [`super::outcomes`]).
+pub(super) fn outcomes(
+    model: &Model,
+    variant: &Variant,
+    bound: Option<usize>,
+    limits: &Limits,
+) -> Result<(BTreeSet<String>, usize), String> {
+    let seen: Arc<Mutex<(BTreeSet<String>, usize)>> = Arc::default();
+    let builder = loom_builder(bound, limits.max_time);
+    let start = Instant::now();
+    let (m, v, s) = (model.clone(), variant.clone(), seen.clone());
+    let result = quiet::quietly(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            builder.check(move || {
+                let history = History::new();
+                let outcome = execute::<Loom>(&m, &v, &DiskKind::Memory, &history);
+                let key = super::outcome_key(&m, &history, &outcome);
+                let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
+                s.0.insert(key);
+                s.1 += 1;
+            })
+        }))
+    });
+    if let Err(payload) = result {
+        return Err(panic_message(&*payload));
+    }
+    if start.elapsed() >= limits.max_time {
+        return Err(format!("time limit of {:?} reached", limits.max_time));
+    }
+    Ok(std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner())))
 }

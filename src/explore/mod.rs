@@ -3,12 +3,14 @@
 //! | explorer     | backend          | a pass means                         |
 //! |--------------|------------------|--------------------------------------|
 //! | `exhaustive` | loom             | **proved** (within the stated bound) |
+//! | `dpor`       | shuttle threads, our turns | **proved** (unbounded; event loop only) |
 //! | `pct`/`random` | shuttle, seeded | **not found** in N schedules        |
 //! | `stress`     | real threads, real directory | smoke test only           |
 //!
 //! A search that hits a limit is `incomplete`, never green. Failures are
 //! caught; panics inside a model are kept quiet while exploring.
 
+mod dpor;
 mod exhaustive;
 mod quiet;
 mod schedules;
@@ -20,10 +22,11 @@ pub use quiet::quietly;
 pub use steer::{StepSchedule, replay};
 pub use stress::{HitRate, hit_rate};
 
-use crate::execution::{Model, Violation};
-use crate::history::Event;
+use crate::execution::{Model, Outcome, Violation};
+use crate::history::{Event, History};
 use crate::systems::Variant;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// How to search the interleavings of a model.
@@ -31,6 +34,9 @@ use std::time::{Duration, Instant};
 pub enum Explorer {
     /// Loom, every interleaving with at most `bound` preemptions (`None`: all).
     Exhaustive { bound: Option<usize> },
+    /// Every interleaving of event-loop turns, one per order of the turns
+    /// that conflict (dynamic partial-order reduction); no bound.
+    Dpor,
     /// Shuttle's PCT scheduler with bug depth `depth`.
     Pct { depth: usize, schedules: usize, seed: u64 },
     /// Shuttle's uniformly random scheduler.
@@ -43,6 +49,7 @@ impl Explorer {
     pub fn name(&self) -> &'static str {
         match self {
             Explorer::Exhaustive { .. } => "exhaustive",
+            Explorer::Dpor => "dpor",
             Explorer::Pct { .. } => "pct",
             Explorer::Random { .. } => "random",
             Explorer::Stress { .. } => "stress",
@@ -54,6 +61,7 @@ impl Explorer {
         match self {
             Explorer::Exhaustive { bound: Some(b) } => format!("exhaustive(bound={b})"),
             Explorer::Exhaustive { bound: None } => "exhaustive(unbounded)".into(),
+            Explorer::Dpor => "dpor".into(),
             Explorer::Pct { depth, schedules, seed } => {
                 format!("pct(depth={depth}, schedules={schedules}, seed={seed})")
             }
@@ -80,6 +88,8 @@ impl Default for Limits {
 pub enum Replay {
     /// Loom explores in a fixed order: the same bound finds the same execution.
     Exhaustive { bound: Option<usize>, execution: usize },
+    /// The execution (1-based) of a `dpor` search, which runs in a fixed order.
+    Reduced { execution: usize },
     /// The shuttle execution (1-based) of a seeded search.
     Sampled { seed: u64, execution: usize },
     /// A run of real threads.
@@ -174,6 +184,7 @@ pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &L
     let start = Instant::now();
     let (verdict, executions) = match explorer {
         Explorer::Exhaustive { bound } => exhaustive::run(model, variant, *bound, limits),
+        Explorer::Dpor => dpor::run(model, variant, limits),
         Explorer::Pct { depth, schedules, seed } => {
             schedules::run_pct(model, variant, *depth, *schedules, *seed, limits)
         }
@@ -185,6 +196,36 @@ pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &L
         other => other,
     };
     Report { explorer: explorer.clone(), verdict, executions, elapsed: start.elapsed() }
+}
+
+/// Every distinct end of `model` under `variant` an exhaustive `explorer`
+/// reaches (`exhaustive` or `dpor`), each as its final state and the
+/// invariants it breaks, with the number of executions run. Two sound
+/// exhaustive explorers reach the same set: the tests compare loom's
+/// with dpor's.
+pub fn outcomes(
+    model: &Model,
+    variant: &Variant,
+    explorer: &Explorer,
+    limits: &Limits,
+) -> Result<(BTreeSet<String>, usize), String> {
+    match explorer {
+        Explorer::Exhaustive { bound } => exhaustive::outcomes(model, variant, *bound, limits),
+        Explorer::Dpor => dpor::outcomes(model, variant, limits),
+        other => Err(format!("{} samples executions; only exhaustive explorers list outcomes", other.name())),
+    }
+}
+
+/// One end of an execution, as [`outcomes`] lists it.
+fn outcome_key(model: &Model, history: &History, outcome: &Outcome) -> String {
+    let events = history.events();
+    let broken: Vec<&str> = model
+        .invariants
+        .iter()
+        .filter(|inv| model.compiled.check(inv, &events, &outcome.final_state).is_some())
+        .map(String::as_str)
+        .collect();
+    format!("broken={broken:?} state={}", outcome.final_state)
 }
 
 /// The text of a panic payload.

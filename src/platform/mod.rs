@@ -38,6 +38,7 @@ pub trait Platform: Sized + Send + Sync + 'static {
     fn condvar() -> Self::Condvar;
     fn wait<'a, T: Send + 'static>(cv: &Self::Condvar, guard: Self::Guard<'a, T>) -> Self::Guard<'a, T>;
     fn notify_one(cv: &Self::Condvar);
+    fn notify_all(cv: &Self::Condvar);
 
     fn atomic_bool(value: bool) -> Self::AtomicBool;
     /// Atomically replaces the value and returns the previous one.
@@ -89,6 +90,9 @@ macro_rules! std_like_platform {
             }
             fn notify_one(cv: &Self::Condvar) {
                 cv.notify_one()
+            }
+            fn notify_all(cv: &Self::Condvar) {
+                cv.notify_all()
             }
             fn atomic_bool(value: bool) -> Self::AtomicBool {
                 Self::AtomicBool::new(value)

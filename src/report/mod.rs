@@ -150,6 +150,7 @@ pub fn found_by(failure: &Failure) -> String {
             format!("exhaustive execution {execution} at bound {b} (the smallest that fails)")
         }
         Replay::Exhaustive { bound: None, execution } => format!("exhaustive execution {execution}, unbounded"),
+        Replay::Reduced { execution } => format!("dpor execution {execution}"),
         Replay::Sampled { seed, execution } => format!("sampled execution {execution} of seed {seed}"),
         Replay::Stress { run } => format!("real-thread run {run}"),
         Replay::Given => "replaying the given schedule".into(),

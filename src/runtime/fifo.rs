@@ -78,7 +78,7 @@ impl<P: Platform> FifoMutex<P> {
         self.state.with(|s| match s.queue.pop_front() {
             Some((next, cv)) => {
                 s.holder = Some(next);
-                P::notify_one(&cv);
+                cx.notify_one(&cv);
             }
             None => s.holder = None,
         });

@@ -21,9 +21,13 @@
 
 mod fifo;
 mod shared;
+mod turns;
 
 pub use fifo::{FifoMutex, Ticket};
 pub use shared::{Flag, Shared};
+pub use turns::{Access, AccessKind, Footprint, Resource, TaskId, Turn, TurnControl};
+
+use turns::{Leave, Turns};
 
 use crate::history::{Effect, History};
 use crate::platform::{Panic, Platform};
@@ -58,11 +62,37 @@ pub struct Runtime<P: Platform> {
     history: History,
     /// Threads of spawned tasks, joined at quiescence.
     spawned: Mutex<Vec<P::JoinHandle>>,
+    /// Set when an explorer picks who takes the loop (event-loop semantics).
+    turns: Option<Turns<P>>,
 }
 
 impl<P: Platform> Runtime<P> {
     pub fn new(semantics: Semantics, history: History) -> Arc<Self> {
-        Arc::new(Self { semantics, event_loop: P::mutex(()), history, spawned: Mutex::new(Vec::new()) })
+        Arc::new(Self { semantics, event_loop: P::mutex(()), history, spawned: Mutex::new(Vec::new()), turns: None })
+    }
+
+    /// An event loop whose turns `control` hands out, one task at a time.
+    pub fn controlled(history: History, control: Arc<dyn TurnControl>) -> Arc<Self> {
+        Arc::new(Self {
+            semantics: Semantics::EventLoop,
+            event_loop: P::mutex(()),
+            history,
+            spawned: Mutex::new(Vec::new()),
+            turns: Some(Turns::new(control)),
+        })
+    }
+
+    /// Where turns report what they touch, on a controlled loop.
+    pub fn footprint(&self) -> Option<&Arc<Footprint>> {
+        self.turns.as_ref().map(Turns::footprint)
+    }
+
+    /// Hands the loop to the first task, on a controlled loop (after the
+    /// actors are started; otherwise they race for the loop themselves).
+    pub fn begin(&self) {
+        if let Some(turns) = &self.turns {
+            turns.begin();
+        }
     }
 
     pub fn semantics(&self) -> Semantics {
@@ -76,8 +106,9 @@ impl<P: Platform> Runtime<P> {
     /// Starts a task on its own thread; it takes the loop before running.
     pub fn start(self: &Arc<Self>, task: Arc<str>, op: Arc<str>, body: TaskBody<P>) -> P::JoinHandle {
         let rt = Arc::clone(self);
+        let id = self.turns.as_ref().map_or(0, Turns::register);
         P::spawn(&task.clone(), move || {
-            let mut cx = Cx::enter(&rt, task, op);
+            let mut cx = Cx::enter(&rt, id, task, op);
             body(&mut cx);
             cx.finish();
         })
@@ -99,6 +130,8 @@ impl<P: Platform> Runtime<P> {
 /// operation it performs, and the tasks it has spawned but not yet started.
 pub struct Cx<'rt, P: Platform> {
     rt: &'rt Arc<Runtime<P>>,
+    /// This task's number on a controlled loop.
+    id: TaskId,
     turn: Option<P::Guard<'rt, ()>>,
     task: Arc<str>,
     op: Arc<str>,
@@ -107,9 +140,13 @@ pub struct Cx<'rt, P: Platform> {
 
 impl<'rt, P: Platform> Cx<'rt, P> {
     /// Enters the runtime as `task`, taking the loop under event-loop semantics.
-    pub fn enter(rt: &'rt Arc<Runtime<P>>, task: Arc<str>, op: Arc<str>) -> Self {
+    fn enter(rt: &'rt Arc<Runtime<P>>, id: TaskId, task: Arc<str>, op: Arc<str>) -> Self {
+        if let Some(turns) = &rt.turns {
+            turns.wait_turn(id);
+            return Cx { rt, id, turn: None, task, op, pending: Vec::new() };
+        }
         let turn = (rt.semantics == Semantics::EventLoop).then(|| P::lock(&rt.event_loop));
-        Cx { rt, turn, task, op, pending: Vec::new() }
+        Cx { rt, id, turn, task, op, pending: Vec::new() }
     }
 
     pub fn semantics(&self) -> Semantics {
@@ -129,20 +166,29 @@ impl<'rt, P: Platform> Cx<'rt, P> {
         &self.op
     }
 
-    /// Records a visible effect and returns its step number.
+    /// Records a visible effect and returns its step number. (The step is a
+    /// label for reports: a model must not branch on it, see [`Cx::now`].)
     pub fn record(&self, func: &'static str, effect: Effect) -> usize {
+        if let Some(footprint) = self.rt.footprint() {
+            touch_event(footprint, &effect);
+        }
         self.rt.history.push(self.task.clone(), self.op.clone(), func, effect)
     }
 
     /// A logical clock for timestamps: the number of steps so far.
     pub fn now(&self) -> usize {
+        if let Some(footprint) = self.rt.footprint() {
+            footprint.touch_named(CLOCK, AccessKind::Read);
+        }
         self.rt.history.events_len()
     }
 
     /// An `await`: other tasks may run here.
     pub fn await_point(&mut self) {
         self.start_pending();
-        if self.turn.is_some() {
+        if let Some(turns) = &self.rt.turns {
+            turns.leave(self.id, &self.task, Leave::Await);
+        } else if self.turn.is_some() {
             self.turn = None;
             self.turn = Some(P::lock(&self.rt.event_loop));
         }
@@ -153,8 +199,21 @@ impl<'rt, P: Platform> Cx<'rt, P> {
     pub(crate) fn wait_on_loop(&mut self, cv: &P::Condvar, mut ready: impl FnMut() -> bool) {
         self.start_pending();
         while !ready() {
+            if let Some(turns) = &self.rt.turns {
+                turns.leave(self.id, &self.task, Leave::Park { key: cv_key::<P>(cv) });
+                continue;
+            }
             let turn = self.turn.take().expect("event-loop task holds the loop");
             self.turn = Some(P::wait(cv, turn));
+        }
+    }
+
+    /// Wakes the task waiting on `cv` in [`Cx::wait_on_loop`] (or on a
+    /// threads-semantics wait).
+    pub(crate) fn notify_one(&self, cv: &P::Condvar) {
+        match &self.rt.turns {
+            Some(turns) => turns.wake(cv_key::<P>(cv)),
+            None => P::notify_one(cv),
         }
     }
 
@@ -181,5 +240,34 @@ impl<'rt, P: Platform> Cx<'rt, P> {
             self.task = task;
             body(&mut self);
         }
+        if let Some(turns) = &self.rt.turns {
+            turns.leave(self.id, &self.task, Leave::Exit);
+        }
+    }
+}
+
+/// The history's clock: every event advances it, [`Cx::now`] reads it.
+const CLOCK: &str = "clock";
+
+/// Identifies a condition variable by address (it lives as long as its waiter).
+fn cv_key<P: Platform>(cv: &P::Condvar) -> usize {
+    cv as *const P::Condvar as usize
+}
+
+/// What recording `effect` touches: the resource it is about, so that the
+/// explorer keeps every two events an invariant may compare in order. Notes
+/// (triggers, passes, job updates, errors) are compared with one another.
+fn touch_event(footprint: &Footprint, effect: &Effect) {
+    footprint.touch_named(CLOCK, AccessKind::Add);
+    match effect {
+        Effect::Read { res, .. } => footprint.touch(Resource::Named(res.clone()), AccessKind::Read),
+        Effect::Wrote { res, .. } | Effect::Removed { res } => {
+            footprint.touch(Resource::Named(res.clone()), AccessKind::Write)
+        }
+        Effect::LockWait { res } | Effect::Locked { res } | Effect::Unlocked { res } => {
+            footprint.touch(Resource::Named(format!("lock {res}").into()), AccessKind::Write)
+        }
+        Effect::Note { .. } | Effect::Threw { .. } => footprint.touch_named("notes", AccessKind::Write),
+        Effect::Spawned { .. } => {}
     }
 }

@@ -31,17 +31,19 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExplorerKind {
     Exhaustive,
+    Dpor,
     Pct,
     Random,
     Stress,
 }
 
 impl ExplorerKind {
-    pub const NAMES: &'static [&'static str] = &["exhaustive", "pct", "random", "stress"];
+    pub const NAMES: &'static [&'static str] = &["exhaustive", "dpor", "pct", "random", "stress"];
 
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "exhaustive" => Some(ExplorerKind::Exhaustive),
+            "dpor" => Some(ExplorerKind::Dpor),
             "pct" => Some(ExplorerKind::Pct),
             "random" => Some(ExplorerKind::Random),
             "stress" => Some(ExplorerKind::Stress),

@@ -8,6 +8,7 @@ use crate::explore::{Explorer, Limits, Report, Verdict, explore};
 pub fn explorer_for(settings: &ExploreSettings) -> Explorer {
     match settings.explorer {
         ExplorerKind::Exhaustive => Explorer::Exhaustive { bound: settings.bound },
+        ExplorerKind::Dpor => Explorer::Dpor,
         ExplorerKind::Pct => {
             Explorer::Pct { depth: settings.depth, schedules: settings.schedules, seed: settings.seed }
         }

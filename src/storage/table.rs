@@ -17,12 +17,12 @@ impl<P: Platform, R: Clone + Send + 'static> Table<P, R> {
     }
 
     pub fn select(&self, id: &str) -> Option<R> {
-        self.rows.with(|rows| rows.get(id).cloned())
+        self.rows.read(|rows| rows.get(id).cloned())
     }
 
     /// Every row matching `filter`, in id order.
     pub fn select_where(&self, filter: impl Fn(&R) -> bool) -> Vec<(String, R)> {
-        self.rows.with(|rows| rows.iter().filter(|(_, r)| filter(r)).map(|(k, r)| (k.clone(), r.clone())).collect())
+        self.rows.read(|rows| rows.iter().filter(|(_, r)| filter(r)).map(|(k, r)| (k.clone(), r.clone())).collect())
     }
 
     /// `UPDATE ... SET ... WHERE id = $1 AND <guard>`: returns the row count

@@ -543,23 +543,20 @@ impl<P: Platform> RunRuntime<P> {
         }
     }
 
-    /// The state the run shows at the end of an execution.
+    /// The state the run shows at the end of an execution. The steps at
+    /// which the cache was set and timers armed are left out: they label
+    /// events for reports, and differ between executions that differ only
+    /// in the order of turns that do not touch each other's state.
     pub fn final_state(&self) -> Value {
         let manifest = self.manifest.get().map(|c| {
             json!({
                 "runId": c.manifest.run_id,
                 "serverGeneration": c.manifest.server_generation,
                 "etag": c.manifest.etag,
-                "cachedAt": c.at,
             })
         });
-        let timers: Vec<Value> = self
-            .timers
-            .get()
-            .armed
-            .iter()
-            .map(|t| json!({ "file": t.file.name(), "due": t.due, "armedAt": t.armed_at }))
-            .collect();
+        let timers: Vec<Value> =
+            self.timers.get().armed.iter().map(|t| json!({ "file": t.file.name(), "due": t.due })).collect();
         json!({
             "manifest": manifest,
             "planMd": self.plan_md.get(),

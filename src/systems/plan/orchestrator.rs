@@ -244,8 +244,7 @@ impl<P: Platform> MissionControl<P> {
     /// `reconcile()`: the guard around `_doReconcile`, per variant.
     pub fn reconcile(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) {
         let orch = &self.orchestrators[o];
-        let step = cx.now() + 1;
-        Self::note(cx, "reconcile", "reconcile-trigger", json!({ "orchestrator": orch.name, "step": step }));
+        Self::note(cx, "reconcile", "reconcile-trigger", json!({ "orchestrator": orch.name }));
         match self.config.reconcile_guard {
             ReconcileGuard::Drop => {
                 if orch.is_reconciling.load(cx) {
@@ -298,8 +297,7 @@ impl<P: Platform> MissionControl<P> {
     /// `_doReconcile()`, step by step (origin-systems.md §1.10).
     fn do_reconcile(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) -> Result<()> {
         let orch = &self.orchestrators[o];
-        let step = cx.now() + 1;
-        Self::note(cx, "_doReconcile", "reconcile-pass", json!({ "orchestrator": orch.name, "step": step }));
+        Self::note(cx, "_doReconcile", "reconcile-pass", json!({ "orchestrator": orch.name }));
         // 1-2. Load; stop when gone or terminal; skip while paused.
         let Some(mut plan) = self.plans.load_plan(cx)? else {
             orch.stop_reconciler(cx);
