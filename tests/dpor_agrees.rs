@@ -25,7 +25,7 @@ fn dpor_reaches_every_end_loom_reaches() {
             let case = format!("{} {}", s.name, e.label());
             let (by_dpor, dpor_runs) = outcomes(&s.model, &e.variant, &Explorer::Dpor, &limit(120))
                 .unwrap_or_else(|err| panic!("{case}: dpor did not finish: {err}"));
-            let unbounded = outcomes(&s.model, &e.variant, &Explorer::Exhaustive { bound: None }, &limit(2));
+            let unbounded = outcomes(&s.model, &e.variant, &Explorer::Exhaustive { bound: None }, &limit(1));
             let (by_loom, loom_runs, how) = match unbounded {
                 Ok((ends, runs)) => (ends, runs, "unbounded"),
                 Err(_) => {

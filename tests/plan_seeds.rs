@@ -1,5 +1,7 @@
 //! The seed races of the plan system, beyond the scenario files' own
 //! expectations: deeper bounds, and the sampling explorers over many seeds.
+//! (The unbounded proof of #63's fix is the scenario file's own expectation,
+//! by the dpor explorer.)
 
 use racecheck::explore::{Explorer, Limits, Verdict, explore};
 use racecheck::scenario::{Scenario, load};

@@ -176,7 +176,24 @@ fn sampling_cannot_prove() {
     let text = with("[check]", "[explore]\nexplorer = \"pct\"\n\n[check]")
         .replace("verdict = \"violation\"\ninvariant = \"no-lost-job-update\"", "verdict = \"proved\"");
     let e = error(&text);
-    assert!(e.expected.contains("only the exhaustive explorer can prove"), "{e}");
+    assert!(e.expected.contains("only the exhaustive and dpor explorers can prove"), "{e}");
+}
+
+#[test]
+fn dpor_refuses_threads_semantics() {
+    let text = with("system = \"plan\"", "system = \"plan\"\nsemantics = \"threads\"").replacen(
+        "[check]",
+        "[explore]\nexplorer = \"dpor\"\n\n[check]",
+        1,
+    );
+    let e = error(&text);
+    assert_at(&e, 14, 12);
+    assert!(e.expected.contains("dpor explores the turns of an event loop"), "{e}");
+    assert_eq!(e.found, "\"dpor\"");
+    // On an event loop dpor may prove, and takes any number of actors.
+    let proving = with("[check]", "[explore]\nexplorer = \"dpor\"\n\n[check]")
+        .replace("verdict = \"violation\"\ninvariant = \"no-lost-job-update\"", "verdict = \"proved\"");
+    parse(Path::new("scenarios/plan/x.toml"), &proving).unwrap();
 }
 
 #[test]

@@ -39,6 +39,12 @@ struct Node {
     chosen: TaskId,
     backtrack: BTreeSet<TaskId>,
     done: BTreeSet<TaskId>,
+    /// Tasks run here in earlier executions, with the turn they ran.
+    siblings: Vec<(TaskId, Turn)>,
+    /// Tasks asleep here: running one now only repeats (up to the order of
+    /// independent turns) an execution already run. Each stays asleep until
+    /// a turn conflicts with the turn it would run.
+    sleep: Vec<(TaskId, Turn)>,
 }
 
 #[derive(Default)]
@@ -47,12 +53,27 @@ struct Tree {
     path: Vec<Node>,
     /// The turns of the execution in progress.
     turns: Vec<Turn>,
+    /// The first node of this execution where every waiting task was asleep:
+    /// from there on it only repeats executions already run.
+    blocked: Option<usize>,
     /// Set when a replayed prefix did not see the same waiting tasks.
     diverged: Option<String>,
     finished: bool,
 }
 
 impl Tree {
+    /// The sleep set at node `k`, carried from node `k - 1` over its turn.
+    fn sleep_at(&self, k: usize) -> Vec<(TaskId, Turn)> {
+        let Some(prev) = k.checked_sub(1).map(|i| &self.path[i]) else { return Vec::new() };
+        let ran = &self.turns[k - 1];
+        prev.sleep
+            .iter()
+            .chain(&prev.siblings)
+            .filter(|(task, turn)| *task != ran.task && !turn.conflicts(ran))
+            .cloned()
+            .collect()
+    }
+
     fn choose(&mut self, ended: Option<Turn>, waiting: &[TaskId]) -> Option<TaskId> {
         if let Some(turn) = ended {
             self.turns.push(turn);
@@ -61,24 +82,33 @@ impl Tree {
         if waiting.is_empty() {
             return None;
         }
-        if let Some(node) = self.path.get(k) {
+        let sleep = self.sleep_at(k);
+        if let Some(node) = self.path.get_mut(k) {
             if node.waiting != waiting && self.diverged.is_none() {
                 self.diverged = Some(format!(
                     "the model is not deterministic: at turn {k} tasks {:?} waited for the loop, earlier {:?}",
                     waiting, node.waiting
                 ));
             }
+            node.sleep = sleep;
             return Some(if waiting.contains(&node.chosen) { node.chosen } else { waiting[0] });
         }
-        // A new choice point: the task that just let the loop go runs on if
-        // it can (fewest context switches first), else the first waiting.
+        // A new choice point: a task that is awake; the one that just let the
+        // loop go if it can (fewest context switches first), else the first.
+        let awake: Vec<TaskId> = waiting.iter().copied().filter(|t| sleep.iter().all(|(s, _)| s != t)).collect();
+        if awake.is_empty() && self.blocked.is_none() {
+            self.blocked = Some(k);
+        }
+        let pool = if awake.is_empty() { waiting } else { &awake };
         let previous = self.turns.last().map(|t| t.task);
-        let chosen = previous.filter(|p| waiting.contains(p)).unwrap_or(waiting[0]);
+        let chosen = previous.filter(|p| pool.contains(p)).unwrap_or(pool[0]);
         self.path.push(Node {
             waiting: waiting.to_vec(),
             chosen,
             backtrack: BTreeSet::from([chosen]),
             done: BTreeSet::from([chosen]),
+            siblings: Vec::new(),
+            sleep,
         });
         Some(chosen)
     }
@@ -87,15 +117,30 @@ impl Tree {
     /// execution to run; `finished` when there is none.
     fn end_execution(&mut self) {
         self.add_backtracks();
-        self.turns.clear();
-        while let Some(node) = self.path.last_mut() {
-            if let Some(&next) = node.backtrack.difference(&node.done).next() {
-                node.chosen = next;
-                node.done.insert(next);
-                return;
-            }
-            self.path.pop();
+        // Past a blocked node every execution repeats one already run.
+        if let Some(b) = self.blocked.take() {
+            self.path.truncate(b);
         }
+        while let Some(k) = self.path.len().checked_sub(1) {
+            let node = &self.path[k];
+            let asleep = |t: &TaskId| node.sleep.iter().any(|(s, _)| s == t);
+            let next = node.backtrack.iter().copied().find(|t| !node.done.contains(t) && !asleep(t));
+            match next {
+                Some(next) => {
+                    let ran = self.turns[k].clone();
+                    let node = &mut self.path[k];
+                    node.siblings.push((node.chosen, ran));
+                    node.chosen = next;
+                    node.done.insert(next);
+                    self.turns.clear();
+                    return;
+                }
+                None => {
+                    self.path.pop();
+                }
+            }
+        }
+        self.turns.clear();
         self.finished = true;
     }
 
@@ -128,7 +173,7 @@ impl Tree {
                 }
             }
             clock[p] = j + 1;
-            if let Some(i) = race {
+            if let Some(i) = race.filter(|&i| self.blocked.is_none_or(|b| i < b)) {
                 races.push((i, j, clock.clone()));
             }
             for &s in turns[j].started.iter().chain(&turns[j].woke) {

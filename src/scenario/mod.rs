@@ -333,7 +333,7 @@ impl Loader<'_> {
         }
 
         // [explore]
-        let explore = self.explore_settings(actors.len())?;
+        let explore = self.explore_settings(actors.len(), semantics)?;
 
         // [setup] and operations, parsed by the system.
         let setup = self.get(&[key("setup")]).cloned().unwrap_or(Value::Object(Default::default()));
@@ -371,7 +371,7 @@ impl Loader<'_> {
         })
     }
 
-    fn explore_settings(&self, actors: usize) -> Result<ExploreSettings, ScenarioError> {
+    fn explore_settings(&self, actors: usize, semantics: Semantics) -> Result<ExploreSettings, ScenarioError> {
         let base = [key("explore")];
         self.table_keys(&base, "a key of [explore]", &["explorer", "bound", "schedules", "depth", "seed"])?;
         let at = |k: &str| [key("explore"), key(k)];
@@ -392,6 +392,13 @@ impl Loader<'_> {
                      set `explorer = \"pct\"` in [explore] for more"
                 ),
                 format!("{actors} actors"),
+            ));
+        }
+        if explorer == ExplorerKind::Dpor && semantics != Semantics::EventLoop {
+            return Err(self.err(
+                &at("explorer"),
+                "an explorer for threads semantics (dpor explores the turns of an event loop; use \"exhaustive\")",
+                "\"dpor\"",
             ));
         }
         let seed = match self.get(&at("seed")) {
@@ -504,10 +511,10 @@ impl Loader<'_> {
                 "proved" | "not-found" if invariant.is_some() => {
                     return Err(self.err(&at("invariant"), format!("no `invariant` for a {verdict} verdict"), "one"));
                 }
-                "proved" if explore.explorer != ExplorerKind::Exhaustive => {
+                "proved" if !matches!(explore.explorer, ExplorerKind::Exhaustive | ExplorerKind::Dpor) => {
                     return Err(self.err(
                         &at("verdict"),
-                        "`not-found` (only the exhaustive explorer can prove)",
+                        "`not-found` (only the exhaustive and dpor explorers can prove)",
                         format!("\"proved\" with the {:?} explorer", explore.explorer),
                     ));
                 }
