@@ -20,11 +20,13 @@ mod render;
 
 pub use render::{Format, render};
 
-use crate::execution::{DiskKind, execute};
+use crate::execution::{DiskKind, Model, execute};
 use crate::explore::{Explorer, Limits, Report, Verdict, explore, hit_rate};
 use crate::history::History;
 use crate::platform::Shuttle;
+use crate::runtime::Semantics;
 use crate::scenario::{Expectation, Expected, Scenario};
+use crate::systems::Variant;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -185,6 +187,8 @@ pub struct Buggy {
     pub invariant: String,
     pub sampling: Vec<Sampling>,
     pub exhaustive: Vec<Search>,
+    /// The dpor search (event-loop scenarios only).
+    pub dpor: Option<Search>,
     pub stress: Option<Stress>,
 }
 
@@ -192,7 +196,7 @@ impl Buggy {
     /// Some explorer showed the expected violation.
     pub fn found(&self) -> bool {
         self.sampling.iter().any(|s| s.found > 0)
-            || self.exhaustive.iter().any(|s| s.invariant.as_deref() == Some(&self.invariant))
+            || self.exhaustive.iter().chain(&self.dpor).any(|s| s.invariant.as_deref() == Some(&self.invariant))
     }
 }
 
@@ -204,6 +208,8 @@ pub struct Fixed {
     /// `proved` or `not-found`, as the scenario states it.
     pub expected: String,
     pub proofs: Vec<Search>,
+    /// The dpor proof, unbounded (event-loop scenarios only).
+    pub dpor: Option<Search>,
 }
 
 /// Executions per second of one explorer, over every search of the run.
@@ -395,11 +401,12 @@ pub fn run(
                 Expected::Proved | Expected::NotFound => {
                     progress(&format!("{label}: proofs"));
                     let f = measure_fixed(scenario, expectation, plan, &mut tally);
-                    for p in f.proofs.iter().filter(|p| p.verdict == "violation") {
+                    let searches = f.proofs.iter().map(|p| (format!("exhaustive at {}", bound_name(p.bound)), p));
+                    let dpor = f.dpor.iter().map(|p| ("dpor".to_string(), p));
+                    for (by, p) in searches.chain(dpor).filter(|(_, p)| p.verdict == "violation") {
                         anomalies.push(format!(
-                            "{label}: expected {}, exhaustive at {} found a violation of {}",
+                            "{label}: expected {}, {by} found a violation of {}",
                             f.expected,
-                            bound_name(p.bound),
                             p.invariant.as_deref().unwrap_or("?")
                         ));
                     }
@@ -488,6 +495,7 @@ fn measure_buggy(
             Search::from_report(Some(b), &report)
         })
         .collect();
+    let dpor = dpor_search(model, variant, &limits, tally);
     let stress = (plan.stress_runs > 0).then(|| {
         let start = Instant::now();
         let rate = hit_rate(model, variant, plan.stress_runs);
@@ -507,8 +515,18 @@ fn measure_buggy(
         invariant: invariant.to_string(),
         sampling,
         exhaustive,
+        dpor,
         stress,
     }
+}
+
+/// The dpor search of `variant`, if the model runs on an event loop.
+fn dpor_search(model: &Model, variant: &Variant, limits: &Limits, tally: &mut Tally) -> Option<Search> {
+    (model.semantics == Semantics::EventLoop).then(|| {
+        let report = explore(model, variant, &Explorer::Dpor, limits);
+        tally.report(&report);
+        Search::from_report(None, &report)
+    })
 }
 
 fn measure_fixed(scenario: &Scenario, expectation: &Expectation, plan: &Plan, tally: &mut Tally) -> Fixed {
@@ -522,11 +540,13 @@ fn measure_fixed(scenario: &Scenario, expectation: &Expectation, plan: &Plan, ta
             Search::from_report(bound, &report)
         })
         .collect();
+    let dpor = dpor_search(&scenario.model, &expectation.variant, &limits, tally);
     Fixed {
         scenario: scenario.name.clone(),
         variant: expectation.label(),
         expected: crate::report::expected_text(&expectation.expected),
         proofs,
+        dpor,
     }
 }
 

@@ -178,6 +178,7 @@ fn violation_tables(report: &BenchReport) -> Vec<Table> {
         for e in &b.exhaustive {
             row.push(violation_cell(e, &b.invariant, time));
         }
+        row.push(b.dpor.as_ref().map_or("-".into(), |d| violation_cell(d, &b.invariant, time)));
         row.push(if time {
             b.stress.as_ref().map_or("-".into(), |s| ms(s.seconds / s.runs.max(1) as f64))
         } else {
@@ -186,9 +187,9 @@ fn violation_tables(report: &BenchReport) -> Vec<Table> {
         row
     };
     let mut counts = headers_for(plan);
-    counts.push("stress hits");
+    counts.extend(["dpor", "stress hits"]);
     let mut times = headers_for(plan);
-    times.push("stress ms/run");
+    times.extend(["dpor", "stress ms/run"]);
     let seeds = plan.seeds;
     vec![
         Table {
@@ -208,6 +209,8 @@ fn violation_tables(report: &BenchReport) -> Vec<Table> {
                 ),
                 "exh bN: loom with at most N preemptions; `none: E proved`: no execution within the bound fails \
                  (the race needs more preemptions)"
+                    .into(),
+                "dpor: executions of the dpor search up to the failing one (event-loop scenarios; `-` under threads)"
                     .into(),
                 format!(
                     "stress hits: runs on real threads and a real directory that violated an invariant, of {}",
@@ -242,6 +245,7 @@ fn proof_table(report: &BenchReport) -> Table {
             None => "unbounded",
         });
     }
+    headers.push("dpor (unbounded)");
     Table {
         title: format!(
             "Proofs of the fixed variants: exhaustive executions and time (cap {} per search)",
@@ -255,6 +259,7 @@ fn proof_table(report: &BenchReport) -> Table {
             .map(|f| {
                 let mut row = vec![f.scenario.clone(), f.variant.clone(), f.expected.clone()];
                 row.extend(f.proofs.iter().map(proof_cell));
+                row.push(f.dpor.as_ref().map_or("-".into(), proof_cell));
                 row
             })
             .collect(),
@@ -262,6 +267,9 @@ fn proof_table(report: &BenchReport) -> Table {
             "proved: every execution within the bound holds every checked invariant (unbounded: every interleaving)"
                 .into(),
             "incomplete at cap: the time cap stopped the search; the executions reached prove nothing".into(),
+            "dpor: every interleaving of event-loop turns, one per order of the turns that conflict (`-` under \
+             threads semantics)"
+                .into(),
         ],
     }
 }
