@@ -95,6 +95,8 @@ pub trait TurnControl: Send + Sync {
 pub struct Footprint {
     turn: Mutex<Turn>,
     cells: Mutex<usize>,
+    /// The first turn has begun: no more cells.
+    begun: std::sync::atomic::AtomicBool,
 }
 
 impl Footprint {
@@ -106,9 +108,15 @@ impl Footprint {
         self.touch(Resource::Named(name.into()), kind);
     }
 
-    /// A new cell's number (cells are created in the same order in every
-    /// execution that shares a prefix of turns).
+    /// A new cell's number. Cells are made with the world, before the first
+    /// turn: a cell made during a turn would be numbered by the order of
+    /// turns, and two executions that differ only in the order of
+    /// independent turns would name it differently.
     pub fn new_cell(&self) -> usize {
+        assert!(
+            !self.begun.load(std::sync::atomic::Ordering::SeqCst),
+            "a Shared or Flag was created during a turn; create shared state when the world is built"
+        );
         let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
         *cells += 1;
         *cells
@@ -171,6 +179,7 @@ impl<P: Platform> Turns<P> {
 
     /// Hands the loop to the first task the explorer picks.
     pub fn begin(&self) {
+        self.footprint.begun.store(true, std::sync::atomic::Ordering::SeqCst);
         let mut state = P::lock(&self.state);
         let first = self.control.next(None, &state.waiting);
         if let Some(task) = first {
