@@ -281,11 +281,7 @@ pub(super) fn search(model: &Model, variant: &Variant, limits: &Limits, visit: V
     let stop = Arc::new(Mutex::new(false));
     let last = Arc::new(Mutex::new((0usize, History::new())));
     let driver = Driver { control: control.clone(), stop: stop.clone() };
-    let mut config = shuttle::Config::new();
-    config.failure_persistence = shuttle::FailurePersistence::None;
-    config.max_time = Some(limits.max_time);
-    config.silence_warnings = true;
-    config.stack_size = crate::platform::MODEL_STACK;
+    let config = super::schedules::config(limits);
     let (m, v, l, c, halt) = (model.clone(), variant.clone(), last.clone(), control.clone(), stop.clone());
     let result = quiet::quietly(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -56,7 +56,8 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
     }
 }
 
-fn config(limits: &Limits) -> shuttle::Config {
+/// Shuttle as racecheck runs it: no failure files, quiet, model-sized stacks, a time limit.
+pub(super) fn config(limits: &Limits) -> shuttle::Config {
     let mut config = shuttle::Config::new();
     config.failure_persistence = shuttle::FailurePersistence::None;
     config.max_time = Some(limits.max_time);
