@@ -2,7 +2,7 @@
 //! number of preemptions.
 
 use super::{Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
-use crate::execution::{DiskKind, Model, execute};
+use crate::execution::{DiskKind, Model, Outcome, execute};
 use crate::history::History;
 use crate::platform::Loom;
 use crate::systems::Variant;
@@ -15,13 +15,6 @@ pub const MAX_EXHAUSTIVE_ACTORS: usize = 4;
 
 /// Branch points one execution may have before loom gives up on it.
 const MAX_BRANCHES: usize = 100_000;
-
-#[derive(Default)]
-struct Search {
-    executions: usize,
-    history: History,
-    failure: Option<Failure>,
-}
 
 /// The payload that stops loom at the first violation.
 struct Found;
@@ -71,6 +64,53 @@ pub fn loom_builder(bound: Option<usize>, max_time: std::time::Duration) -> loom
     builder
 }
 
+/// How a loom search ended.
+struct Searched {
+    executions: usize,
+    /// The history of the last execution started.
+    history: History,
+    /// Loom's panic (a deadlock, too many threads, or the stop after a
+    /// visit asked for it), if it ended with one.
+    panic: Option<String>,
+    /// The time limit stopped loom before it had run every execution.
+    timed_out: bool,
+}
+
+/// Runs loom's executions with preemption bound `bound`, handing each
+/// outcome to `visit`, which returns `true` to stop the search there.
+fn search(
+    model: &Model,
+    variant: &Variant,
+    bound: Option<usize>,
+    limits: &Limits,
+    visit: impl Fn(usize, &History, Outcome) -> bool + Send + Sync + 'static,
+) -> Searched {
+    let last = Arc::new(Mutex::new((0usize, History::new())));
+    let builder = loom_builder(bound, limits.max_time);
+    let start = Instant::now();
+    let (m, v, l) = (model.clone(), variant.clone(), last.clone());
+    let result = quiet::quietly(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            builder.check(move || {
+                let history = History::new();
+                let execution = {
+                    let mut l = l.lock().unwrap_or_else(|e| e.into_inner());
+                    l.0 += 1;
+                    l.1 = history.clone();
+                    l.0
+                };
+                let outcome = execute::<Loom>(&m, &v, &DiskKind::Memory, &history);
+                if visit(execution, &history, outcome) {
+                    std::panic::panic_any(Found);
+                }
+            })
+        }))
+    });
+    let (executions, history) = last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let timed_out = result.is_ok() && start.elapsed() >= limits.max_time;
+    Searched { executions, history, panic: result.err().map(|p| panic_message(&*p)), timed_out }
+}
+
 /// One loom search with preemption bound `bound`.
 fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Limits) -> (Verdict, usize) {
     let actors = model.actor_count();
@@ -81,44 +121,25 @@ fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Li
         );
         return (Verdict::Incomplete { reason }, 0);
     }
-    let search = Arc::new(Mutex::new(Search::default()));
-    let builder = loom_builder(bound, limits.max_time);
-    let start = Instant::now();
-    let (m, v, s) = (model.clone(), variant.clone(), search.clone());
-    let result = quiet::quietly(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            builder.check(move || {
-                let history = History::new();
-                let execution = {
-                    let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
-                    s.executions += 1;
-                    s.history = history.clone();
-                    s.executions
-                };
-                let outcome = execute::<Loom>(&m, &v, &DiskKind::Memory, &history);
-                if let Some(violation) = outcome.violation {
-                    let replay = Replay::Exhaustive { bound, execution };
-                    let failure = Failure::new(violation, outcome.events, outcome.final_state, replay);
-                    s.lock().unwrap_or_else(|e| e.into_inner()).failure = Some(failure);
-                    std::panic::panic_any(Found);
-                }
-            })
-        }))
+    let failure: Arc<Mutex<Option<Failure>>> = Arc::default();
+    let found = failure.clone();
+    let searched = search(model, variant, bound, limits, move |execution, _, outcome| {
+        let Some(violation) = outcome.violation else { return false };
+        let replay = Replay::Exhaustive { bound, execution };
+        *found.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Failure::new(violation, outcome.events, outcome.final_state, replay));
+        true
     });
-    let mut search = search.lock().unwrap_or_else(|e| e.into_inner());
-    let executions = search.executions;
-    let verdict = match result {
-        Ok(()) if start.elapsed() >= limits.max_time => Verdict::Incomplete {
+    let executions = searched.executions;
+    let verdict = match (failure.lock().unwrap_or_else(|e| e.into_inner()).take(), searched.panic) {
+        (Some(failure), _) => Verdict::Violation(Box::new(failure)),
+        (None, Some(message)) => {
+            verdict_for_panic(message, searched.history.events(), Replay::Exhaustive { bound, execution: executions })
+        }
+        (None, None) if searched.timed_out => Verdict::Incomplete {
             reason: format!("time limit of {:?} reached after {executions} executions", limits.max_time),
         },
-        Ok(()) => Verdict::Proved { bound },
-        Err(payload) => match search.failure.take() {
-            Some(failure) => Verdict::Violation(Box::new(failure)),
-            None => {
-                let events = search.history.events();
-                verdict_for_panic(panic_message(&*payload), events, Replay::Exhaustive { bound, execution: executions })
-            }
-        },
+        (None, None) => Verdict::Proved { bound },
     };
     (verdict, executions)
 }
@@ -130,27 +151,17 @@ pub(super) fn outcomes(
     bound: Option<usize>,
     limits: &Limits,
 ) -> Result<(BTreeSet<String>, usize), String> {
-    let seen: Arc<Mutex<(BTreeSet<String>, usize)>> = Arc::default();
-    let builder = loom_builder(bound, limits.max_time);
-    let start = Instant::now();
-    let (m, v, s) = (model.clone(), variant.clone(), seen.clone());
-    let result = quiet::quietly(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            builder.check(move || {
-                let history = History::new();
-                let outcome = execute::<Loom>(&m, &v, &DiskKind::Memory, &history);
-                let key = super::outcome_key(&m, &history, &outcome);
-                let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
-                s.0.insert(key);
-                s.1 += 1;
-            })
-        }))
+    let seen: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let (s, m) = (seen.clone(), model.clone());
+    let searched = search(model, variant, bound, limits, move |_, history, outcome| {
+        s.lock().unwrap_or_else(|e| e.into_inner()).insert(super::outcome_key(&m, history, &outcome));
+        false
     });
-    if let Err(payload) = result {
-        return Err(panic_message(&*payload));
+    match (searched.panic, searched.timed_out) {
+        (Some(message), _) => Err(message),
+        (None, true) => Err(format!("time limit of {:?} reached", limits.max_time)),
+        (None, false) => {
+            Ok((std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner())), searched.executions))
+        }
     }
-    if start.elapsed() >= limits.max_time {
-        return Err(format!("time limit of {:?} reached", limits.max_time));
-    }
-    Ok(std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner())))
 }

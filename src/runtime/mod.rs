@@ -187,7 +187,7 @@ impl<'rt, P: Platform> Cx<'rt, P> {
     pub fn await_point(&mut self) {
         self.start_pending();
         if let Some(turns) = &self.rt.turns {
-            turns.leave(self.id, &self.task, Leave::Await);
+            turns.leave(self.id, Leave::Await);
         } else if self.turn.is_some() {
             self.turn = None;
             self.turn = Some(P::lock(&self.rt.event_loop));
@@ -200,7 +200,7 @@ impl<'rt, P: Platform> Cx<'rt, P> {
         self.start_pending();
         while !ready() {
             if let Some(turns) = &self.rt.turns {
-                turns.leave(self.id, &self.task, Leave::Park { key: cv_key::<P>(cv) });
+                turns.leave(self.id, Leave::Park { key: cv_key::<P>(cv) });
                 continue;
             }
             let turn = self.turn.take().expect("event-loop task holds the loop");
@@ -241,7 +241,7 @@ impl<'rt, P: Platform> Cx<'rt, P> {
             body(&mut self);
         }
         if let Some(turns) = &self.rt.turns {
-            turns.leave(self.id, &self.task, Leave::Exit);
+            turns.leave(self.id, Leave::Exit);
         }
     }
 }

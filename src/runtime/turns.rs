@@ -57,9 +57,6 @@ impl Access {
 #[derive(Clone, Debug, Default)]
 pub struct Turn {
     pub task: TaskId,
-    /// The task's name when the turn ended (a task that finished may have
-    /// continued as a task it spawned, on the same thread).
-    pub name: Arc<str>,
     pub accesses: Vec<Access>,
     /// Tasks this turn started (they wait for the loop from now on).
     pub started: Vec<TaskId>,
@@ -198,7 +195,7 @@ impl<P: Platform> Turns<P> {
 
     /// Ends `me`'s turn, lets the explorer pick the next task, and (unless
     /// `me` exited) waits until `me` holds the loop again.
-    pub fn leave(&self, me: TaskId, name: &Arc<str>, how: Leave) {
+    pub fn leave(&self, me: TaskId, how: Leave) {
         let mut state = P::lock(&self.state);
         debug_assert_eq!(state.holder, Some(me), "only the holder lets the loop go");
         match how {
@@ -209,7 +206,6 @@ impl<P: Platform> Turns<P> {
             }
             Leave::Exit => state.waiting.retain(|&t| t != me),
         }
-        self.footprint.with_turn(|t| t.name = name.clone());
         let ended = self.footprint.take(0);
         let next = self.control.next(Some(ended), &state.waiting);
         if let Some(task) = next {
