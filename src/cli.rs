@@ -63,7 +63,7 @@ pub struct CheckArgs {
     /// Scenario files or directories, searched recursively (default: scenarios/).
     pub paths: Vec<PathBuf>,
     /// Override the scenario's explorer.
-    #[arg(long, value_parser = ["exhaustive", "dpor", "pct", "random", "stress"])]
+    #[arg(long, value_parser = ["stateful", "exhaustive", "dpor", "pct", "random", "stress"])]
     pub explorer: Option<String>,
     /// Exhaustive preemption bound; `none` for unbounded.
     #[arg(long)]

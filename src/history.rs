@@ -98,6 +98,12 @@ impl History {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Runs `f` on the events from index `from` on (without copying them).
+    pub fn with_events_from<R>(&self, from: usize, f: impl FnOnce(&[Event]) -> R) -> R {
+        let log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(&log[from.min(log.len())..])
+    }
+
     /// A copy of the events so far.
     pub fn events(&self) -> Vec<Event> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()

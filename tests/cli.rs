@@ -115,7 +115,11 @@ fn replay_prints_text_json_and_mermaid() {
     let (_, mermaid, _) = racecheck(&[&base[..], &["--format", "mermaid"]].concat());
     assert!(mermaid.starts_with("sequenceDiagram\n"), "{mermaid}");
     assert!(mermaid.contains("participant P0 as interval"), "{mermaid}");
-    let (code, _, err) = racecheck(&["replay", SEED15, "--variant", "reconcile_guard=rerun", "--schedule", schedule]);
+    // The fix runs the same steps, and nothing breaks within them.
+    let (code, out, _) = racecheck(&["replay", SEED15, "--variant", "reconcile_guard=rerun", "--schedule", schedule]);
+    assert_eq!(code, 0, "the fixed variant replays the schedule without a violation: {out}");
+    let wrong = "interval*15, report-C*2";
+    let (code, _, err) = racecheck(&["replay", SEED15, "--variant", "reconcile_guard=drop", "--schedule", wrong]);
     assert_eq!(code, 2, "a schedule that does not fit is bad input");
     assert!(err.contains("does not fit"), "{err}");
 }

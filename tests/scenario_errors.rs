@@ -176,7 +176,7 @@ fn sampling_cannot_prove() {
     let text = with("[check]", "[explore]\nexplorer = \"pct\"\n\n[check]")
         .replace("verdict = \"violation\"\ninvariant = \"no-lost-job-update\"", "verdict = \"proved\"");
     let e = error(&text);
-    assert!(e.expected.contains("only the exhaustive and dpor explorers can prove"), "{e}");
+    assert!(e.expected.contains("only the stateful, exhaustive and dpor explorers can prove"), "{e}");
 }
 
 #[test]
@@ -207,9 +207,26 @@ fn too_many_actors_for_exhaustive() {
     let e = error(&explicit);
     assert!(e.expected.contains("at most 4 actors"), "{e}");
     assert_eq!(e.found, "5 actors");
-    // Without an explicit explorer, five actors default to pct instead.
+    // Without an explicit explorer, an event loop gets the stateful
+    // explorer, whatever its number of actors; threads get pct past four.
     let s = parse(Path::new("scenarios/plan/x.toml"), &text).unwrap();
+    assert_eq!(s.explore.explorer, racecheck::scenario::ExplorerKind::Stateful);
+    let threads = text.replacen("system = \"plan\"", "system = \"plan\"\nsemantics = \"threads\"", 1);
+    let s = parse(Path::new("scenarios/plan/x.toml"), &threads).unwrap();
     assert_eq!(s.explore.explorer, racecheck::scenario::ExplorerKind::Pct);
+}
+
+#[test]
+fn stateful_refuses_threads_semantics() {
+    let text = with("system = \"plan\"", "system = \"plan\"\nsemantics = \"threads\"").replacen(
+        "[check]",
+        "[explore]\nexplorer = \"stateful\"\n\n[check]",
+        1,
+    );
+    let e = error(&text);
+    assert_at(&e, 14, 12);
+    assert!(e.expected.contains("stateful explores the turns of an event loop"), "{e}");
+    assert_eq!(e.found, "\"stateful\"");
 }
 
 #[test]

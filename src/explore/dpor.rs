@@ -20,18 +20,16 @@
 //! interleaving, with no preemption bound; one that hits the time limit is
 //! `incomplete`.
 //!
-//! The tasks run on shuttle's threads, one at a time: shuttle's own choices
-//! are forced (only the task holding the loop does anything).
+//! The tasks run as coroutines of the controlled loop
+//! ([`Controlled`]), one turn at a time.
 
 use super::{Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
-use crate::execution::{Model, Outcome, execute_controlled};
+use crate::execution::{Controlled, Model, Outcome};
 use crate::history::History;
-use crate::platform::Shuttle;
-use crate::runtime::{Semantics, TaskId, Turn, TurnControl};
+use crate::runtime::{Semantics, TaskId, Turn};
 use crate::systems::Variant;
-use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId as ShuttleTask};
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// A choice point: who waited for the loop, who got it, who still must.
 struct Node {
@@ -66,12 +64,7 @@ impl Tree {
     fn sleep_at(&self, k: usize) -> Vec<(TaskId, Turn)> {
         let Some(prev) = k.checked_sub(1).map(|i| &self.path[i]) else { return Vec::new() };
         let ran = &self.turns[k - 1];
-        prev.sleep
-            .iter()
-            .chain(&prev.siblings)
-            .filter(|(task, turn)| *task != ran.task && !turn.conflicts(ran))
-            .cloned()
-            .collect()
+        super::asleep_after(prev.sleep.iter().chain(&prev.siblings), ran)
     }
 
     fn choose(&mut self, ended: Option<Turn>, waiting: &[TaskId]) -> Option<TaskId> {
@@ -218,50 +211,8 @@ fn join(into: &mut [usize], other: &[usize]) {
     }
 }
 
-/// The runtime's side: a lock around the search tree.
-#[derive(Default)]
-struct Control(Mutex<Tree>);
-
-impl Control {
-    fn tree(&self) -> std::sync::MutexGuard<'_, Tree> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl TurnControl for Control {
-    fn next(&self, ended: Option<Turn>, waiting: &[TaskId]) -> Option<TaskId> {
-        self.tree().choose(ended, waiting)
-    }
-}
-
-/// Shuttle's side: one execution after another until the tree is explored
-/// or a failure stops it; each decision keeps the running task running.
-struct Driver {
-    control: Arc<Control>,
-    stop: Arc<Mutex<bool>>,
-}
-
-impl Scheduler for Driver {
-    fn new_execution(&mut self) -> Option<Schedule> {
-        let stopped = *self.stop.lock().unwrap_or_else(|e| e.into_inner());
-        let tree = self.control.tree();
-        (!stopped && !tree.finished && tree.diverged.is_none()).then(|| Schedule::new(0))
-    }
-
-    fn next_task(&mut self, runnable: &[&Task], current: Option<ShuttleTask>, _: bool) -> Option<ShuttleTask> {
-        match current {
-            Some(c) if runnable.iter().any(|t| t.id() == c) => Some(c),
-            _ => runnable.first().map(|t| t.id()),
-        }
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        0
-    }
-}
-
 /// What a search saw, execution by execution.
-pub(super) type Visit = Arc<dyn Fn(usize, &History, Outcome) -> bool + Send + Sync>;
+pub(super) type Visit<'a> = &'a mut dyn FnMut(usize, &History, Outcome) -> bool;
 
 /// How a search ended.
 pub(super) struct Searched {
@@ -277,38 +228,37 @@ pub(super) struct Searched {
 /// Runs the executions the search picks, one after another, handing each
 /// outcome to `visit` (which returns `true` to stop the search).
 pub(super) fn search(model: &Model, variant: &Variant, limits: &Limits, visit: Visit) -> Searched {
-    let control = Arc::new(Control::default());
-    let stop = Arc::new(Mutex::new(false));
-    let last = Arc::new(Mutex::new((0usize, History::new())));
-    let driver = Driver { control: control.clone(), stop: stop.clone() };
-    let config = super::schedules::config(limits);
-    let (m, v, l, c, halt) = (model.clone(), variant.clone(), last.clone(), control.clone(), stop.clone());
-    let result = quiet::quietly(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            shuttle::Runner::new(driver, config).run(move || {
-                let history = History::new();
-                let execution = {
-                    let mut l = l.lock().unwrap_or_else(|e| e.into_inner());
-                    l.0 += 1;
-                    l.1 = history.clone();
-                    l.0
-                };
-                let outcome = execute_controlled::<Shuttle>(&m, &v, &history, c.clone());
-                if visit(execution, &history, outcome) {
-                    *halt.lock().unwrap_or_else(|e| e.into_inner()) = true;
-                    return;
+    let start = Instant::now();
+    let mut tree = Tree::default();
+    let mut executions = 0;
+    let mut history = History::new();
+    let mut stopped = false;
+    let broken = quiet::quietly(|| {
+        while !tree.finished && start.elapsed() < limits.max_time {
+            executions += 1;
+            history = History::new();
+            let mut execution = Controlled::start(model, variant, &history);
+            let mut ended = None;
+            while let Some(task) = tree.choose(ended.take(), &execution.waiting()) {
+                match execution.run_turn(task) {
+                    Ok(turn) => ended = Some(turn),
+                    Err(panic) => return Some(panic_message(&*panic)),
                 }
-                c.tree().end_execution();
-            });
-        }))
+            }
+            if execution.deadlocked() {
+                return Some(super::DEADLOCK.to_string());
+            }
+            if visit(executions, &history, execution.outcome()) {
+                stopped = true;
+                return None;
+            }
+            tree.end_execution();
+            if let Some(diverged) = tree.diverged.take() {
+                return Some(diverged);
+            }
+        }
+        None
     });
-    let (executions, history) = last.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let tree = control.tree();
-    let stopped = *stop.lock().unwrap_or_else(|e| e.into_inner());
-    let broken = match result {
-        Err(payload) => Some(panic_message(&*payload)),
-        Ok(()) => tree.diverged.clone(),
-    };
     Searched { executions, finished: broken.is_none() && (stopped || tree.finished), broken, history }
 }
 
@@ -324,18 +274,15 @@ pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> (Verdict
     if let Some(reason) = refuse_threads(model) {
         return (Verdict::Incomplete { reason }, 0);
     }
-    let failure: Arc<Mutex<Option<Failure>>> = Arc::default();
-    let found = failure.clone();
-    let visit: Visit = Arc::new(move |execution, _, outcome| {
+    let mut failure = None;
+    let searched = search(model, variant, limits, &mut |execution, _, outcome| {
         let Some(violation) = outcome.violation else { return false };
         let replay = Replay::Reduced { execution };
-        *found.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(Failure::new(violation, outcome.events, outcome.final_state, replay));
+        failure = Some(Failure::new(violation, outcome.events, outcome.final_state, replay));
         true
     });
-    let searched = search(model, variant, limits, visit);
     let executions = searched.executions;
-    let verdict = match (failure.lock().unwrap_or_else(|e| e.into_inner()).take(), searched.broken) {
+    let verdict = match (failure, searched.broken) {
         (Some(failure), _) => Verdict::Violation(Box::new(failure)),
         (None, Some(message)) if message.starts_with("the model is not deterministic") => {
             Verdict::Incomplete { reason: message }
@@ -356,16 +303,14 @@ pub(super) fn outcomes(model: &Model, variant: &Variant, limits: &Limits) -> Res
     if let Some(reason) = refuse_threads(model) {
         return Err(reason);
     }
-    let seen: Arc<Mutex<BTreeSet<String>>> = Arc::default();
-    let (s, m) = (seen.clone(), model.clone());
-    let visit: Visit = Arc::new(move |_, history, outcome| {
-        s.lock().unwrap_or_else(|e| e.into_inner()).insert(super::outcome_key(&m, history, &outcome));
+    let mut seen = BTreeSet::new();
+    let searched = search(model, variant, limits, &mut |_, _, outcome| {
+        seen.insert(super::outcome_key(&outcome));
         false
     });
-    let searched = search(model, variant, limits, visit);
     match (searched.broken, searched.finished) {
         (Some(message), _) => Err(message),
         (None, false) => Err(format!("time limit of {:?} reached", limits.max_time)),
-        (None, true) => Ok((std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner())), searched.executions)),
+        (None, true) => Ok((seen, searched.executions)),
     }
 }

@@ -152,9 +152,9 @@ pub(super) fn outcomes(
     limits: &Limits,
 ) -> Result<(BTreeSet<String>, usize), String> {
     let seen: Arc<Mutex<BTreeSet<String>>> = Arc::default();
-    let (s, m) = (seen.clone(), model.clone());
-    let searched = search(model, variant, bound, limits, move |_, history, outcome| {
-        s.lock().unwrap_or_else(|e| e.into_inner()).insert(super::outcome_key(&m, history, &outcome));
+    let s = seen.clone();
+    let searched = search(model, variant, bound, limits, move |_, _, outcome| {
+        s.lock().unwrap_or_else(|e| e.into_inner()).insert(super::outcome_key(&outcome));
         false
     });
     match (searched.panic, searched.timed_out) {

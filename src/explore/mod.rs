@@ -14,16 +14,19 @@ mod dpor;
 mod exhaustive;
 mod quiet;
 mod schedules;
+mod stateful;
 mod steer;
 mod stress;
 
 pub use exhaustive::{MAX_EXHAUSTIVE_ACTORS, loom_builder};
 pub use quiet::quietly;
+pub use stateful::Reduction;
 pub use steer::{StepSchedule, replay};
 pub use stress::{HitRate, hit_rate};
 
 use crate::execution::{Model, Outcome, Violation};
-use crate::history::{Event, History};
+use crate::history::Event;
+use crate::runtime::{TaskId, Turn};
 use crate::systems::Variant;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -37,6 +40,9 @@ pub enum Explorer {
     /// Every interleaving of event-loop turns, one per order of the turns
     /// that conflict (dynamic partial-order reduction); no bound.
     Dpor,
+    /// Every reachable state of an event loop, each explored once (state
+    /// caching with sleep sets); no bound.
+    Stateful,
     /// Shuttle's PCT scheduler with bug depth `depth`.
     Pct { depth: usize, schedules: usize, seed: u64 },
     /// Shuttle's uniformly random scheduler.
@@ -50,6 +56,7 @@ impl Explorer {
         match self {
             Explorer::Exhaustive { .. } => "exhaustive",
             Explorer::Dpor => "dpor",
+            Explorer::Stateful => "stateful",
             Explorer::Pct { .. } => "pct",
             Explorer::Random { .. } => "random",
             Explorer::Stress { .. } => "stress",
@@ -62,6 +69,7 @@ impl Explorer {
             Explorer::Exhaustive { bound: Some(b) } => format!("exhaustive(bound={b})"),
             Explorer::Exhaustive { bound: None } => "exhaustive(unbounded)".into(),
             Explorer::Dpor => "dpor".into(),
+            Explorer::Stateful => "stateful".into(),
             Explorer::Pct { depth, schedules, seed } => {
                 format!("pct(depth={depth}, schedules={schedules}, seed={seed})")
             }
@@ -90,6 +98,8 @@ pub enum Replay {
     Exhaustive { bound: Option<usize>, execution: usize },
     /// The execution (1-based) of a `dpor` search, which runs in a fixed order.
     Reduced { execution: usize },
+    /// The execution (1-based) of a `stateful` search, which runs in a fixed order.
+    Stateful { execution: usize },
     /// The shuttle execution (1-based) of a seeded search.
     Sampled { seed: u64, execution: usize },
     /// A run of real threads.
@@ -116,7 +126,11 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn new(violation: Violation, events: Vec<Event>, final_state: Value, replay: Replay) -> Failure {
+    pub fn new(violation: Violation, mut events: Vec<Event>, final_state: Value, replay: Replay) -> Failure {
+        // The counterexample ends at the step that broke the invariant.
+        if let Some(step) = violation.step {
+            events.truncate(step);
+        }
         let schedule = StepSchedule::of(&events);
         // Counted between visible steps for every explorer, so figures
         // compare; loom's own bound (which also counts switches at thread
@@ -176,15 +190,24 @@ pub struct Report {
     pub verdict: Verdict,
     /// Executions run (the failing one included).
     pub executions: usize,
+    /// Distinct states explored (the `stateful` explorer): the coverage a
+    /// proof stands on.
+    pub states: Option<usize>,
     pub elapsed: Duration,
 }
 
 /// Searches `model` under `variant` with `explorer`.
 pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &Limits) -> Report {
     let start = Instant::now();
+    let mut states = None;
     let (verdict, executions) = match explorer {
         Explorer::Exhaustive { bound } => exhaustive::run(model, variant, *bound, limits),
         Explorer::Dpor => dpor::run(model, variant, limits),
+        Explorer::Stateful => {
+            let (verdict, executions, distinct) = stateful::run(model, variant, limits);
+            states = Some(distinct);
+            (verdict, executions)
+        }
         Explorer::Pct { depth, schedules, seed } => {
             schedules::run_pct(model, variant, *depth, *schedules, *seed, limits)
         }
@@ -195,7 +218,7 @@ pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &L
         Verdict::Violation(f) => Verdict::Violation(Box::new(f.minimize(model, variant))),
         other => other,
     };
-    Report { explorer: explorer.clone(), verdict, executions, elapsed: start.elapsed() }
+    Report { explorer: explorer.clone(), verdict, executions, states, elapsed: start.elapsed() }
 }
 
 /// Every distinct end of `model` under `variant` an exhaustive `explorer`
@@ -212,21 +235,41 @@ pub fn outcomes(
     match explorer {
         Explorer::Exhaustive { bound } => exhaustive::outcomes(model, variant, *bound, limits),
         Explorer::Dpor => dpor::outcomes(model, variant, limits),
+        Explorer::Stateful => {
+            stateful::outcomes(model, variant, Reduction::default(), limits).map(|(ends, runs, _)| (ends, runs))
+        }
         other => Err(format!("{} samples executions; only exhaustive explorers list outcomes", other.name())),
     }
 }
 
-/// One end of an execution, as [`outcomes`] lists it.
-fn outcome_key(model: &Model, history: &History, outcome: &Outcome) -> String {
-    let events = history.events();
-    let broken: Vec<&str> = model
-        .invariants
-        .iter()
-        .filter(|inv| model.compiled.check(inv, &events, &outcome.final_state).is_some())
-        .map(String::as_str)
-        .collect();
-    format!("broken={broken:?} state={}", outcome.final_state)
+/// Every distinct end the `stateful` explorer reaches with `reduction`
+/// (tests switch parts of it off), with the executions and distinct states
+/// it took.
+pub fn stateful_outcomes(
+    model: &Model,
+    variant: &Variant,
+    reduction: Reduction,
+    limits: &Limits,
+) -> Result<(BTreeSet<String>, usize, usize), String> {
+    stateful::outcomes(model, variant, reduction, limits)
 }
+
+/// One end of an execution, as [`outcomes`] lists it.
+fn outcome_key(outcome: &Outcome) -> String {
+    format!("broken={:?} state={}", outcome.broken, outcome.final_state)
+}
+
+/// Sleep sets (Godefroid 1996): the tasks asleep after `ran`, from those
+/// asleep or already run before it. A task stays asleep while the turns run
+/// since commute with the turn it would run: running it now would only
+/// reach, in another order, states reached already.
+fn asleep_after<'a>(before: impl Iterator<Item = &'a (TaskId, Turn)>, ran: &Turn) -> Vec<(TaskId, Turn)> {
+    before.filter(|(task, turn)| *task != ran.task && !turn.conflicts(ran)).cloned().collect()
+}
+
+/// What a controlled execution in which every task is blocked reports (the
+/// words [`verdict_for_panic`] recognizes as a deadlock).
+const DEADLOCK: &str = "deadlock: every task waits on a FIFO mutex and none can take the loop";
 
 /// The text of a panic payload.
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -243,8 +286,11 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// everything else means the search could not finish.
 fn verdict_for_panic(message: String, events: Vec<Event>, replay: Replay) -> Verdict {
     if message.contains("deadlock") {
-        let violation =
-            Violation { invariant: "no-deadlock".into(), message: format!("every task is blocked: {message}") };
+        let violation = Violation {
+            invariant: "no-deadlock".into(),
+            message: format!("every task is blocked: {message}"),
+            step: None,
+        };
         Verdict::Violation(Box::new(Failure::new(violation, events, Value::Null, replay)))
     } else if message.contains("exceeded maximum number of threads") || message.contains("MAX_THREADS") {
         Verdict::Incomplete {

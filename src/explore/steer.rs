@@ -172,9 +172,12 @@ pub fn steer(model: &Model, variant: &Variant, schedule: &StepSchedule) -> Resul
 }
 
 /// Replays `schedule` exactly: an error names the first step that departs.
+/// The outcome is the execution up to the schedule's last step (where a
+/// counterexample ends: at the step that broke its invariant), judged there.
 pub fn replay(model: &Model, variant: &Variant, schedule: &StepSchedule) -> Result<Outcome, String> {
-    let outcome = steer(model, variant, schedule)?;
-    let actual = StepSchedule::of(&outcome.events);
+    let mut outcome = steer(model, variant, schedule)?;
+    let length: usize = schedule.segments.iter().map(|(_, n)| n).sum();
+    let actual = StepSchedule::of(&outcome.events[..length.min(outcome.events.len())]);
     if actual != *schedule {
         let mut step = 0;
         for (i, want) in schedule.segments.iter().enumerate() {
@@ -189,7 +192,11 @@ pub fn replay(model: &Model, variant: &Variant, schedule: &StepSchedule) -> Resu
                 }
             }
         }
-        return Err(format!("the execution goes on past the schedule's {step} steps"));
+    }
+    if outcome.events.len() > length {
+        // What broke after the schedule's end is not part of it.
+        outcome.events.truncate(length);
+        outcome.violation = outcome.violation.filter(|v| v.step.is_some_and(|s| s <= length));
     }
     Ok(outcome)
 }

@@ -30,17 +30,23 @@ pub fn expected_text(expected: &Expected) -> String {
     }
 }
 
-pub const ROW_HEADER: &str = "result  scenario                                      variant                       explorer                 executions     time  verdict";
+pub const ROW_HEADER: &str = "result  scenario                                      variant                       explorer                 executions     states     time  verdict";
+
+/// Distinct states explored, where the explorer counts them (`-` elsewhere).
+fn states(report: &Report) -> String {
+    report.states.map_or_else(|| "-".to_string(), |n| n.to_string())
+}
 
 /// One table row for a checked expectation.
 pub fn row(check: &Check) -> String {
     format!(
-        "{:<6}  {:<44}  {:<28}  {:<23}  {:>10}  {:>7}  {}",
+        "{:<6}  {:<44}  {:<28}  {:<23}  {:>10}  {:>9}  {:>7}  {}",
         if check.holds { "ok" } else { "FAIL" },
         check.scenario,
         check.expectation.label(),
         check.report.explorer.describe(),
         check.report.executions,
+        states(&check.report),
         seconds(&check.report),
         verdict_text(&check.report.verdict),
     )
@@ -64,6 +70,7 @@ pub fn json_row(check: &Check) -> Value {
         "expected": expected_text(&check.expectation.expected),
         "holds": check.holds,
         "executions": check.report.executions,
+        "states": check.report.states,
         "seconds": check.report.elapsed.as_secs_f64(),
         "failure": match &check.report.verdict {
             Verdict::Violation(f) => failure_json(f),
@@ -151,6 +158,7 @@ pub fn found_by(failure: &Failure) -> String {
         }
         Replay::Exhaustive { bound: None, execution } => format!("exhaustive execution {execution}, unbounded"),
         Replay::Reduced { execution } => format!("dpor execution {execution}"),
+        Replay::Stateful { execution } => format!("stateful execution {execution}"),
         Replay::Sampled { seed, execution } => format!("sampled execution {execution} of seed {seed}"),
         Replay::Stress { run } => format!("real-thread run {run}"),
         Replay::Given => "replaying the given schedule".into(),

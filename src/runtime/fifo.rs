@@ -5,7 +5,7 @@
 //! Acquisition is split in two because a fire-and-forget call queues
 //! synchronously in its caller and waits later in its own task.
 
-use super::{Cx, Semantics, Shared};
+use super::{Cx, Semantics, Shared, StateHash};
 use crate::history::Effect;
 use crate::platform::Platform;
 use std::collections::VecDeque;
@@ -23,6 +23,17 @@ struct State<P: Platform> {
     holder: Option<u64>,
     queue: VecDeque<(u64, Arc<P::Condvar>)>,
     next_ticket: u64,
+}
+
+/// The queue by tickets: each waiter's condition variable is found from its
+/// ticket (its address is not the same from one execution to the next).
+impl<P: Platform> StateHash for State<P> {
+    fn state_hash(&self, h: &mut super::StateHasher) {
+        self.holder.state_hash(h);
+        let tickets: Vec<u64> = self.queue.iter().map(|(t, _)| *t).collect();
+        tickets.state_hash(h);
+        self.next_ticket.state_hash(h);
+    }
 }
 
 pub struct FifoMutex<P: Platform> {
@@ -85,16 +96,24 @@ impl<P: Platform> FifoMutex<P> {
     }
 
     /// `withLock(fn)`: acquire, run, always release.
-    pub fn with_lock<R>(&self, cx: &mut Cx<'_, P>, f: impl FnOnce(&mut Cx<'_, P>) -> R) -> R {
+    pub fn with_lock<R: StateHash>(&self, cx: &mut Cx<'_, P>, f: impl FnOnce(&mut Cx<'_, P>) -> R) -> R {
         let ticket = self.enqueue(cx);
         self.with_ticket(cx, ticket, f)
     }
 
-    /// The rest of `withLock` after a caller queued synchronously.
-    pub fn with_ticket<R>(&self, cx: &mut Cx<'_, P>, ticket: Ticket, f: impl FnOnce(&mut Cx<'_, P>) -> R) -> R {
-        self.acquire(cx, ticket);
-        let result = f(cx);
-        self.release(cx);
-        result
+    /// The rest of `withLock` after a caller queued synchronously. `fn` is a
+    /// function: what it observed dies when it returns (see `Cx::call`).
+    pub fn with_ticket<R: StateHash>(
+        &self,
+        cx: &mut Cx<'_, P>,
+        ticket: Ticket,
+        f: impl FnOnce(&mut Cx<'_, P>) -> R,
+    ) -> R {
+        cx.call(|cx| {
+            self.acquire(cx, ticket);
+            let result = f(cx);
+            self.release(cx);
+            result
+        })
     }
 }

@@ -20,14 +20,16 @@
 //! keeps executions within loom's five threads.
 
 mod fifo;
+mod fingerprint;
 mod shared;
 mod turns;
 
 pub use fifo::{FifoMutex, Ticket};
+pub use fingerprint::{Fingerprint, StateHash, StateHasher, fingerprint, hash_as_json};
 pub use shared::{Flag, Shared};
-pub use turns::{Access, AccessKind, Footprint, Resource, TaskId, Turn, TurnControl};
+pub use turns::{Access, AccessKind, CellKind, CellValue, Executor, Leave, Loop, Resource, StateParts, TaskId, Turn};
 
-use turns::{Leave, Turns};
+use turns::Yielder;
 
 use crate::history::{Effect, History};
 use crate::platform::{Panic, Platform};
@@ -55,6 +57,14 @@ impl Semantics {
 /// The body of a spawned task.
 pub type TaskBody<P> = Box<dyn for<'a> FnOnce(&mut Cx<'a, P>) + Send>;
 
+/// A task registered on a controlled loop whose coroutine is not made yet.
+struct Fresh<P: Platform> {
+    id: TaskId,
+    task: Arc<str>,
+    op: Arc<str>,
+    body: TaskBody<P>,
+}
+
 /// Per-execution state shared by every task.
 pub struct Runtime<P: Platform> {
     semantics: Semantics,
@@ -62,37 +72,37 @@ pub struct Runtime<P: Platform> {
     history: History,
     /// Threads of spawned tasks, joined at quiescence.
     spawned: Mutex<Vec<P::JoinHandle>>,
-    /// Set when an explorer picks who takes the loop (event-loop semantics).
-    turns: Option<Turns<P>>,
+    /// Set when an explorer hands out the loop (event-loop semantics).
+    controlled: Option<Arc<Loop>>,
+    /// Tasks started on the controlled loop since the executor last looked.
+    fresh: Mutex<Vec<Fresh<P>>>,
 }
 
 impl<P: Platform> Runtime<P> {
     pub fn new(semantics: Semantics, history: History) -> Arc<Self> {
-        Arc::new(Self { semantics, event_loop: P::mutex(()), history, spawned: Mutex::new(Vec::new()), turns: None })
+        Self::build(semantics, history, None)
     }
 
-    /// An event loop whose turns `control` hands out, one task at a time.
-    pub fn controlled(history: History, control: Arc<dyn TurnControl>) -> Arc<Self> {
+    /// An event loop whose turns an explorer hands out, one task at a time,
+    /// through [`Runtime::executor`].
+    pub fn controlled(history: History) -> Arc<Self> {
+        Self::build(Semantics::EventLoop, history, Some(Arc::default()))
+    }
+
+    fn build(semantics: Semantics, history: History, controlled: Option<Arc<Loop>>) -> Arc<Self> {
         Arc::new(Self {
-            semantics: Semantics::EventLoop,
+            semantics,
             event_loop: P::mutex(()),
             history,
             spawned: Mutex::new(Vec::new()),
-            turns: Some(Turns::new(control)),
+            controlled,
+            fresh: Mutex::new(Vec::new()),
         })
     }
 
-    /// Where turns report what they touch, on a controlled loop.
-    pub fn footprint(&self) -> Option<&Arc<Footprint>> {
-        self.turns.as_ref().map(Turns::footprint)
-    }
-
-    /// Hands the loop to the first task, on a controlled loop (after the
-    /// actors are started; otherwise they race for the loop themselves).
-    pub fn begin(&self) {
-        if let Some(turns) = &self.turns {
-            turns.begin();
-        }
+    /// The controlled loop's bookkeeping, if an explorer hands out the loop.
+    pub fn controlled_loop(&self) -> Option<&Arc<Loop>> {
+        self.controlled.as_ref()
     }
 
     pub fn semantics(&self) -> Semantics {
@@ -103,12 +113,22 @@ impl<P: Platform> Runtime<P> {
         &self.history
     }
 
-    /// Starts a task on its own thread; it takes the loop before running.
-    pub fn start(self: &Arc<Self>, task: Arc<str>, op: Arc<str>, body: TaskBody<P>) -> P::JoinHandle {
+    /// Starts an actor. On a controlled loop it waits for the explorer to
+    /// hand it the loop (`None`); otherwise it runs on its own thread and
+    /// takes the loop itself.
+    pub fn start(self: &Arc<Self>, task: Arc<str>, op: Arc<str>, body: TaskBody<P>) -> Option<P::JoinHandle> {
+        if let Some(lp) = &self.controlled {
+            let id = lp.register_actor(task.clone());
+            self.fresh.lock().unwrap_or_else(|e| e.into_inner()).push(Fresh { id, task, op, body });
+            return None;
+        }
+        Some(self.start_thread(task, op, body))
+    }
+
+    fn start_thread(self: &Arc<Self>, task: Arc<str>, op: Arc<str>, body: TaskBody<P>) -> P::JoinHandle {
         let rt = Arc::clone(self);
-        let id = self.turns.as_ref().map_or(0, Turns::register);
         P::spawn(&task.clone(), move || {
-            let mut cx = Cx::enter(&rt, id, task, op);
+            let mut cx = Cx::enter(&rt, task, op);
             body(&mut cx);
             cx.finish();
         })
@@ -124,29 +144,89 @@ impl<P: Platform> Runtime<P> {
             }
         }
     }
+
+    /// The executor of a controlled runtime's tasks.
+    pub fn executor(self: &Arc<Self>) -> Runner<P> {
+        let lp = self.controlled.clone().expect("an executor runs a controlled runtime");
+        Runner { rt: self.clone(), executor: Executor::new(lp) }
+    }
+
+    /// The fingerprint of the state between two turns of a controlled
+    /// runtime: shared state, live tasks and (if `parts.clock`) the clock.
+    pub fn fingerprint(&self, parts: &StateParts, h: &mut StateHasher) {
+        if let Some(lp) = &self.controlled {
+            lp.fingerprint(parts, h);
+        }
+        if parts.clock {
+            h.u64(self.history.events_len() as u64);
+        }
+    }
+}
+
+/// Runs the turns of a controlled runtime's tasks (see [`Executor`]).
+pub struct Runner<P: Platform> {
+    rt: Arc<Runtime<P>>,
+    executor: Executor,
+}
+
+impl<P: Platform> Runner<P> {
+    /// Runs one turn of `task`, a waiting task; a model panic is returned.
+    pub fn run_turn(&mut self, task: TaskId) -> Result<Turn, Panic> {
+        self.make_coroutines();
+        self.executor.run_turn(task)
+    }
+
+    /// Gives every task started since the last turn its coroutine.
+    fn make_coroutines(&mut self) {
+        let fresh = std::mem::take(&mut *self.rt.fresh.lock().unwrap_or_else(|e| e.into_inner()));
+        for Fresh { id, task, op, body } in fresh {
+            let rt = self.rt.clone();
+            let coroutine = turns::TaskCoroutine::with_stack(turns::stack(), move |yielder: &Yielder, ()| {
+                let mut cx = Cx::controlled(&rt, id, yielder, task, op);
+                body(&mut cx);
+                cx.finish();
+            });
+            self.executor.add(id, coroutine);
+        }
+    }
+}
+
+/// A task spawned but not started yet (it starts at its caller's next await).
+struct Pending<P: Platform> {
+    task: Arc<str>,
+    body: TaskBody<P>,
+    /// On a controlled loop: its identity and initial chain.
+    chain: Option<(Fingerprint, Fingerprint)>,
 }
 
 /// A running task's view of the runtime: the loop it holds, its name, the
 /// operation it performs, and the tasks it has spawned but not yet started.
 pub struct Cx<'rt, P: Platform> {
     rt: &'rt Arc<Runtime<P>>,
-    /// This task's number on a controlled loop.
-    id: TaskId,
     turn: Option<P::Guard<'rt, ()>>,
+    /// On a controlled loop: this task's number and how it lets the loop go.
+    controlled: Option<(TaskId, &'rt Yielder)>,
     task: Arc<str>,
     op: Arc<str>,
-    pending: Vec<(Arc<str>, TaskBody<P>)>,
+    pending: Vec<Pending<P>>,
 }
 
 impl<'rt, P: Platform> Cx<'rt, P> {
-    /// Enters the runtime as `task`, taking the loop under event-loop semantics.
-    fn enter(rt: &'rt Arc<Runtime<P>>, id: TaskId, task: Arc<str>, op: Arc<str>) -> Self {
-        if let Some(turns) = &rt.turns {
-            turns.wait_turn(id);
-            return Cx { rt, id, turn: None, task, op, pending: Vec::new() };
-        }
+    /// Enters the runtime as `task` on a thread, taking the loop under
+    /// event-loop semantics.
+    fn enter(rt: &'rt Arc<Runtime<P>>, task: Arc<str>, op: Arc<str>) -> Self {
         let turn = (rt.semantics == Semantics::EventLoop).then(|| P::lock(&rt.event_loop));
-        Cx { rt, id, turn, task, op, pending: Vec::new() }
+        Cx { rt, turn, controlled: None, task, op, pending: Vec::new() }
+    }
+
+    /// Enters a controlled runtime as task `id`, in its coroutine (the
+    /// executor resumed it: it holds the loop).
+    fn controlled(rt: &'rt Arc<Runtime<P>>, id: TaskId, yielder: &'rt Yielder, task: Arc<str>, op: Arc<str>) -> Self {
+        Cx { rt, turn: None, controlled: Some((id, yielder)), task, op, pending: Vec::new() }
+    }
+
+    fn controlled_loop(&self) -> Option<&'rt Arc<Loop>> {
+        self.rt.controlled.as_ref()
     }
 
     pub fn semantics(&self) -> Semantics {
@@ -169,25 +249,27 @@ impl<'rt, P: Platform> Cx<'rt, P> {
     /// Records a visible effect and returns its step number. (The step is a
     /// label for reports: a model must not branch on it, see [`Cx::now`].)
     pub fn record(&self, func: &'static str, effect: Effect) -> usize {
-        if let Some(footprint) = self.rt.footprint() {
-            touch_event(footprint, &effect);
+        if let Some(lp) = self.controlled_loop() {
+            touch_event(lp, &effect);
         }
         self.rt.history.push(self.task.clone(), self.op.clone(), func, effect)
     }
 
     /// A logical clock for timestamps: the number of steps so far.
     pub fn now(&self) -> usize {
-        if let Some(footprint) = self.rt.footprint() {
-            footprint.touch_named(CLOCK, AccessKind::Read);
+        let now = self.rt.history.events_len();
+        if let Some(lp) = self.controlled_loop() {
+            lp.touch_named(CLOCK, AccessKind::Read);
+            lp.observe(&("clock", now as u64));
         }
-        self.rt.history.events_len()
+        now
     }
 
     /// An `await`: other tasks may run here.
     pub fn await_point(&mut self) {
         self.start_pending();
-        if let Some(turns) = &self.rt.turns {
-            turns.leave(self.id, Leave::Await);
+        if let Some((_, yielder)) = self.controlled {
+            yielder.suspend(Leave::Await);
         } else if self.turn.is_some() {
             self.turn = None;
             self.turn = Some(P::lock(&self.rt.event_loop));
@@ -199,8 +281,8 @@ impl<'rt, P: Platform> Cx<'rt, P> {
     pub(crate) fn wait_on_loop(&mut self, cv: &P::Condvar, mut ready: impl FnMut() -> bool) {
         self.start_pending();
         while !ready() {
-            if let Some(turns) = &self.rt.turns {
-                turns.leave(self.id, Leave::Park { key: cv_key::<P>(cv) });
+            if let Some((_, yielder)) = self.controlled {
+                yielder.suspend(Leave::Park { key: cv_key::<P>(cv) });
                 continue;
             }
             let turn = self.turn.take().expect("event-loop task holds the loop");
@@ -208,11 +290,31 @@ impl<'rt, P: Platform> Cx<'rt, P> {
         }
     }
 
+    /// Calls `f`, a function whose locals die when it returns: afterwards
+    /// the task's local state is what it was before the call plus what `f`
+    /// returned (and the tasks `f` spawned). The state-caching search then
+    /// forgets what `f` observed, so two paths on which `f` saw different
+    /// things but returned the same are one state.
+    ///
+    /// `f` must change nothing of the caller's but through its result:
+    /// no `&mut` to the caller's variables, no interior mutability. (A model
+    /// that breaks this is caught by the determinism check of
+    /// `explore::stateful`, as a task that keeps state the runtime does not
+    /// see.)
+    pub fn call<R: StateHash>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        let Some((id, lp)) = self.controlled.map(|(id, _)| id).zip(self.controlled_loop()) else { return f(self) };
+        let before = lp.chain(id);
+        let result = f(self);
+        let pending: Vec<Fingerprint> = self.pending.iter().filter_map(|p| p.chain.map(|(i, c)| i.then(&c))).collect();
+        lp.returned(id, before, fingerprint(&(fingerprint(&result), pending)));
+        result
+    }
+
     /// Wakes the task waiting on `cv` in [`Cx::wait_on_loop`] (or on a
     /// threads-semantics wait).
     pub(crate) fn notify_one(&self, cv: &P::Condvar) {
-        match &self.rt.turns {
-            Some(turns) => turns.wake(cv_key::<P>(cv)),
+        match self.controlled_loop() {
+            Some(lp) => lp.wake(cv_key::<P>(cv)),
             None => P::notify_one(cv),
         }
     }
@@ -222,26 +324,37 @@ impl<'rt, P: Platform> Cx<'rt, P> {
     pub fn spawn(&mut self, name: &str, body: TaskBody<P>) {
         let task: Arc<str> = format!("{}/{}", self.task, name).into();
         self.record("spawn", Effect::Spawned { task: task.clone() });
-        self.pending.push((task, body));
+        let chain = self.controlled.and_then(|(id, _)| Some(self.controlled_loop()?.child(id, &task)));
+        self.pending.push(Pending { task, body, chain });
     }
 
     fn start_pending(&mut self) {
-        for (task, body) in self.pending.drain(..) {
-            let handle = self.rt.start(task, self.op.clone(), body);
-            self.rt.spawned.lock().unwrap_or_else(|e| e.into_inner()).push(handle);
+        for Pending { task, body, chain } in self.pending.drain(..) {
+            match (self.rt.controlled.as_ref(), chain) {
+                (Some(lp), Some((identity, chain))) => {
+                    let id = lp.register_child(task.clone(), identity, chain);
+                    let fresh = Fresh { id, task, op: self.op.clone(), body };
+                    self.rt.fresh.lock().unwrap_or_else(|e| e.into_inner()).push(fresh);
+                }
+                _ => {
+                    let handle = self.rt.start_thread(task, self.op.clone(), body);
+                    self.rt.spawned.lock().unwrap_or_else(|e| e.into_inner()).push(handle);
+                }
+            }
         }
     }
 
     /// Ends the task: the last spawned task continues on this thread.
     pub fn finish(mut self) {
-        while let Some((task, body)) = self.pending.pop() {
+        while let Some(Pending { task, body, chain }) = self.pending.pop() {
             self.start_pending();
             P::name_current_task(&task);
+            if let (Some((id, _)), Some(lp), Some((identity, chain))) = (self.controlled, self.controlled_loop(), chain)
+            {
+                lp.become_child(id, task.clone(), identity, chain);
+            }
             self.task = task;
             body(&mut self);
-        }
-        if let Some(turns) = &self.rt.turns {
-            turns.leave(self.id, Leave::Exit);
         }
     }
 }
@@ -257,7 +370,7 @@ fn cv_key<P: Platform>(cv: &P::Condvar) -> usize {
 /// What recording `effect` touches: the resource it is about, so that the
 /// explorer keeps every two events an invariant may compare in order. Notes
 /// (triggers, passes, job updates, errors) are compared with one another.
-fn touch_event(footprint: &Footprint, effect: &Effect) {
+fn touch_event(footprint: &Loop, effect: &Effect) {
     footprint.touch_named(CLOCK, AccessKind::Add);
     match effect {
         Effect::Read { res, .. } => footprint.touch(Resource::Named(res.clone()), AccessKind::Read),

@@ -3,34 +3,54 @@
 //! Under event-loop semantics the loop already excludes every other task, so
 //! the value sits behind a plain `std` mutex and costs the explorer nothing.
 //! Under threads semantics every access is a platform operation, a point
-//! where the explorer may preempt. On a controlled loop every access also
-//! reports to the turn's footprint.
+//! where the explorer may preempt. On a controlled loop every cell is also
+//! registered for fingerprints, and every access reports to the turn's
+//! footprint and, when the task may act on what it found, to its chain.
 
-use super::{AccessKind, Cx, Footprint, Resource, Runtime, Semantics};
+use super::{CellKind, CellValue, Cx, Fingerprint, Loop, Runtime, Semantics, StateHash, fingerprint};
 use crate::history::Effect;
 use crate::platform::Platform;
 use serde_json::json;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
 enum Cell<P: Platform, T: Send + 'static> {
-    Loop(std::sync::Mutex<T>),
+    Loop(Arc<std::sync::Mutex<T>>),
     Threads(P::Mutex<T>),
 }
 
-/// A cell's number in a controlled execution, and where it reports accesses.
+impl<T: StateHash + Send> CellValue for std::sync::Mutex<T> {
+    fn fingerprint(&self) -> Fingerprint {
+        fingerprint(&*self.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl CellValue for AtomicBool {
+    fn fingerprint(&self) -> Fingerprint {
+        fingerprint(&self.load(SeqCst))
+    }
+}
+
+/// A cell's number on a controlled loop, where accesses are reported.
 struct Probe {
-    footprint: std::sync::Arc<Footprint>,
+    lp: Arc<Loop>,
     cell: usize,
+    /// Accesses are reported here (otherwise the owner reports them, finer).
+    reports: bool,
 }
 
 impl Probe {
-    fn new<P: Platform>(rt: &Runtime<P>) -> Option<Probe> {
-        rt.footprint().map(|f| Probe { footprint: f.clone(), cell: f.new_cell() })
+    fn new<P: Platform>(rt: &Runtime<P>, kind: CellKind, value: Arc<dyn CellValue>, reports: bool) -> Option<Probe> {
+        rt.controlled_loop().map(|lp| Probe { lp: lp.clone(), cell: lp.new_cell(kind, value), reports })
     }
 
-    fn touch(probe: &Option<Probe>, kind: AccessKind) {
-        if let Some(p) = probe {
-            p.footprint.touch(Resource::Cell(p.cell), kind);
+    /// An access: `observes` if the task may act on the value it found,
+    /// `writes` if it changed it.
+    fn access(probe: &Option<Probe>, observes: bool, writes: bool) {
+        match probe {
+            Some(p) if p.reports => p.lp.access_cell(p.cell, observes, writes),
+            Some(p) if writes => p.lp.invalidate(p.cell),
+            _ => {}
         }
     }
 }
@@ -41,24 +61,30 @@ pub struct Shared<P: Platform, T: Send + 'static> {
     probe: Option<Probe>,
 }
 
-impl<P: Platform, T: Send + 'static> Shared<P, T> {
+impl<P: Platform, T: StateHash + Send + 'static> Shared<P, T> {
     pub fn new(rt: &Runtime<P>, value: T) -> Self {
-        Shared { cell: Self::cell(rt.semantics(), value), probe: Probe::new(rt) }
+        Self::build(rt, value, CellKind::Shared, true)
     }
 
     /// A cell whose owner reports finer-grained accesses itself (the memory
-    /// disk reports each file).
-    pub fn unprobed(rt: &Runtime<P>, value: T) -> Self {
-        Shared { cell: Self::cell(rt.semantics(), value), probe: None }
+    /// disk reports each file). It is still part of every fingerprint.
+    pub fn reported_by_owner(rt: &Runtime<P>, value: T, kind: CellKind) -> Self {
+        Self::build(rt, value, kind, false)
     }
 
-    fn cell(semantics: Semantics, value: T) -> Cell<P, T> {
-        match semantics {
-            Semantics::EventLoop => Cell::Loop(std::sync::Mutex::new(value)),
-            Semantics::Threads => Cell::Threads(P::mutex(value)),
+    fn build(rt: &Runtime<P>, value: T, kind: CellKind, reports: bool) -> Self {
+        match rt.semantics() {
+            Semantics::EventLoop => {
+                let cell = Arc::new(std::sync::Mutex::new(value));
+                let probe = Probe::new(rt, kind, cell.clone(), reports);
+                Shared { cell: Cell::Loop(cell), probe }
+            }
+            Semantics::Threads => Shared { cell: Cell::Threads(P::mutex(value)), probe: None },
         }
     }
+}
 
+impl<P: Platform, T: Send + 'static> Shared<P, T> {
     fn access<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         match &self.cell {
             Cell::Loop(m) => f(&mut m.lock().unwrap_or_else(|e| e.into_inner())),
@@ -66,15 +92,16 @@ impl<P: Platform, T: Send + 'static> Shared<P, T> {
         }
     }
 
-    /// Runs `f` on the value as one atomic step.
+    /// Runs `f` on the value as one atomic step (a read-modify-write: what
+    /// `f` returns may depend on the value it found).
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        Probe::touch(&self.probe, AccessKind::Write);
+        Probe::access(&self.probe, true, true);
         self.access(f)
     }
 
     /// Reads the value as one atomic step.
     pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        Probe::touch(&self.probe, AccessKind::Read);
+        Probe::access(&self.probe, true, false);
         self.access(|v| f(v))
     }
 
@@ -85,8 +112,10 @@ impl<P: Platform, T: Send + 'static> Shared<P, T> {
         self.read(T::clone)
     }
 
+    /// Overwrites the value without looking at it.
     pub fn set(&self, value: T) {
-        self.with(|v| *v = value)
+        Probe::access(&self.probe, false, true);
+        self.access(|v| *v = value)
     }
 
     /// Threads semantics: blocks on `cv` until `ready` holds. The notifier
@@ -117,17 +146,20 @@ pub struct Flag<P: Platform> {
 }
 
 enum FlagCell<P: Platform> {
-    Loop(AtomicBool),
+    Loop(Arc<AtomicBool>),
     Threads(P::AtomicBool),
 }
 
 impl<P: Platform> Flag<P> {
     pub fn new(rt: &Runtime<P>, name: &'static str, value: bool) -> Self {
-        let cell = match rt.semantics() {
-            Semantics::EventLoop => FlagCell::Loop(AtomicBool::new(value)),
-            Semantics::Threads => FlagCell::Threads(P::atomic_bool(value)),
-        };
-        Flag { name, cell, probe: Probe::new(rt) }
+        match rt.semantics() {
+            Semantics::EventLoop => {
+                let cell = Arc::new(AtomicBool::new(value));
+                let probe = Probe::new(rt, CellKind::Flag, cell.clone(), true);
+                Flag { name, cell: FlagCell::Loop(cell), probe }
+            }
+            Semantics::Threads => Flag { name, cell: FlagCell::Threads(P::atomic_bool(value)), probe: None },
+        }
     }
 
     fn record(&self, cx: &Cx<'_, P>, op: &str, value: bool) {
@@ -141,7 +173,11 @@ impl<P: Platform> Flag<P> {
 
     /// Atomically sets the flag and returns what it was.
     pub fn swap(&self, cx: &Cx<'_, P>, value: bool) -> bool {
-        Probe::touch(&self.probe, AccessKind::Write);
+        Probe::access(&self.probe, true, true);
+        self.exchange(cx, value)
+    }
+
+    fn exchange(&self, cx: &Cx<'_, P>, value: bool) -> bool {
         let old = match &self.cell {
             FlagCell::Loop(a) => a.swap(value, SeqCst),
             FlagCell::Threads(a) => P::swap(a, value),
@@ -151,15 +187,17 @@ impl<P: Platform> Flag<P> {
     }
 
     pub fn load(&self, cx: &Cx<'_, P>) -> bool {
-        Probe::touch(&self.probe, AccessKind::Read);
+        Probe::access(&self.probe, true, false);
         let value = self.peek();
         self.record(cx, "read", value);
         value
     }
 
-    /// A plain store, written as a swap so loom sees a read-modify-write.
+    /// A plain store (the task does not look at the old value), written as
+    /// a swap so loom sees a read-modify-write.
     pub fn store(&self, cx: &Cx<'_, P>, value: bool) {
-        self.swap(cx, value);
+        Probe::access(&self.probe, false, true);
+        self.exchange(cx, value);
     }
 
     /// The value, read outside any task (final state, after every task ended).

@@ -1,23 +1,38 @@
 //! A controlled event loop: an explorer, not the platform, decides which task
-//! takes the loop at each await, and learns what each turn touched.
+//! takes the loop at each await, learns what each turn touched, and can ask
+//! for the fingerprint of the state between two turns.
 //!
 //! A *turn* is a task's code between taking the loop and letting it go (an
 //! await, a wait on a FIFO mutex, the task's end). Under event-loop semantics
 //! a turn is atomic, so an execution is the sequence of turns, and two turns
 //! of different tasks that touch no common resource (or only read it) can be
 //! swapped without changing anything either of them, or anyone else, sees.
-//! The explorer ([`TurnControl`]) uses each turn's [`Footprint`] to run one
-//! execution per class of such swaps (see `explore::dpor`).
 //!
-//! Every way a turn reaches shared state reports here: [`Shared`](super::Shared)
-//! cells and [`Flag`](super::Flag)s by cell, the memory disk by path, history
-//! events by resource (so invariants over the history only ever compare
-//! events the explorer keeps in order), and the logical clock `Cx::now`.
+//! Every way a turn reaches shared state reports here ([`Loop`]): cells and
+//! flags by number, the memory disk by path, history events by resource (so
+//! invariants only ever compare events the explorer keeps in order), and the
+//! logical clock `Cx::now`. Tasks run as coroutines on the explorer's own
+//! thread ([`Executor`]): a turn is one `resume`, and an execution cut short
+//! is dropped, its stacks unwound and kept for the next one.
+//!
+//! # What a state is
+//!
+//! The fingerprint of a state ([`Loop::fingerprint`]) covers the shared
+//! state (every cell, flag and file, by value), the clock, and every live
+//! task. A task's local variables live on its coroutine's stack, out of
+//! reach; but a model is deterministic, so they are a function of where the
+//! task started and of what it has observed. Each task therefore carries a
+//! *chain*: the fingerprint of its parent's chain when it was spawned, of
+//! every value it read (the whole cell, flag, file or clock it looked at,
+//! before it changed it), and of every turn it has taken. Two tasks with
+//! equal chains run on identically. This holds only if tasks keep no state
+//! outside the runtime; the state-caching search checks it on every state it
+//! sees twice (`explore::stateful`).
 
-use crate::platform::Platform;
-use std::sync::{Arc, Mutex};
+use super::fingerprint::{Fingerprint, StateHash, StateHasher, fingerprint};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-/// A task of a controlled execution (its thread), numbered in start order.
+/// A task of a controlled execution, numbered in start order.
 pub type TaskId = usize;
 
 /// How a turn used a resource.
@@ -78,157 +93,371 @@ impl Turn {
     }
 }
 
-/// The explorer's side of a controlled loop.
-pub trait TurnControl: Send + Sync {
-    /// `ended` is the turn that just ended (`None` before the first one);
-    /// `waiting` are the tasks waiting for the loop, in start order. Returns
-    /// the task that takes the loop next, or `None` if none waits.
-    fn next(&self, ended: Option<Turn>, waiting: &[TaskId]) -> Option<TaskId>;
+/// What a cell of the registry holds, for fingerprints.
+pub trait CellValue: Send + Sync {
+    fn fingerprint(&self) -> Fingerprint;
 }
 
-/// What a turn touches, recorded outside the model (a std mutex, never a
-/// platform one: recording is not part of the program).
+/// The kinds of shared state, each of which a fingerprint may leave out
+/// (only tests do: to show that leaving one out gives wrong answers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CellKind {
+    /// A [`Shared`](super::Shared) value.
+    Shared,
+    /// A [`Flag`](super::Flag).
+    Flag,
+    /// The memory disk's files.
+    Files,
+}
+
+/// Which parts of a state its fingerprint covers. Every part, except in
+/// tests that leave one out on purpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateParts {
+    pub shared: bool,
+    pub flags: bool,
+    pub files: bool,
+    pub clock: bool,
+    /// Each task's chain (what it observed); without it, only who is alive.
+    pub task_local: bool,
+    pub monitors: bool,
+}
+
+impl StateParts {
+    pub const ALL: StateParts =
+        StateParts { shared: true, flags: true, files: true, clock: true, task_local: true, monitors: true };
+
+    fn covers(&self, kind: CellKind) -> bool {
+        match kind {
+            CellKind::Shared => self.shared,
+            CellKind::Flag => self.flags,
+            CellKind::Files => self.files,
+        }
+    }
+}
+
+struct CellEntry {
+    kind: CellKind,
+    value: Arc<dyn CellValue>,
+    /// The value's fingerprint, until the next write.
+    cached: Option<Fingerprint>,
+}
+
+impl CellEntry {
+    fn fingerprint(&mut self) -> Fingerprint {
+        *self.cached.get_or_insert_with(|| self.value.fingerprint())
+    }
+}
+
+/// A task as the loop knows it.
+struct TaskSlot {
+    name: Arc<str>,
+    /// Who the task is, the same in every execution: its parent's identity,
+    /// the spawn's ordinal in the parent, its name.
+    identity: Fingerprint,
+    /// What the task's local state is a function of (see the module docs).
+    chain: Fingerprint,
+    /// Tasks it has spawned so far.
+    spawned: u64,
+    alive: bool,
+    parked: bool,
+}
+
+/// How a task lets the loop go (what its coroutine yields).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leave {
+    /// At an await: it waits for the loop again at once.
+    Await,
+    /// On a FIFO mutex: it waits for the loop once woken through `key`.
+    Park { key: usize },
+}
+
 #[derive(Default)]
-pub struct Footprint {
-    turn: Mutex<Turn>,
-    cells: Mutex<usize>,
-    /// The first turn has begun: no more cells.
-    begun: std::sync::atomic::AtomicBool,
+struct State {
+    turn: Turn,
+    current: Option<TaskId>,
+    tasks: Vec<TaskSlot>,
+    waiting: Vec<TaskId>,
+    parked: Vec<(usize, TaskId)>,
+    cells: Vec<CellEntry>,
+    begun: bool,
 }
 
-impl Footprint {
+impl State {
+    fn observe(&mut self, what: Fingerprint) {
+        if let Some(t) = self.current {
+            let slot = &mut self.tasks[t];
+            slot.chain = slot.chain.then(&what);
+        }
+    }
+}
+
+/// The controlled loop's bookkeeping for one execution, shared by the
+/// runtime, the cells and the memory disk (a std mutex: recording is not
+/// part of the modeled program, and only one task runs at a time).
+#[derive(Default)]
+pub struct Loop {
+    state: Mutex<State>,
+}
+
+impl Loop {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a piece of shared state and returns its number. Shared
+    /// state is made with the world, before the first turn: a cell made
+    /// during a turn would be numbered by the order of turns, and two
+    /// executions that differ only in the order of independent turns would
+    /// name it differently.
+    pub fn new_cell(&self, kind: CellKind, value: Arc<dyn CellValue>) -> usize {
+        let mut s = self.state();
+        assert!(
+            !s.begun,
+            "a Shared, Flag or disk was created during a turn; create shared state when the world is built"
+        );
+        s.cells.push(CellEntry { kind, value, cached: None });
+        s.cells.len() - 1
+    }
+
+    /// The running turn used `resource` this way.
     pub fn touch(&self, resource: Resource, kind: AccessKind) {
-        self.turn.lock().unwrap_or_else(|e| e.into_inner()).touch(resource, kind);
+        self.state().turn.touch(resource, kind);
     }
 
     pub fn touch_named(&self, name: &str, kind: AccessKind) {
         self.touch(Resource::Named(name.into()), kind);
     }
 
-    /// A new cell's number. Cells are made with the world, before the first
-    /// turn: a cell made during a turn would be numbered by the order of
-    /// turns, and two executions that differ only in the order of
-    /// independent turns would name it differently.
-    pub fn new_cell(&self) -> usize {
-        assert!(
-            !self.begun.load(std::sync::atomic::Ordering::SeqCst),
-            "a Shared or Flag was created during a turn; create shared state when the world is built"
-        );
-        let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
-        *cells += 1;
-        *cells
+    /// The running turn accessed cell `cell`: `observes` when what it does
+    /// next may depend on the value it found, `writes` when it changed it.
+    pub fn access_cell(&self, cell: usize, observes: bool, writes: bool) {
+        let mut s = self.state();
+        let kind = if writes { AccessKind::Write } else { AccessKind::Read };
+        s.turn.touch(Resource::Cell(cell), kind);
+        if observes {
+            let value = s.cells[cell].fingerprint();
+            s.observe(fingerprint(&(cell as u64, value)));
+        }
+        if writes {
+            s.cells[cell].cached = None;
+        }
     }
 
-    fn take(&self, next: TaskId) -> Turn {
-        let mut turn = self.turn.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::replace(&mut *turn, Turn { task: next, ..Turn::default() })
+    /// The running task learned `value` (a file's contents, the clock...).
+    pub fn observe(&self, what: &(impl StateHash + ?Sized)) {
+        self.state().observe(fingerprint(what));
     }
 
-    fn with_turn<R>(&self, f: impl FnOnce(&mut Turn) -> R) -> R {
-        f(&mut self.turn.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-}
-
-/// How a task lets the loop go.
-pub(super) enum Leave {
-    /// At an await: it waits for the loop again at once.
-    Await,
-    /// On a FIFO mutex: it waits for the loop once woken through `key`.
-    Park { key: usize },
-    /// It ended.
-    Exit,
-}
-
-struct State {
-    holder: Option<TaskId>,
-    waiting: Vec<TaskId>,
-    parked: Vec<(usize, TaskId)>,
-    started: TaskId,
-}
-
-/// The loop of a controlled execution.
-pub(super) struct Turns<P: Platform> {
-    control: Arc<dyn TurnControl>,
-    footprint: Arc<Footprint>,
-    state: P::Mutex<State>,
-    changed: P::Condvar,
-}
-
-impl<P: Platform> Turns<P> {
-    pub fn new(control: Arc<dyn TurnControl>) -> Self {
-        let state = State { holder: None, waiting: Vec::new(), parked: Vec::new(), started: 0 };
-        Turns { control, footprint: Arc::default(), state: P::mutex(state), changed: P::condvar() }
+    /// A cell changed outside [`Loop::access_cell`] (the disk's files).
+    pub fn invalidate(&self, cell: usize) {
+        self.state().cells[cell].cached = None;
     }
 
-    pub fn footprint(&self) -> &Arc<Footprint> {
-        &self.footprint
+    /// An actor, waiting for the loop.
+    pub(super) fn register_actor(&self, name: Arc<str>) -> TaskId {
+        let mut s = self.state();
+        let identity = fingerprint(&("actor", s.tasks.len() as u64, &*name));
+        Self::register(&mut s, name, identity, identity)
     }
 
-    /// A new task, waiting for the loop (called by the task that starts it).
-    pub fn register(&self) -> TaskId {
-        let mut state = P::lock(&self.state);
-        let id = state.started;
-        state.started += 1;
-        state.waiting.push(id);
-        self.footprint.with_turn(|t| t.started.push(id));
+    /// The identity and initial chain of the next task `parent` spawns.
+    pub(super) fn child(&self, parent: TaskId, name: &str) -> (Fingerprint, Fingerprint) {
+        let mut s = self.state();
+        let p = &mut s.tasks[parent];
+        let ordinal = p.spawned;
+        p.spawned += 1;
+        (fingerprint(&(p.identity, ordinal, name)), p.chain.then(&("spawn", ordinal)))
+    }
+
+    /// A spawned task, waiting for the loop from now on.
+    pub(super) fn register_child(&self, name: Arc<str>, identity: Fingerprint, chain: Fingerprint) -> TaskId {
+        let mut s = self.state();
+        Self::register(&mut s, name, identity, chain)
+    }
+
+    fn register(s: &mut State, name: Arc<str>, identity: Fingerprint, chain: Fingerprint) -> TaskId {
+        let id = s.tasks.len();
+        s.tasks.push(TaskSlot { name, identity, chain, spawned: 0, alive: true, parked: false });
+        s.waiting.push(id);
+        s.turn.started.push(id);
         id
     }
 
-    /// Hands the loop to the first task the explorer picks.
-    pub fn begin(&self) {
-        self.footprint.begun.store(true, std::sync::atomic::Ordering::SeqCst);
-        let mut state = P::lock(&self.state);
-        let first = self.control.next(None, &state.waiting);
-        if let Some(task) = first {
-            self.footprint.take(task);
-        }
-        state.holder = first;
-        P::notify_all(&self.changed);
+    /// `task` goes on as a task it spawned (the last one, at its end).
+    pub(super) fn become_child(&self, task: TaskId, name: Arc<str>, identity: Fingerprint, chain: Fingerprint) {
+        let mut s = self.state();
+        let slot = &mut s.tasks[task];
+        slot.name = name;
+        slot.identity = identity;
+        slot.chain = chain;
+        slot.spawned = 0;
     }
 
-    pub fn wait_turn(&self, me: TaskId) {
-        let mut state = P::lock(&self.state);
-        while state.holder != Some(me) {
-            state = P::wait(&self.changed, state);
-        }
+    /// The running task's chain (at the start of a call whose locals die
+    /// when it returns; see `Cx::call`).
+    pub(super) fn chain(&self, task: TaskId) -> Fingerprint {
+        self.state().tasks[task].chain
     }
 
-    /// Ends `me`'s turn, lets the explorer pick the next task, and (unless
-    /// `me` exited) waits until `me` holds the loop again.
-    pub fn leave(&self, me: TaskId, how: Leave) {
-        let mut state = P::lock(&self.state);
-        debug_assert_eq!(state.holder, Some(me), "only the holder lets the loop go");
-        match how {
-            Leave::Await => {}
-            Leave::Park { key } => {
-                state.waiting.retain(|&t| t != me);
-                state.parked.push((key, me));
-            }
-            Leave::Exit => state.waiting.retain(|&t| t != me),
-        }
-        let ended = self.footprint.take(0);
-        let next = self.control.next(Some(ended), &state.waiting);
-        if let Some(task) = next {
-            self.footprint.with_turn(|t| t.task = task);
-        }
-        state.holder = next;
-        P::notify_all(&self.changed);
-        if matches!(how, Leave::Exit) {
-            return;
-        }
-        while state.holder != Some(me) {
-            state = P::wait(&self.changed, state);
-        }
+    /// The running task returned from a call that started with `chain`:
+    /// what it observed inside is dead, except what `returned` says.
+    pub(super) fn returned(&self, task: TaskId, chain: Fingerprint, returned: Fingerprint) {
+        let mut s = self.state();
+        let slot = &mut s.tasks[task];
+        slot.chain = chain.then(&("returned", returned, slot.spawned));
     }
 
     /// Wakes the task parked on `key`, if one is: it waits for the loop again.
-    pub fn wake(&self, key: usize) {
-        let mut state = P::lock(&self.state);
-        if let Some(pos) = state.parked.iter().position(|&(k, _)| k == key) {
-            let (_, task) = state.parked.remove(pos);
-            let at = state.waiting.partition_point(|&t| t < task);
-            state.waiting.insert(at, task);
-            self.footprint.with_turn(|t| t.woke.push(task));
+    pub(super) fn wake(&self, key: usize) {
+        let mut s = self.state();
+        if let Some(pos) = s.parked.iter().position(|&(k, _)| k == key) {
+            let (_, task) = s.parked.remove(pos);
+            s.tasks[task].parked = false;
+            let at = s.waiting.partition_point(|&t| t < task);
+            s.waiting.insert(at, task);
+            s.turn.woke.push(task);
+        }
+    }
+
+    /// Starts `task`'s turn.
+    fn begin_turn(&self, task: TaskId) {
+        let mut s = self.state();
+        s.begun = true;
+        s.current = Some(task);
+        s.turn = Turn { task, ..Turn::default() };
+    }
+
+    /// Ends `task`'s turn: it awaits, parks, or (`None`) ended.
+    fn end_turn(&self, task: TaskId, how: Option<Leave>) -> Turn {
+        let mut s = self.state();
+        s.current = None;
+        match how {
+            Some(Leave::Await) => {}
+            Some(Leave::Park { key }) => {
+                s.waiting.retain(|&t| t != task);
+                s.parked.push((key, task));
+                s.tasks[task].parked = true;
+            }
+            None => {
+                s.waiting.retain(|&t| t != task);
+                s.tasks[task].alive = false;
+            }
+        }
+        // The task moved on: its position is part of its local state.
+        let slot = &mut s.tasks[task];
+        slot.chain = slot.chain.then("turn");
+        std::mem::take(&mut s.turn)
+    }
+
+    pub fn waiting(&self) -> Vec<TaskId> {
+        self.state().waiting.clone()
+    }
+
+    pub fn parked(&self) -> Vec<TaskId> {
+        self.state().parked.iter().map(|&(_, t)| t).collect()
+    }
+
+    pub fn task_name(&self, task: TaskId) -> Arc<str> {
+        self.state().tasks[task].name.clone()
+    }
+
+    /// Who `task` is, the same on every path to the same state (its number
+    /// depends on the order in which tasks were started).
+    pub fn task_identity(&self, task: TaskId) -> Fingerprint {
+        self.state().tasks[task].identity
+    }
+
+    /// The fingerprint of the shared state and the live tasks (the clock
+    /// and the monitors are added by the execution that owns them).
+    pub fn fingerprint(&self, parts: &StateParts, h: &mut StateHasher) {
+        let mut s = self.state();
+        let mut cells = Fingerprint::default();
+        for (i, cell) in s.cells.iter_mut().enumerate() {
+            if parts.covers(cell.kind) {
+                cells = cells.plus(fingerprint(&(i as u64, cell.fingerprint())));
+            }
+        }
+        let mut tasks = Fingerprint::default();
+        for slot in s.tasks.iter().filter(|t| t.alive) {
+            let local = if parts.task_local { slot.chain } else { Fingerprint::default() };
+            tasks = tasks.plus(fingerprint(&(slot.identity, local, slot.parked)));
+        }
+        h.u128(cells.0);
+        h.u128(tasks.0);
+    }
+}
+
+/// A task's coroutine: resumed for each turn, yields how it left the loop.
+pub(super) type TaskCoroutine = corosensei::Coroutine<(), Leave, ()>;
+pub(super) type Yielder = corosensei::Yielder<(), Leave>;
+
+/// Stack size of a task's coroutine: only the pages a task touches are
+/// committed, and serde needs more than loom's 32 KiB in a debug build.
+const TASK_STACK: usize = 1 << 20;
+
+thread_local! {
+    /// Stacks of finished executions, reused (allocating one is an mmap).
+    static STACKS: std::cell::RefCell<Vec<corosensei::stack::DefaultStack>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+pub(super) fn stack() -> corosensei::stack::DefaultStack {
+    STACKS
+        .with(|s| s.borrow_mut().pop())
+        .unwrap_or_else(|| corosensei::stack::DefaultStack::new(TASK_STACK).expect("a coroutine stack"))
+}
+
+/// Runs a controlled execution's tasks as coroutines, one turn at a time.
+pub struct Executor {
+    lp: Arc<Loop>,
+    coroutines: Vec<Option<TaskCoroutine>>,
+}
+
+impl Executor {
+    pub(super) fn new(lp: Arc<Loop>) -> Self {
+        Executor { lp, coroutines: Vec::new() }
+    }
+
+    pub(super) fn add(&mut self, task: TaskId, coroutine: TaskCoroutine) {
+        if self.coroutines.len() <= task {
+            self.coroutines.resize_with(task + 1, || None);
+        }
+        self.coroutines[task] = Some(coroutine);
+    }
+
+    /// Runs one turn of `task` (which must be waiting). A panic in the
+    /// model is returned, not propagated.
+    pub(super) fn run_turn(&mut self, task: TaskId) -> Result<Turn, crate::platform::Panic> {
+        self.lp.begin_turn(task);
+        let coroutine = self.coroutines[task].as_mut().expect("a waiting task has a coroutine");
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| coroutine.resume(())));
+        match result {
+            Ok(corosensei::CoroutineResult::Yield(leave)) => Ok(self.lp.end_turn(task, Some(leave))),
+            Ok(corosensei::CoroutineResult::Return(())) => {
+                let done = self.coroutines[task].take().expect("the coroutine just ran");
+                STACKS.with(|s| s.borrow_mut().push(done.into_stack()));
+                Ok(self.lp.end_turn(task, None))
+            }
+            Err(panic) => {
+                // The coroutine unwound: its stack is free, but it is gone with it.
+                self.coroutines[task] = None;
+                Err(panic)
+            }
+        }
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        // Unwinds every suspended task (dropping what its stack holds) and
+        // keeps the stacks.
+        for mut coroutine in self.coroutines.drain(..).flatten() {
+            let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| coroutine.force_unwind()));
+            if unwound.is_ok() {
+                STACKS.with(|s| s.borrow_mut().push(coroutine.into_stack()));
+            } else {
+                std::mem::forget(coroutine);
+            }
         }
     }
 }

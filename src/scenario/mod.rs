@@ -32,18 +32,20 @@ use std::path::{Path, PathBuf};
 pub enum ExplorerKind {
     Exhaustive,
     Dpor,
+    Stateful,
     Pct,
     Random,
     Stress,
 }
 
 impl ExplorerKind {
-    pub const NAMES: &'static [&'static str] = &["exhaustive", "dpor", "pct", "random", "stress"];
+    pub const NAMES: &'static [&'static str] = &["stateful", "exhaustive", "dpor", "pct", "random", "stress"];
 
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "exhaustive" => Some(ExplorerKind::Exhaustive),
             "dpor" => Some(ExplorerKind::Dpor),
+            "stateful" => Some(ExplorerKind::Stateful),
             "pct" => Some(ExplorerKind::Pct),
             "random" => Some(ExplorerKind::Random),
             "stress" => Some(ExplorerKind::Stress),
@@ -376,6 +378,8 @@ impl Loader<'_> {
         self.table_keys(&base, "a key of [explore]", &["explorer", "bound", "schedules", "depth", "seed"])?;
         let at = |k: &str| [key("explore"), key(k)];
         let explorer = match self.string(&at("explorer"), false)? {
+            // Event loops: every state, whatever the number of actors.
+            None if semantics == Semantics::EventLoop => ExplorerKind::Stateful,
             None if actors > MAX_EXHAUSTIVE_ACTORS => ExplorerKind::Pct,
             None => ExplorerKind::Exhaustive,
             Some(name) => ExplorerKind::parse(&name).ok_or_else(|| {
@@ -394,11 +398,14 @@ impl Loader<'_> {
                 format!("{actors} actors"),
             ));
         }
-        if explorer == ExplorerKind::Dpor && semantics != Semantics::EventLoop {
+        if matches!(explorer, ExplorerKind::Dpor | ExplorerKind::Stateful) && semantics != Semantics::EventLoop {
+            let name = if explorer == ExplorerKind::Dpor { "dpor" } else { "stateful" };
             return Err(self.err(
                 &at("explorer"),
-                "an explorer for threads semantics (dpor explores the turns of an event loop; use \"exhaustive\")",
-                "\"dpor\"",
+                format!(
+                    "an explorer for threads semantics ({name} explores the turns of an event loop; use \"exhaustive\")"
+                ),
+                format!("\"{name}\""),
             ));
         }
         let seed = match self.get(&at("seed")) {
@@ -511,10 +518,15 @@ impl Loader<'_> {
                 "proved" | "not-found" if invariant.is_some() => {
                     return Err(self.err(&at("invariant"), format!("no `invariant` for a {verdict} verdict"), "one"));
                 }
-                "proved" if !matches!(explore.explorer, ExplorerKind::Exhaustive | ExplorerKind::Dpor) => {
+                "proved"
+                    if !matches!(
+                        explore.explorer,
+                        ExplorerKind::Exhaustive | ExplorerKind::Dpor | ExplorerKind::Stateful
+                    ) =>
+                {
                     return Err(self.err(
                         &at("verdict"),
-                        "`not-found` (only the exhaustive and dpor explorers can prove)",
+                        "`not-found` (only the stateful, exhaustive and dpor explorers can prove)",
                         format!("\"proved\" with the {:?} explorer", explore.explorer),
                     ));
                 }

@@ -9,6 +9,7 @@ pub fn explorer_for(settings: &ExploreSettings) -> Explorer {
     match settings.explorer {
         ExplorerKind::Exhaustive => Explorer::Exhaustive { bound: settings.bound },
         ExplorerKind::Dpor => Explorer::Dpor,
+        ExplorerKind::Stateful => Explorer::Stateful,
         ExplorerKind::Pct => {
             Explorer::Pct { depth: settings.depth, schedules: settings.schedules, seed: settings.seed }
         }

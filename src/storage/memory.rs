@@ -2,27 +2,66 @@
 
 use super::Disk;
 use crate::platform::Platform;
-use crate::runtime::{AccessKind, Footprint, Runtime, Shared};
+use crate::runtime::{AccessKind, CellKind, Fingerprint, Loop, Runtime, Shared, StateHash, StateHasher, fingerprint};
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 
+/// The files, each with the fingerprint of its path and contents, and the
+/// sum of those: the disk's part of a state's fingerprint, kept up to date
+/// write by write.
+#[derive(Default)]
+struct Files {
+    map: BTreeMap<String, (Arc<str>, Fingerprint)>,
+    sum: Fingerprint,
+}
+
+impl Files {
+    fn insert(&mut self, path: String, contents: Arc<str>) {
+        let entry = fingerprint(&(path.as_str(), &*contents));
+        self.sum = self.sum.plus(entry);
+        if let Some((_, old)) = self.map.insert(path, (contents, entry)) {
+            self.sum = self.sum.minus(old);
+        }
+    }
+
+    fn remove(&mut self, path: &str) -> Option<Arc<str>> {
+        let (contents, entry) = self.map.remove(path)?;
+        self.sum = self.sum.minus(entry);
+        Some(contents)
+    }
+}
+
+impl StateHash for Files {
+    fn state_hash(&self, h: &mut StateHasher) {
+        h.u128(self.sum.0);
+    }
+}
+
 /// Files held in memory; each access is one atomic step of the model.
 pub struct MemoryDisk<P: Platform> {
-    files: Shared<P, BTreeMap<String, Arc<str>>>,
+    files: Shared<P, Files>,
     /// On a controlled loop: each access reports its file, so turns on
-    /// different files commute.
-    footprint: Option<Arc<Footprint>>,
+    /// different files commute, and what a read found joins the task's chain.
+    probe: Option<Arc<Loop>>,
 }
 
 impl<P: Platform> MemoryDisk<P> {
     pub fn new(rt: &Runtime<P>) -> Self {
-        MemoryDisk { files: Shared::unprobed(rt, BTreeMap::new()), footprint: rt.footprint().cloned() }
+        let files = Shared::reported_by_owner(rt, Files::default(), CellKind::Files);
+        MemoryDisk { files, probe: rt.controlled_loop().cloned() }
     }
 
     fn touch(&self, path: &str, kind: AccessKind) {
-        if let Some(f) = &self.footprint {
-            f.touch_named(path, kind);
+        if let Some(lp) = &self.probe {
+            lp.touch_named(path, kind);
+        }
+    }
+
+    /// What the accessing task learned (a file's contents, whether it existed).
+    fn observe(&self, what: &impl StateHash) {
+        if let Some(lp) = &self.probe {
+            lp.observe(what);
         }
     }
 }
@@ -30,7 +69,9 @@ impl<P: Platform> MemoryDisk<P> {
 impl<P: Platform> Disk for MemoryDisk<P> {
     fn read(&self, path: &str) -> io::Result<Option<Arc<str>>> {
         self.touch(path, AccessKind::Read);
-        Ok(self.files.read(|f| f.get(path).cloned()))
+        let found = self.files.read(|f| f.map.get(path).cloned());
+        self.observe(&("read", path, found.as_ref().map(|(_, fp)| *fp)));
+        Ok(found.map(|(contents, _)| contents))
     }
     fn write(&self, path: &str, contents: &str) -> io::Result<()> {
         self.touch(path, AccessKind::Write);
@@ -40,19 +81,24 @@ impl<P: Platform> Disk for MemoryDisk<P> {
     fn rename(&self, from: &str, to: &str) -> io::Result<()> {
         self.touch(from, AccessKind::Write);
         self.touch(to, AccessKind::Write);
-        self.files.with(|f| match f.remove(from) {
+        let moved = self.files.with(|f| match f.remove(from) {
             Some(v) => {
                 f.insert(to.to_string(), v);
-                Ok(())
+                true
             }
-            None => Err(io::Error::new(io::ErrorKind::NotFound, format!("{from} does not exist"))),
-        })
+            None => false,
+        });
+        // Whether it failed is what the renaming task learns.
+        self.observe(&("renamed", from, moved));
+        if moved { Ok(()) } else { Err(io::Error::new(io::ErrorKind::NotFound, format!("{from} does not exist"))) }
     }
     fn remove(&self, path: &str) -> io::Result<bool> {
         self.touch(path, AccessKind::Write);
-        Ok(self.files.with(|f| f.remove(path).is_some()))
+        let existed = self.files.with(|f| f.remove(path).is_some());
+        self.observe(&("removed", path, existed));
+        Ok(existed)
     }
     fn snapshot(&self) -> io::Result<Vec<(String, Arc<str>)>> {
-        Ok(self.files.with(|f| f.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+        Ok(self.files.read(|f| f.map.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect()))
     }
 }

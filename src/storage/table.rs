@@ -1,7 +1,7 @@
 //! A table of rows whose statements are atomic, like SQL `UPDATE ... WHERE`.
 
 use crate::platform::Platform;
-use crate::runtime::{Runtime, Shared};
+use crate::runtime::{Runtime, Shared, StateHash};
 use std::collections::BTreeMap;
 
 /// Rows keyed by id. Each statement (`select`, `update_where`, `insert`) is
@@ -11,7 +11,7 @@ pub struct Table<P: Platform, R: Clone + Send + 'static> {
     rows: Shared<P, BTreeMap<String, R>>,
 }
 
-impl<P: Platform, R: Clone + Send + 'static> Table<P, R> {
+impl<P: Platform, R: Clone + Send + StateHash + 'static> Table<P, R> {
     pub fn new(rt: &Runtime<P>, rows: impl IntoIterator<Item = (String, R)>) -> Self {
         Table { rows: Shared::new(rt, rows.into_iter().collect()) }
     }

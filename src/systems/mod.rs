@@ -4,17 +4,18 @@
 //! explorers or reports. It describes itself ([`SystemSpec`]: operations,
 //! variant knobs, invariants), parses its part of a scenario (setup and
 //! operation arguments, errors as field paths the scenario layer locates in
-//! the file), builds a [`World`] inside each execution, and judges
-//! invariants over the history and final state.
+//! the file), builds a [`World`] inside each execution, and makes a
+//! [`Monitor`] per invariant, which judges the execution event by event.
 
 pub mod args;
 pub mod manifest;
+pub mod monitor;
 pub mod plan;
 pub mod runs;
 
 pub use args::{Args, FieldError};
+pub use monitor::Monitor;
 
-use crate::history::Event;
 use crate::platform::{Loom, Platform, Shuttle, Std};
 use crate::runtime::{Cx, Runtime};
 use crate::storage::Disk;
@@ -166,8 +167,8 @@ pub trait ModelSystem: Send + Sync + 'static {
         setup: &Self::Setup,
         variant: &Variant,
     ) -> Self::World<P>;
-    /// Judges one invariant; `Some(explanation)` when it is violated.
-    fn check(&self, invariant: &str, setup: &Self::Setup, events: &[Event], final_state: &Value) -> Option<String>;
+    /// A monitor of one invariant, fresh for an execution.
+    fn monitor(&self, invariant: &str, setup: &Self::Setup) -> Box<dyn Monitor>;
 }
 
 /// The state of one execution of a system.
@@ -214,7 +215,8 @@ pub trait Compiled: Send + Sync {
         disk: Arc<dyn Disk>,
         variant: &Variant,
     ) -> Box<dyn DynWorld<Shuttle>>;
-    fn check(&self, invariant: &str, events: &[Event], final_state: &Value) -> Option<String>;
+    /// A monitor of one invariant, fresh for an execution.
+    fn monitor(&self, invariant: &str) -> Box<dyn Monitor>;
 }
 
 /// A world whose operations are addressed by (actor, index).
@@ -302,8 +304,8 @@ impl<S: ModelSystem> Compiled for CompiledSystem<S> {
     ) -> Box<dyn DynWorld<Shuttle>> {
         self.bind(rt, disk, v)
     }
-    fn check(&self, invariant: &str, events: &[Event], final_state: &Value) -> Option<String> {
-        self.system.check(invariant, &self.setup, events, final_state)
+    fn monitor(&self, invariant: &str) -> Box<dyn Monitor> {
+        self.system.monitor(invariant, &self.setup)
     }
 }
 

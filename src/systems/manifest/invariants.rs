@@ -1,4 +1,5 @@
-//! The manifest system's invariants, judged over the history and final state.
+//! The manifest system's invariants, as online monitors over the history
+//! (and, for `cache-catches-up`, the final state).
 //!
 //! A manifest's lineage is its `history` ring: a version that kept an update
 //! has that update's etag in it. The service's commits are the renames of
@@ -8,35 +9,44 @@
 use super::Setup;
 use super::bundle::{BundleFile, MANIFEST_FILE, Manifest, parse};
 use crate::history::{Effect, Event};
+use crate::runtime::{StateHash, StateHasher};
+use crate::systems::monitor::{Monitor, Unknown};
 use serde_json::Value;
 
-pub fn check(invariant: &str, setup: &Setup, events: &[Event], final_state: &Value) -> Option<String> {
+pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
     match invariant {
-        "no-silent-overwrite" => no_silent_overwrite(setup, events),
-        "generation-monotonic" => generation_monotonic(setup, events),
-        "cache-never-regresses" => cache_never_regresses(setup, events),
-        "cache-catches-up" => cache_catches_up(setup, events, final_state),
-        other => Some(format!("unknown invariant {other:?}")),
+        "no-silent-overwrite" => Box::new(ManifestWrites::new(setup, Rule::NoSilentOverwrite)),
+        "generation-monotonic" => Box::new(ManifestWrites::new(setup, Rule::GenerationMonotonic)),
+        "cache-never-regresses" => Box::new(CacheNeverRegresses::new(setup)),
+        "cache-catches-up" => Box::new(CacheCatchesUp { setup: setup.clone() }),
+        other => Box::new(Unknown(other.to_string())),
     }
 }
 
-/// Who put a version on disk.
-enum Writer<'a> {
+/// Who put a version on disk (a note for messages).
+enum Writer {
     Setup,
     /// An external write that landed before the scenario started.
     Landed,
-    External(&'a Event),
-    Service(&'a Event),
+    External {
+        task: String,
+        step: usize,
+    },
+    /// The service's rename, by `who` (see [`who`]).
+    Service {
+        who: String,
+        step: usize,
+    },
 }
 
-struct OnDisk<'a> {
+struct OnDisk {
     manifest: Manifest,
-    by: Writer<'a>,
+    by: Writer,
 }
 
-impl OnDisk<'_> {
+impl OnDisk {
     fn is_external(&self) -> bool {
-        matches!(self.by, Writer::Landed | Writer::External(_))
+        matches!(self.by, Writer::Landed | Writer::External { .. })
     }
 }
 
@@ -52,39 +62,12 @@ fn describe(m: &Manifest, setup: &Setup) -> String {
 /// "git-checkout wrote generation 5 (etag ..) at step 4".
 fn written(d: &OnDisk, setup: &Setup) -> String {
     let what = describe(&d.manifest, setup);
-    match d.by {
+    match &d.by {
         Writer::Setup => format!("the setup wrote {what}"),
         Writer::Landed => format!("an external write that landed before the scenario started left {what} on disk"),
-        Writer::External(e) => format!("{} wrote {what} at step {}", e.task, e.step),
-        Writer::Service(e) => format!("{} renamed {what} into place at step {}", who(e), e.step),
+        Writer::External { task, step } => format!("{task} wrote {what} at step {step}"),
+        Writer::Service { who, step } => format!("{who} renamed {what} into place at step {step}"),
     }
-}
-
-/// Every `manifest.json` version in order: `f(before, event, after)`, until
-/// `f` returns a message.
-fn walk_manifest<'a>(
-    setup: &Setup,
-    events: &'a [Event],
-    mut f: impl FnMut(&OnDisk<'a>, &'a Event, &Manifest) -> Option<String>,
-) -> Option<String> {
-    let initial = setup.initial();
-    let by = if initial.landed.is_empty() { Writer::Setup } else { Writer::Landed };
-    let mut disk = OnDisk { manifest: initial.disk, by };
-    for e in events {
-        let Effect::Wrote { res, value, .. } = &e.effect else { continue };
-        if &**res != MANIFEST_FILE {
-            continue;
-        }
-        let Some(next) = parse(value) else { continue };
-        if e.func != "externalWrite"
-            && let Some(message) = f(&disk, e, &next)
-        {
-            return Some(message);
-        }
-        let by = if e.func == "externalWrite" { Writer::External(e) } else { Writer::Service(e) };
-        disk = OnDisk { manifest: next, by };
-    }
-    None
 }
 
 fn meta(e: &Event) -> &Value {
@@ -108,55 +91,110 @@ fn basis(e: &Event) -> String {
     }
 }
 
-fn no_silent_overwrite(setup: &Setup, events: &[Event]) -> Option<String> {
-    walk_manifest(setup, events, |before, e, after| {
-        (before.is_external() && !after.descends_from(&before.manifest.etag)).then(|| {
-            format!(
-                "{}; {} computed its result from {} and renamed over it at step {} without an etag_conflict",
-                written(before, setup),
-                who(e),
-                basis(e),
-                e.step
-            )
-        })
-    })
+/// What a rename of the service over `before` must not do.
+#[derive(Clone, Copy)]
+enum Rule {
+    /// Overwrite an external version without descending from it.
+    NoSilentOverwrite,
+    /// Not advance the generation of the same run.
+    GenerationMonotonic,
 }
 
-fn generation_monotonic(setup: &Setup, events: &[Event]) -> Option<String> {
-    walk_manifest(setup, events, |before, e, after| {
-        let (old, new) = (before.manifest.server_generation, after.server_generation);
-        (before.manifest.run_id == after.run_id && new <= old).then(|| {
-            let how = if new < old { "went back" } else { "did not advance" };
-            format!(
-                "{}; at step {} {} renamed {} over it (computed from {}): the generation on disk {how}",
-                written(before, setup),
-                e.step,
-                who(e),
-                after.describe(),
-                basis(e)
-            )
-        })
-    })
+/// Every `manifest.json` version in order, each rename of the service
+/// judged against the version it replaced.
+struct ManifestWrites {
+    rule: Rule,
+    setup: Setup,
+    disk: OnDisk,
 }
 
-/// A manifest subscribers were shown.
-struct Shown {
-    generation: u64,
-    etag: String,
-    when: String,
-}
+impl ManifestWrites {
+    fn new(setup: &Setup, rule: Rule) -> Self {
+        let initial = setup.initial();
+        let by = if initial.landed.is_empty() { Writer::Setup } else { Writer::Landed };
+        ManifestWrites { rule, setup: setup.clone(), disk: OnDisk { manifest: initial.disk, by } }
+    }
 
-fn cache_never_regresses(setup: &Setup, events: &[Event]) -> Option<String> {
-    let mut last: Option<Shown> = setup.cached.then(|| {
-        let base = setup.initial().base;
-        Shown {
-            generation: base.server_generation,
-            etag: base.etag,
-            when: "before the scenario started (the cached manifest)".into(),
+    fn judge(&self, e: &Event, after: &Manifest) -> Option<String> {
+        let (before, setup) = (&self.disk, &self.setup);
+        match self.rule {
+            Rule::NoSilentOverwrite => {
+                (before.is_external() && !after.descends_from(&before.manifest.etag)).then(|| {
+                    format!(
+                        "{}; {} computed its result from {} and renamed over it at step {} without an etag_conflict",
+                        written(before, setup),
+                        who(e),
+                        basis(e),
+                        e.step
+                    )
+                })
+            }
+            Rule::GenerationMonotonic => {
+                let (old, new) = (before.manifest.server_generation, after.server_generation);
+                (before.manifest.run_id == after.run_id && new <= old).then(|| {
+                    let how = if new < old { "went back" } else { "did not advance" };
+                    format!(
+                        "{}; at step {} {} renamed {} over it (computed from {}): the generation on disk {how}",
+                        written(before, setup),
+                        e.step,
+                        who(e),
+                        after.describe(),
+                        basis(e)
+                    )
+                })
+            }
         }
-    });
-    for e in events {
-        let Some(data) = e.note("cache-set") else { continue };
+    }
+}
+
+impl Monitor for ManifestWrites {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let Effect::Wrote { res, value, .. } = &e.effect else { return None };
+        if &**res != MANIFEST_FILE {
+            return None;
+        }
+        let next = parse(value)?;
+        let external = e.func == "externalWrite";
+        if !external && let Some(message) = self.judge(e, &next) {
+            return Some(message);
+        }
+        let by = if external {
+            Writer::External { task: e.task.to_string(), step: e.step }
+        } else {
+            Writer::Service { who: who(e), step: e.step }
+        };
+        self.disk = OnDisk { manifest: next, by };
+        None
+    }
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        let m = &self.disk.manifest;
+        (m.etag.as_str(), m.server_generation, m.run_id.as_str(), self.disk.is_external()).state_hash(h);
+    }
+}
+
+/// Subscribers are never shown a manifest that does not descend from the
+/// one they were shown before.
+struct CacheNeverRegresses {
+    /// The etag of the manifest last shown.
+    last: Option<String>,
+    /// Note: its generation and when it was shown.
+    shown: Option<(u64, String)>,
+}
+
+impl CacheNeverRegresses {
+    fn new(setup: &Setup) -> Self {
+        let base = setup.cached.then(|| setup.initial().base);
+        CacheNeverRegresses {
+            last: base.as_ref().map(|b| b.etag.clone()),
+            shown: base.map(|b| (b.server_generation, "before the scenario started (the cached manifest)".to_string())),
+        }
+    }
+}
+
+impl Monitor for CacheNeverRegresses {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let data = e.note("cache-set")?;
         let etag = data.get("etag").and_then(Value::as_str).unwrap_or_default().to_string();
         let generation = data.get("generation").and_then(Value::as_u64).unwrap_or_default();
         let lineage: Vec<&str> = data
@@ -169,23 +207,43 @@ fn cache_never_regresses(setup: &Setup, events: &[Event]) -> Option<String> {
             _ => who(e),
         };
         let source = data.get("source").and_then(Value::as_str).unwrap_or_default();
-        if let Some(prev) = &last
-            && prev.etag != etag
-            && !lineage.contains(&prev.etag.as_str())
+        if let (Some(prev), Some((prev_generation, when))) = (&self.last, &self.shown)
+            && *prev != etag
+            && !lineage.contains(&prev.as_str())
         {
             return Some(format!(
-                "subscribers saw generation {} (etag {}) {}; at step {} {} showed them generation {generation} \
+                "subscribers saw generation {prev_generation} (etag {prev}) {when}; at step {} {} showed them generation {generation} \
                  (etag {etag}), which does not descend from it",
-                prev.generation,
-                prev.etag,
-                prev.when,
                 e.step,
                 how(source)
             ));
         }
-        last = Some(Shown { generation, etag, when: format!("at step {} from {}", e.step, how(source)) });
+        self.last = Some(etag);
+        self.shown = Some((generation, format!("at step {} from {}", e.step, how(source))));
+        None
     }
-    None
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        self.last.state_hash(h);
+    }
+}
+
+/// At the end, once every debounce timer has fired, the cache holds what
+/// is on disk.
+struct CacheCatchesUp {
+    setup: Setup,
+}
+
+impl Monitor for CacheCatchesUp {
+    fn observe(&mut self, _: &Event) -> Option<String> {
+        None
+    }
+
+    fn at_end(&mut self, events: &[Event], final_state: &Value) -> Option<String> {
+        cache_catches_up(&self.setup, events, final_state)
+    }
+
+    fn state_hash(&self, _: &mut StateHasher) {}
 }
 
 fn cache_catches_up(setup: &Setup, events: &[Event], final_state: &Value) -> Option<String> {

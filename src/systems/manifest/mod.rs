@@ -645,14 +645,8 @@ impl ModelSystem for ManifestSystem {
         ManifestWorld { run: Arc::new(run), disk, initial_etag: initial.base.etag }
     }
 
-    fn check(
-        &self,
-        invariant: &str,
-        setup: &Setup,
-        events: &[crate::history::Event],
-        final_state: &Value,
-    ) -> Option<String> {
-        invariants::check(invariant, setup, events, final_state)
+    fn monitor(&self, invariant: &str, setup: &Setup) -> Box<dyn crate::systems::Monitor> {
+        invariants::monitor(invariant, setup)
     }
 }
 

@@ -14,7 +14,7 @@ use super::bundle::{BundleFile, GEN_FILE, MANIFEST_FILE, MANIFEST_TMP, Manifest,
 use super::{DebounceTimer, PersistCheck, WatcherReload};
 use crate::history::Effect;
 use crate::platform::Platform;
-use crate::runtime::{Cx, FifoMutex, Flag, Shared};
+use crate::runtime::{Cx, FifoMutex, Flag, Shared, StateHash, StateHasher, hash_as_json};
 use crate::storage::Files;
 use serde_json::{Value, json};
 
@@ -38,6 +38,13 @@ pub struct Cached {
     pub at: Option<usize>,
 }
 
+/// The cached manifest; `at` is a label for messages, never branched on.
+impl StateHash for Cached {
+    fn state_hash(&self, h: &mut StateHasher) {
+        hash_as_json(&self.manifest, h);
+    }
+}
+
 /// An armed `setTimeout` of `debouncedReload`.
 #[derive(Clone, Debug)]
 pub struct Timer {
@@ -48,12 +55,21 @@ pub struct Timer {
     pub armed_at: Option<usize>,
 }
 
+/// `armed_at` is a label for messages, never branched on.
+impl StateHash for Timer {
+    fn state_hash(&self, h: &mut StateHasher) {
+        (self.file.name(), self.due).state_hash(h);
+    }
+}
+
 /// The watcher's debounce timers: one shared slot before #408's fix, one per
 /// file after it.
 #[derive(Clone, Debug, Default)]
 pub struct Timers {
     pub armed: Vec<Timer>,
 }
+
+crate::state_hash_fields!(Timers { armed });
 
 impl Timers {
     /// `clearTimeout(t); t = setTimeout(...)`: returns the timer it cleared.
@@ -104,6 +120,8 @@ pub enum Outcome {
     ClaimConflict(String),
     Threw(String),
 }
+
+crate::state_hash_debug!(Thrown, Outcome);
 
 impl Outcome {
     fn name(&self) -> &'static str {

@@ -1,28 +1,35 @@
-//! The plan system's invariants, judged over the history and final state.
+//! The plan system's invariants, as online monitors over the history (and,
+//! for `no-job-stuck-running`, the final state).
 
 use super::Setup;
 use super::files::{PLAN_FILE, PlanSpec};
 use crate::history::{Effect, Event};
+use crate::runtime::{StateHash, StateHasher};
+use crate::systems::monitor::{Monitor, Unknown};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-pub fn check(invariant: &str, setup: &Setup, events: &[Event], final_state: &Value) -> Option<String> {
+pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
     match invariant {
-        "no-lost-job-update" => no_lost_job_update(setup, events),
-        "checkpoint-implies-paused" => checkpoint_implies_paused(events),
-        "every-trigger-seen" => every_trigger_seen(events),
-        "no-job-stuck-running" => no_job_stuck_running(events, final_state),
-        "plan-not-resurrected" => plan_not_resurrected(events),
-        other => Some(format!("unknown invariant {other:?}")),
+        "no-lost-job-update" => Box::new(NoLostJobUpdate::new(setup)),
+        "checkpoint-implies-paused" => Box::new(CheckpointImpliesPaused),
+        "every-trigger-seen" => Box::new(EveryTriggerSeen::default()),
+        "no-job-stuck-running" => Box::new(NoJobStuckRunning),
+        "plan-not-resurrected" => Box::new(PlanNotResurrected::default()),
+        other => Box::new(Unknown(other.to_string())),
     }
 }
 
-/// Each `plan.json` write, parsed, with its event.
-fn plan_writes(events: &[Event]) -> impl Iterator<Item = (&Event, Option<PlanSpec>, &Value)> {
-    events.iter().filter_map(|e| match &e.effect {
-        Effect::Wrote { res, value, meta } if &**res == PLAN_FILE => Some((e, serde_json::from_str(value).ok(), meta)),
+/// A `plan.json` write, parsed, with its meta.
+fn plan_write(e: &Event) -> Option<(Option<PlanSpec>, &Value)> {
+    match &e.effect {
+        Effect::Wrote { res, value, meta } if &**res == PLAN_FILE => Some((serde_json::from_str(value).ok(), meta)),
         _ => None,
-    })
+    }
+}
+
+fn is_plan_removal(e: &Event) -> bool {
+    matches!(&e.effect, Effect::Removed { res } if &**res == PLAN_FILE)
 }
 
 fn who(e: &Event) -> String {
@@ -36,55 +43,72 @@ fn basis(meta: &Value) -> String {
     }
 }
 
-fn no_lost_job_update(setup: &Setup, events: &[Event]) -> Option<String> {
-    let mut disk: Option<PlanSpec> = setup.initial_plan();
-    // Who last set each job's status on disk: (step, who, status).
-    let mut last_set: BTreeMap<String, (usize, String)> = BTreeMap::new();
-    for e in events {
-        match &e.effect {
-            Effect::Removed { res } if &**res == PLAN_FILE => disk = None,
-            Effect::Wrote { res, value, meta } if &**res == PLAN_FILE => {
-                let Ok(new) = serde_json::from_str::<PlanSpec>(value) else { continue };
-                let targets: Vec<&str> = meta
-                    .get("targets")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                if let Some(old) = &disk {
-                    for job in &new.jobs {
-                        let Some(before) = old.job(&job.name) else { continue };
-                        if before.status != job.status && !targets.contains(&job.name.as_str()) {
-                            let committed = match last_set.get(&job.name) {
-                                Some((step, by)) => {
-                                    format!("{by} committed {}={} at step {step}", job.name, before.status)
-                                }
-                                None => format!("{} was {} since the start", job.name, before.status),
-                            };
-                            return Some(format!(
-                                "{committed}; step {} {} wrote {}={}{}, reverting it",
-                                e.step,
-                                who(e),
-                                job.name,
-                                job.status,
-                                basis(meta)
-                            ));
-                        }
-                    }
-                }
-                for t in targets {
-                    last_set.insert(t.to_string(), (e.step, who(e)));
-                }
-                disk = Some(new);
-            }
-            _ => {}
-        }
-    }
-    None
+/// A write to `plan.json` changes a job's status only if the writer meant to.
+struct NoLostJobUpdate {
+    /// Each job's status in `plan.json` (`None`: removed).
+    disk: Option<BTreeMap<String, String>>,
+    /// Note: who last set each job's status, `(step, who)`.
+    last_set: BTreeMap<String, (usize, String)>,
 }
 
-fn checkpoint_implies_paused(events: &[Event]) -> Option<String> {
-    plan_writes(events).find_map(|(e, plan, meta)| {
-        let plan = plan?;
+impl NoLostJobUpdate {
+    fn new(setup: &Setup) -> Self {
+        NoLostJobUpdate { disk: setup.initial_plan().map(|p| statuses(&p)), last_set: BTreeMap::new() }
+    }
+}
+
+fn statuses(plan: &PlanSpec) -> BTreeMap<String, String> {
+    plan.jobs.iter().map(|j| (j.name.clone(), j.status.clone())).collect()
+}
+
+impl Monitor for NoLostJobUpdate {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        if is_plan_removal(e) {
+            self.disk = None;
+        }
+        let (Some(new), meta) = plan_write(e)? else { return None };
+        let targets: Vec<&str> = meta
+            .get("targets")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if let Some(old) = &self.disk {
+            for job in &new.jobs {
+                let Some(before) = old.get(&job.name) else { continue };
+                if *before != job.status && !targets.contains(&job.name.as_str()) {
+                    let committed = match self.last_set.get(&job.name) {
+                        Some((step, by)) => format!("{by} committed {}={before} at step {step}", job.name),
+                        None => format!("{} was {before} since the start", job.name),
+                    };
+                    return Some(format!(
+                        "{committed}; step {} {} wrote {}={}{}, reverting it",
+                        e.step,
+                        who(e),
+                        job.name,
+                        job.status,
+                        basis(meta)
+                    ));
+                }
+            }
+        }
+        for t in targets {
+            self.last_set.insert(t.to_string(), (e.step, who(e)));
+        }
+        self.disk = Some(statuses(&new));
+        None
+    }
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        self.disk.state_hash(h);
+    }
+}
+
+/// `plan.json` never holds a checkpoint while its status is not paused.
+struct CheckpointImpliesPaused;
+
+impl Monitor for CheckpointImpliesPaused {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let (Some(plan), meta) = plan_write(e)? else { return None };
         let checkpoint = plan.checkpoint.as_deref()?;
         (plan.status != "paused").then(|| {
             format!(
@@ -95,68 +119,132 @@ fn checkpoint_implies_paused(events: &[Event]) -> Option<String> {
                 basis(meta)
             )
         })
-    })
-}
-
-fn every_trigger_seen(events: &[Event]) -> Option<String> {
-    let orchestrator = |d: &Value| d.get("orchestrator").and_then(Value::as_str).unwrap_or("").to_string();
-    for (i, e) in events.iter().enumerate() {
-        let Some(trigger) = e.note("reconcile-trigger") else { continue };
-        let name = orchestrator(trigger);
-        let seen =
-            events[i + 1..].iter().any(|later| later.note("reconcile-pass").is_some_and(|p| orchestrator(p) == name));
-        if !seen {
-            let in_flight = events[..i]
-                .iter()
-                .rev()
-                .find(|p| p.note("reconcile-pass").is_some_and(|p| orchestrator(p) == name))
-                .map(|p| format!(" while the pass {} started at step {} was in flight", p.task, p.step))
-                .unwrap_or_default();
-            return Some(format!(
-                "{} triggered reconcile at step {} ({}){in_flight}, and no reconcile pass of orchestrator {name} started after it",
-                e.task, e.step, e.op
-            ));
-        }
     }
-    None
+
+    fn state_hash(&self, _: &mut StateHasher) {}
 }
 
-fn no_job_stuck_running(events: &[Event], final_state: &Value) -> Option<String> {
-    let files = final_state.get("files")?;
-    let plan: PlanSpec = serde_json::from_value(files.get(PLAN_FILE)?.clone()).ok()?;
-    let jobs = files.get("jobs.json")?.get("jobs")?.as_array()?;
-    for entry in jobs {
-        let (Some(name), Some(status)) =
-            (entry.get("name").and_then(Value::as_str), entry.get("status").and_then(Value::as_str))
-        else {
-            continue;
-        };
-        if status != "completed" || entry.get("planId").and_then(Value::as_str) != Some(&plan.id) {
-            continue;
+/// A trigger no pass has followed yet (note).
+struct Unseen {
+    step: usize,
+    task: String,
+    op: String,
+    in_flight: String,
+}
+
+/// Every `reconcile()` trigger is followed by a pass of the same orchestrator.
+#[derive(Default)]
+struct EveryTriggerSeen {
+    /// Orchestrators with a trigger no pass has started after.
+    pending: BTreeSet<String>,
+    /// Note: each pending orchestrator's first unseen trigger.
+    unseen: BTreeMap<String, Unseen>,
+    /// Note: each orchestrator's last pass, `(task, step)`.
+    last_pass: BTreeMap<String, (String, usize)>,
+}
+
+fn orchestrator(d: &Value) -> String {
+    d.get("orchestrator").and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+impl Monitor for EveryTriggerSeen {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        if let Some(trigger) = e.note("reconcile-trigger") {
+            let name = orchestrator(trigger);
+            if self.pending.insert(name.clone()) {
+                let in_flight = self
+                    .last_pass
+                    .get(&name)
+                    .map(|(task, step)| format!(" while the pass {task} started at step {step} was in flight"))
+                    .unwrap_or_default();
+                let unseen = Unseen { step: e.step, task: e.task.to_string(), op: e.op.to_string(), in_flight };
+                self.unseen.insert(name, unseen);
+            }
         }
-        if plan.job(name).is_some_and(|j| j.status == "running") {
-            let last = plan_writes(events)
-                .last()
-                .map(|(e, _, meta)| format!(", last written at step {} by {}{}", e.step, who(e), basis(meta)));
-            return Some(format!(
-                "at the end jobs.json says {name} completed, but plan.json still has {name}=running{}",
-                last.unwrap_or_default()
-            ));
+        if let Some(pass) = e.note("reconcile-pass") {
+            let name = orchestrator(pass);
+            self.pending.remove(&name);
+            self.unseen.remove(&name);
+            self.last_pass.insert(name, (e.task.to_string(), e.step));
         }
+        None
     }
-    None
+
+    fn at_end(&mut self, _: &[Event], _: &Value) -> Option<String> {
+        let (name, t) = self.unseen.iter().min_by_key(|(_, t)| t.step)?;
+        Some(format!(
+            "{} triggered reconcile at step {} ({}){}, and no reconcile pass of orchestrator {name} started after it",
+            t.task, t.step, t.op, t.in_flight
+        ))
+    }
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        self.pending.state_hash(h);
+    }
 }
 
-fn plan_not_resurrected(events: &[Event]) -> Option<String> {
-    let removed = events.iter().find(|e| matches!(&e.effect, Effect::Removed { res } if &**res == PLAN_FILE))?;
-    plan_writes(events).find(|(e, _, _)| e.step > removed.step).map(|(e, _, meta)| {
-        format!(
-            "{} removed plan.json at step {}; step {} {} wrote it back{}",
-            removed.task,
-            removed.step,
+/// At the end, no job that `jobs.json` says completed is running in `plan.json`.
+struct NoJobStuckRunning;
+
+impl Monitor for NoJobStuckRunning {
+    fn observe(&mut self, _: &Event) -> Option<String> {
+        None
+    }
+
+    fn at_end(&mut self, events: &[Event], final_state: &Value) -> Option<String> {
+        let files = final_state.get("files")?;
+        let plan: PlanSpec = serde_json::from_value(files.get(PLAN_FILE)?.clone()).ok()?;
+        let jobs = files.get("jobs.json")?.get("jobs")?.as_array()?;
+        for entry in jobs {
+            let (Some(name), Some(status)) =
+                (entry.get("name").and_then(Value::as_str), entry.get("status").and_then(Value::as_str))
+            else {
+                continue;
+            };
+            if status != "completed" || entry.get("planId").and_then(Value::as_str) != Some(&plan.id) {
+                continue;
+            }
+            if plan.job(name).is_some_and(|j| j.status == "running") {
+                let last = events
+                    .iter()
+                    .rev()
+                    .find_map(|e| plan_write(e).map(|(_, meta)| (e, meta)))
+                    .map(|(e, meta)| format!(", last written at step {} by {}{}", e.step, who(e), basis(meta)));
+                return Some(format!(
+                    "at the end jobs.json says {name} completed, but plan.json still has {name}=running{}",
+                    last.unwrap_or_default()
+                ));
+            }
+        }
+        None
+    }
+
+    fn state_hash(&self, _: &mut StateHasher) {}
+}
+
+/// Once `plan.json` is removed (cancel), nothing writes it back.
+#[derive(Default)]
+struct PlanNotResurrected {
+    /// Note: who removed it first, `(task, step)`; the state is whether it was.
+    removed: Option<(String, usize)>,
+}
+
+impl Monitor for PlanNotResurrected {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        if is_plan_removal(e) && self.removed.is_none() {
+            self.removed = Some((e.task.to_string(), e.step));
+        }
+        let (task, step) = self.removed.as_ref()?;
+        let (_, meta) = plan_write(e)?;
+        Some(format!(
+            "{task} removed plan.json at step {step}; step {} {} wrote it back{}",
             e.step,
             who(e),
             basis(meta)
-        )
-    })
+        ))
+    }
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        self.removed.is_some().state_hash(h);
+    }
 }

@@ -614,14 +614,8 @@ impl ModelSystem for PlanSystem {
         PlanWorld { mc: Arc::new(mc), disk }
     }
 
-    fn check(
-        &self,
-        invariant: &str,
-        setup: &Setup,
-        events: &[crate::history::Event],
-        final_state: &Value,
-    ) -> Option<String> {
-        invariants::check(invariant, setup, events, final_state)
+    fn monitor(&self, invariant: &str, setup: &Setup) -> Box<dyn crate::systems::Monitor> {
+        invariants::monitor(invariant, setup)
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Pane {
     pub exit_code: i64,
 }
 
+crate::state_hash_fields!(Pane { alive, exit_code });
+
 /// What the merge train's trial merge and test run give for a job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MergeOutcome {
@@ -296,6 +298,10 @@ impl<P: Platform> MissionControl<P> {
 
     /// `_doReconcile()`, step by step (origin-systems.md §1.10).
     fn do_reconcile(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) -> Result<()> {
+        cx.call(|cx| self.do_reconcile_pass(cx, o))
+    }
+
+    fn do_reconcile_pass(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) -> Result<()> {
         let orch = &self.orchestrators[o];
         Self::note(cx, "_doReconcile", "reconcile-pass", json!({ "orchestrator": orch.name }));
         // 1-2. Load; stop when gone or terminal; skip while paused.

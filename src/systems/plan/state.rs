@@ -25,6 +25,8 @@ impl From<std::io::Error> for Thrown {
     }
 }
 
+crate::state_hash_fields!(Thrown { 0 });
+
 pub type Result<T> = std::result::Result<T, Thrown>;
 
 /// Records a caught exception, like the origin's `.catch(() => {})`.

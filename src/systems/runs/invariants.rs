@@ -1,18 +1,21 @@
-//! The runs system's invariants, judged over the history: executor
-//! start/end notes, row writes, cancel results and operation outcomes.
+//! The runs system's invariants, as online monitors over the history:
+//! executor start/end notes, row writes, cancel results and operation
+//! outcomes.
 
 use super::Setup;
 use crate::history::{Effect, Event};
+use crate::runtime::{StateHash, StateHasher};
+use crate::systems::monitor::{Monitor, Unknown};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-pub fn check(invariant: &str, setup: &Setup, events: &[Event], _final_state: &Value) -> Option<String> {
+pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
     match invariant {
-        "single-owner" => single_owner(events),
-        "terminal-is-final" => terminal_is_final(setup, events),
-        "cancel-is-truthful" => cancel_is_truthful(events),
-        "outcome-as-expected" => outcome_as_expected(events),
-        other => Some(format!("unknown invariant {other:?}")),
+        "single-owner" => Box::new(SingleOwner::default()),
+        "terminal-is-final" => Box::new(TerminalIsFinal::new(setup)),
+        "cancel-is-truthful" => Box::new(CancelIsTruthful::default()),
+        "outcome-as-expected" => Box::new(OutcomeAsExpected),
+        other => Box::new(Unknown(other.to_string())),
     }
 }
 
@@ -24,47 +27,74 @@ fn who(e: &Event) -> String {
     format!("{} ({} in {})", e.task, e.func, e.op)
 }
 
+/// An executor between its start and its end.
+struct Active {
+    task: String,
+    run: String,
+    path: String,
+    /// Notes: where it started.
+    step: usize,
+    op: String,
+}
+
 /// At each `executor-start`, no other executor of the same run or path is
 /// between its start and its end.
-fn single_owner(events: &[Event]) -> Option<String> {
-    let mut active: Vec<&Event> = Vec::new();
-    for e in events {
+#[derive(Default)]
+struct SingleOwner {
+    active: Vec<Active>,
+}
+
+impl Monitor for SingleOwner {
+    fn observe(&mut self, e: &Event) -> Option<String> {
         if let Some(data) = e.note("executor-end") {
-            let (run, task) = (text(data, "run"), &e.task);
-            active.retain(|s| !(s.task == *task && s.note("executor-start").is_some_and(|d| text(d, "run") == run)));
+            let run = text(data, "run");
+            self.active.retain(|a| !(*a.task == *e.task && a.run == run));
         }
-        let Some(data) = e.note("executor-start") else { continue };
+        let data = e.note("executor-start")?;
         let (run, path) = (text(data, "run"), text(data, "path"));
-        let clash = active.iter().find(|s| {
-            let d = s.note("executor-start").expect("only starts are active");
-            text(d, "run") == run || (!path.is_empty() && text(d, "path") == path)
-        });
+        let clash = self.active.iter().find(|a| a.run == run || (!path.is_empty() && a.path == path));
         if let Some(first) = clash {
-            let d = first.note("executor-start").expect("only starts are active");
-            let (run1, path1) = (text(d, "run"), text(d, "path"));
-            let another = if run1 == run {
+            let another = if first.run == run {
                 format!("another for the same run at step {}", e.step)
             } else {
                 format!("another, for run {run} on the same path, at step {}", e.step)
             };
             return Some(format!(
-                "{} started an executor for run {run1} on {path1} at step {} ({}); {} started {another} ({}) while the first was still running",
-                first.task, first.step, first.op, e.task, e.op
+                "{} started an executor for run {} on {} at step {} ({}); {} started {another} ({}) while the first was still running",
+                first.task, first.run, first.path, first.step, first.op, e.task, e.op
             ));
         }
-        active.push(e);
+        let active = Active {
+            task: e.task.to_string(),
+            run: run.to_string(),
+            path: path.to_string(),
+            step: e.step,
+            op: e.op.to_string(),
+        };
+        self.active.push(active);
+        None
     }
-    None
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        let mut active: Vec<(&str, &str, &str)> =
+            self.active.iter().map(|a| (a.task.as_str(), a.run.as_str(), a.path.as_str())).collect();
+        active.sort();
+        h.u64(active.len() as u64);
+        for a in active {
+            a.state_hash(h);
+        }
+    }
 }
 
 /// A row's lifecycle fields as a write left them.
 struct Life {
     status: String,
     completed_at: Value,
+    /// Note: since when, and by whom, it has had this status.
     since: Option<(usize, String)>,
 }
 
-fn rows_written(e: &Event) -> Option<(&str, Value)> {
+fn row_written(e: &Event) -> Option<(&str, Value)> {
     match &e.effect {
         Effect::Wrote { res, value, .. } => {
             let id = res.strip_prefix("run:")?;
@@ -75,21 +105,32 @@ fn rows_written(e: &Event) -> Option<(&str, Value)> {
 }
 
 /// Once completed or cancelled, a row's status and completed_at stay put.
-fn terminal_is_final(setup: &Setup, events: &[Event]) -> Option<String> {
-    let mut rows: BTreeMap<String, Life> = setup
-        .initial_rows()
-        .into_iter()
-        .map(|r| {
-            let json = serde_json::to_value(&r).unwrap_or(Value::Null);
-            let life = Life { status: r.status.to_string(), completed_at: json["completed_at"].clone(), since: None };
-            (r.id, life)
-        })
-        .collect();
-    for e in events {
-        let Some((id, row)) = rows_written(e) else { continue };
+struct TerminalIsFinal {
+    rows: BTreeMap<String, Life>,
+}
+
+impl TerminalIsFinal {
+    fn new(setup: &Setup) -> Self {
+        let rows = setup
+            .initial_rows()
+            .into_iter()
+            .map(|r| {
+                let json = serde_json::to_value(&r).unwrap_or(Value::Null);
+                let life =
+                    Life { status: r.status.to_string(), completed_at: json["completed_at"].clone(), since: None };
+                (r.id, life)
+            })
+            .collect();
+        TerminalIsFinal { rows }
+    }
+}
+
+impl Monitor for TerminalIsFinal {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let (id, row) = row_written(e)?;
         let status = row["status"].as_str().unwrap_or("").to_string();
         let completed_at = row["completed_at"].clone();
-        if let Some(old) = rows.get(id)
+        if let Some(old) = self.rows.get(id)
             && (old.status == "completed" || old.status == "cancelled")
             && (old.status != status || old.completed_at != completed_at)
         {
@@ -104,57 +145,71 @@ fn terminal_is_final(setup: &Setup, events: &[Event]) -> Option<String> {
             };
             return Some(format!("{became}; step {} {} {change}", e.step, who(e)));
         }
-        let since = match rows.get(id) {
+        let since = match self.rows.get(id) {
             Some(old) if old.status == status => old.since.clone(),
             _ => Some((e.step, who(e))),
         };
-        rows.insert(id.to_string(), Life { status, completed_at, since });
+        self.rows.insert(id.to_string(), Life { status, completed_at, since });
+        None
     }
-    None
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        h.u64(self.rows.len() as u64);
+        for (id, life) in &self.rows {
+            (id, &life.status, &life.completed_at).state_hash(h);
+        }
+    }
 }
 
-/// A cancel that says "cancelled" changed the row.
-fn cancel_is_truthful(events: &[Event]) -> Option<String> {
-    for (i, e) in events.iter().enumerate() {
-        let Some(data) = e.note("cancel-result") else { continue };
+/// A cancel that says "cancelled" changed the row. Its verdict needs no
+/// state: the cancel result says both; the rest is notes for the message.
+#[derive(Default)]
+struct CancelIsTruthful {
+    /// Each task's last UPDATE that matched 0 rows, per row: `(step, status)`.
+    missed: BTreeMap<(String, String), (usize, String)>,
+    /// The last write of each run's row with each status: `(who, step)`.
+    written: BTreeMap<(String, String), (String, usize)>,
+}
+
+impl Monitor for CancelIsTruthful {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        if let Some(d) = e.note("zero-rows") {
+            self.missed.insert((e.task.to_string(), text(d, "res").to_string()), (e.step, text(d, "status").into()));
+        }
+        if let Some((id, row)) = row_written(e) {
+            let status = row["status"].as_str().unwrap_or("").to_string();
+            self.written.insert((id.to_string(), status), (who(e), e.step));
+        }
+        let data = e.note("cancel-result")?;
         let reported = data.get("reported").and_then(Value::as_bool).unwrap_or(false);
         let changed = data.get("changed").and_then(Value::as_bool).unwrap_or(false);
         if !reported || changed {
-            continue;
+            return None;
         }
         let run = text(data, "run");
-        let res = format!("run:{run}");
-        let miss = events[..i]
-            .iter()
-            .rev()
-            .find(|m| m.task == e.task && m.note("zero-rows").is_some_and(|d| text(d, "res") == res));
-        let (miss_step, status) = match miss {
-            Some(m) => {
-                (m.step.to_string(), m.note("zero-rows").map(|d| text(d, "status").to_string()).unwrap_or_default())
-            }
+        let (miss_step, status) = match self.missed.get(&(e.task.to_string(), format!("run:{run}"))) {
+            Some((step, status)) => (step.to_string(), status.clone()),
             None => ("?".into(), String::new()),
         };
-        let by = events[..i]
-            .iter()
-            .rev()
-            .find_map(|w| match rows_written(w) {
-                Some((id, row)) if id == run && row["status"].as_str() == Some(status.as_str()) => {
-                    Some(format!(" by {} at step {}", who(w), w.step))
-                }
-                _ => None,
-            })
+        let by = self
+            .written
+            .get(&(run.to_string(), status.clone()))
+            .map(|(who, step)| format!(" by {who} at step {step}"))
             .unwrap_or_default();
-        return Some(format!(
+        Some(format!(
             "{} told the user run {run} was cancelled at step {}, but its UPDATE at step {miss_step} matched 0 rows: the run was already {status}{by}",
             e.task, e.step
-        ));
+        ))
     }
-    None
+
+    fn state_hash(&self, _: &mut StateHasher) {}
 }
 
 /// Operations with an `expect` end that way.
-fn outcome_as_expected(events: &[Event]) -> Option<String> {
-    events.iter().find_map(|e| {
+struct OutcomeAsExpected;
+
+impl Monitor for OutcomeAsExpected {
+    fn observe(&mut self, e: &Event) -> Option<String> {
         let data = e.note("outcome")?;
         let expected = data.get("expected").and_then(Value::as_str)?;
         let outcome = text(data, "outcome");
@@ -167,5 +222,7 @@ fn outcome_as_expected(events: &[Event]) -> Option<String> {
                 text(data, "message")
             )
         })
-    })
+    }
+
+    fn state_hash(&self, _: &mut StateHasher) {}
 }

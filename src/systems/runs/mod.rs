@@ -324,10 +324,13 @@ impl Outcome {
 }
 
 /// How an operation ended, and what it told its user.
+#[derive(Debug)]
 pub struct Reply {
     pub outcome: Outcome,
     pub message: String,
 }
+
+crate::state_hash_debug!(Reply);
 
 impl Reply {
     pub fn new(outcome: Outcome, message: String) -> Self {
@@ -783,14 +786,8 @@ impl ModelSystem for RunsSystem {
         RunsWorld { archon: Arc::new(archon) }
     }
 
-    fn check(
-        &self,
-        invariant: &str,
-        setup: &Setup,
-        events: &[crate::history::Event],
-        final_state: &Value,
-    ) -> Option<String> {
-        invariants::check(invariant, setup, events, final_state)
+    fn monitor(&self, invariant: &str, setup: &Setup) -> Box<dyn crate::systems::Monitor> {
+        invariants::monitor(invariant, setup)
     }
 }
 

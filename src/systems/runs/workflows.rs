@@ -58,6 +58,18 @@ pub struct RunRow {
     pub metadata: Value,
 }
 
+crate::state_hash_fields!(RunRow {
+    id,
+    workflow_name,
+    parent_conversation_id,
+    status,
+    working_path,
+    started_at,
+    completed_at,
+    last_activity_at,
+    metadata,
+});
+
 impl RunRow {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a run row serializes")

@@ -1,0 +1,106 @@
+//! An execution whose event loop an explorer hands out, turn by turn.
+//!
+//! The explorer asks who waits for the loop, runs one turn of a task it
+//! picks, and may ask between two turns for the state's fingerprint. The
+//! monitors see each turn's events as soon as it ends, so an execution can
+//! stop at the turn that breaks an invariant; one that stops early is
+//! dropped, its tasks unwound.
+
+use super::{Model, Monitors, Outcome, Violation, start_actors};
+use crate::history::History;
+use crate::platform::{Panic, Std};
+use crate::runtime::{Fingerprint, Runner, Runtime, StateHasher, StateParts, TaskId, Turn};
+use crate::storage::{Disk, MemoryDisk};
+use crate::systems::{Backend, DynWorld, Variant};
+use std::sync::Arc;
+
+/// One controlled execution of an event-loop model, on the memory disk.
+pub struct Controlled {
+    rt: Arc<Runtime<Std>>,
+    runner: Runner<Std>,
+    world: Arc<dyn DynWorld<Std>>,
+    history: History,
+    monitors: Monitors,
+    /// Events the monitors have seen.
+    judged: usize,
+}
+
+impl Controlled {
+    /// Builds the world and registers the actors; no turn has run yet.
+    pub fn start(model: &Model, variant: &Variant, history: &History) -> Controlled {
+        let rt = Runtime::<Std>::controlled(history.clone());
+        let disk: Arc<dyn Disk> = Arc::new(MemoryDisk::new(&rt));
+        let world: Arc<dyn DynWorld<Std>> = Std::world(&*model.compiled, &rt, disk, variant).into();
+        let started = start_actors(model, &world, &rt);
+        debug_assert!(started.iter().all(Option::is_none), "a controlled runtime runs no threads");
+        let runner = rt.executor();
+        Controlled { rt, runner, world, history: history.clone(), monitors: Monitors::new(model), judged: 0 }
+    }
+
+    /// The tasks waiting for the loop, in start order.
+    pub fn waiting(&self) -> Vec<TaskId> {
+        self.lp().waiting()
+    }
+
+    /// Every task is blocked on a FIFO mutex while none waits for the loop.
+    pub fn deadlocked(&self) -> bool {
+        self.waiting().is_empty() && !self.lp().parked().is_empty()
+    }
+
+    pub fn task_name(&self, task: TaskId) -> Arc<str> {
+        self.lp().task_name(task)
+    }
+
+    /// Who `task` is, the same on every path (its number is not).
+    pub fn task_identity(&self, task: TaskId) -> Fingerprint {
+        self.lp().task_identity(task)
+    }
+
+    fn lp(&self) -> &crate::runtime::Loop {
+        self.rt.controlled_loop().expect("a controlled runtime")
+    }
+
+    /// Runs one turn of `task`, a waiting task, and shows its events to the
+    /// monitors. A panic in the model is returned.
+    pub fn run_turn(&mut self, task: TaskId) -> Result<Turn, Panic> {
+        let turn = self.runner.run_turn(task)?;
+        let monitors = &mut self.monitors;
+        let judged = &mut self.judged;
+        self.history.with_events_from(*judged, |events| {
+            for e in events {
+                monitors.observe(e);
+            }
+            *judged += events.len();
+        });
+        Ok(turn)
+    }
+
+    /// The first invariant broken so far.
+    pub fn violation(&self) -> Option<&Violation> {
+        self.monitors.violation()
+    }
+
+    /// The state between two turns: shared state, live tasks, the clock and
+    /// the monitors' states (`parts` leaves some out, in tests only).
+    pub fn fingerprint(&self, parts: &StateParts) -> Fingerprint {
+        let mut h = StateHasher::new();
+        self.rt.fingerprint(parts, &mut h);
+        if parts.monitors {
+            self.monitors.state_hash(&mut h);
+        }
+        h.finish()
+    }
+
+    /// What the execution did: run to its end (no task waits), it is also
+    /// judged at the end; cut short or deadlocked, it is what happened so far.
+    pub fn outcome(mut self) -> Outcome {
+        let final_state = self.world.final_state();
+        let events = self.history.events();
+        if self.waiting().is_empty() && self.lp().parked().is_empty() {
+            self.monitors.at_end(&events, &final_state);
+        }
+        // The monitors go with the execution; its tasks are unwound with `runner`.
+        let monitors = std::mem::replace(&mut self.monitors, Monitors { entries: Vec::new(), first: None });
+        monitors.outcome(events, final_state)
+    }
+}

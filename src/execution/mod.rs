@@ -1,0 +1,193 @@
+//! One execution: the scenario's actors as tasks on a platform, each running
+//! its operations against a freshly built system, judged by the invariants'
+//! monitors event by event and at the end.
+//!
+//! Two ways to run one: [`execute`] lets the platform (loom, shuttle, real
+//! threads) schedule the tasks and judges the history afterwards;
+//! [`Controlled`] lets an explorer hand out every turn of an event loop,
+//! judges each turn's events as they happen and gives the fingerprint of
+//! the state between turns.
+
+mod controlled;
+
+pub use controlled::Controlled;
+
+use crate::history::{Event, History};
+use crate::runtime::{Runtime, Semantics, StateHasher};
+use crate::storage::{Disk, MemoryDisk};
+use crate::systems::{Backend, Compiled, DynSystem, DynWorld, Monitor, Variant};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// A scenario ready to run: system, parsed body, semantics, invariants.
+#[derive(Clone)]
+pub struct Model {
+    /// `<system>/<file stem>`, e.g. `plan/stale-checkpoint-overwrite`.
+    pub name: String,
+    pub system: &'static dyn DynSystem,
+    pub compiled: Arc<dyn Compiled>,
+    pub semantics: Semantics,
+    pub invariants: Vec<String>,
+}
+
+impl Model {
+    pub fn actor_count(&self) -> usize {
+        self.compiled.actors().len()
+    }
+}
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Violation {
+    pub invariant: String,
+    pub message: String,
+    /// The step whose event broke it (`None`: judged at the end).
+    pub step: Option<usize>,
+}
+
+/// What one execution did.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub events: Vec<Event>,
+    pub final_state: Value,
+    /// The first invariant broken (in step order; at one step, in the
+    /// scenario's order; end-of-execution checks last).
+    pub violation: Option<Violation>,
+    /// Every invariant the execution broke, in the scenario's order.
+    pub broken: Vec<String>,
+}
+
+/// The scenario's invariants as monitors of one execution.
+pub struct Monitors {
+    entries: Vec<Watch>,
+    first: Option<Violation>,
+}
+
+struct Watch {
+    invariant: String,
+    monitor: Box<dyn Monitor>,
+    broken: bool,
+}
+
+impl Monitors {
+    pub fn new(model: &Model) -> Monitors {
+        let entries = model
+            .invariants
+            .iter()
+            .map(|inv| Watch { invariant: inv.clone(), monitor: model.compiled.monitor(inv), broken: false })
+            .collect();
+        Monitors { entries, first: None }
+    }
+
+    fn judge(&mut self, step: Option<usize>, mut verdict: impl FnMut(&mut dyn Monitor) -> Option<String>) {
+        for w in self.entries.iter_mut().filter(|w| !w.broken) {
+            if let Some(message) = verdict(&mut *w.monitor) {
+                w.broken = true;
+                self.first.get_or_insert(Violation { invariant: w.invariant.clone(), message, step });
+            }
+        }
+    }
+
+    /// Shows every monitor that still holds one more event.
+    pub fn observe(&mut self, event: &Event) {
+        self.judge(Some(event.step), |m| m.observe(event));
+    }
+
+    /// Judges the end of an execution that ran to completion.
+    pub fn at_end(&mut self, events: &[Event], final_state: &Value) {
+        self.judge(None, |m| m.at_end(events, final_state));
+    }
+
+    /// The first violation seen so far.
+    pub fn violation(&self) -> Option<&Violation> {
+        self.first.as_ref()
+    }
+
+    pub fn broken(&self) -> Vec<String> {
+        self.entries.iter().filter(|w| w.broken).map(|w| w.invariant.clone()).collect()
+    }
+
+    /// The monitors' states (what their verdicts on the rest depend on).
+    pub fn state_hash(&self, h: &mut StateHasher) {
+        for w in &self.entries {
+            h.u64(w.broken as u64);
+            if !w.broken {
+                w.monitor.state_hash(h);
+            }
+        }
+    }
+
+    fn outcome(self, events: Vec<Event>, final_state: Value) -> Outcome {
+        let broken = self.broken();
+        Outcome { events, final_state, violation: self.first, broken }
+    }
+}
+
+/// Where an execution keeps its files.
+pub enum DiskKind {
+    /// In the model: every access an atomic step.
+    Memory,
+    /// A real directory (the `stress` explorer).
+    Directory(std::path::PathBuf),
+}
+
+/// Starts every actor of `model` on `rt`: each runs its operations in
+/// order, with an await between two (the next call arrives later).
+fn start_actors<P: Backend>(
+    model: &Model,
+    world: &Arc<dyn DynWorld<P>>,
+    rt: &Arc<Runtime<P>>,
+) -> Vec<Option<P::JoinHandle>> {
+    let actors = model.compiled.actors();
+    actors
+        .iter()
+        .enumerate()
+        .map(|(a, (name, _))| {
+            let world = world.clone();
+            let first = if world.op_count(a) > 0 { world.op_label(a, 0) } else { String::new() };
+            rt.start(
+                name.as_str().into(),
+                first.into(),
+                Box::new(move |cx| {
+                    for op in 0..world.op_count(a) {
+                        if op > 0 {
+                            cx.await_point();
+                        }
+                        cx.set_op(world.op_label(a, op));
+                        // An operation is a call: what it observed dies with it.
+                        cx.call(|cx| world.run(cx, a, op));
+                    }
+                }),
+            )
+        })
+        .collect()
+}
+
+/// Runs every actor to completion and judges the invariants, recording
+/// into `history` (which the caller keeps, to show a partial trace if the
+/// execution panics or deadlocks). Must be called inside the backend's model
+/// (loom / shuttle), if any.
+pub fn execute<P: Backend>(model: &Model, variant: &Variant, disk: &DiskKind, history: &History) -> Outcome {
+    let rt = Runtime::<P>::new(model.semantics, history.clone());
+    let disk: Arc<dyn Disk> = match disk {
+        DiskKind::Memory => Arc::new(MemoryDisk::new(&rt)),
+        DiskKind::Directory(root) => Arc::new(crate::storage::DirectoryDisk::new(root.clone())),
+    };
+    let world: Arc<dyn DynWorld<P>> = P::world(&*model.compiled, &rt, disk, variant).into();
+    for handle in start_actors(model, &world, &rt).into_iter().flatten() {
+        if let Err(panic) = P::join(handle) {
+            std::panic::resume_unwind(panic);
+        }
+    }
+    if let Err(panic) = rt.join_spawned() {
+        std::panic::resume_unwind(panic);
+    }
+    let final_state = world.final_state();
+    let events = history.events();
+    let mut monitors = Monitors::new(model);
+    for e in &events {
+        monitors.observe(e);
+    }
+    monitors.at_end(&events, &final_state);
+    monitors.outcome(events, final_state)
+}

@@ -1,0 +1,334 @@
+//! Fingerprints: 128-bit digests of what an execution's future depends on.
+//!
+//! The state-caching search stops an execution that reaches a state it has
+//! seen; two states are the same when their fingerprints are (TLC's and
+//! SPIN's approach). A missed part of the state is a false proof, so every
+//! part a model keeps is hashed through [`StateHash`], which each shared
+//! value implements by hand: labels for reports (step numbers) are left out
+//! on purpose, everything a model may branch on is in.
+//!
+//! The hash is SipHash-1-3 (std's `DefaultHasher`, fixed keys) run on two
+//! lanes with different prefixes: deterministic from run to run, and with
+//! 128 bits the chance that two of 10^8 states collide is about 10^-23.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::hash::{DefaultHasher, Hasher};
+use std::sync::Arc;
+
+/// A state's (or a value's) digest.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fingerprint(pub u128);
+
+impl Fingerprint {
+    /// Combines fingerprints of a multiset: the order of `add`s does not
+    /// matter (AdHash), so a set of tasks or files needs no sorting.
+    pub fn plus(self, other: Fingerprint) -> Fingerprint {
+        Fingerprint(self.0.wrapping_add(other.0))
+    }
+
+    pub fn minus(self, other: Fingerprint) -> Fingerprint {
+        Fingerprint(self.0.wrapping_sub(other.0))
+    }
+
+    /// The fingerprint of `self` followed by `value`.
+    pub fn then(self, value: &(impl StateHash + ?Sized)) -> Fingerprint {
+        let mut h = StateHasher::new();
+        h.u128(self.0);
+        value.state_hash(&mut h);
+        h.finish()
+    }
+}
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+/// A 128-bit hasher: two SipHash lanes.
+#[derive(Clone)]
+pub struct StateHasher {
+    a: DefaultHasher,
+    b: DefaultHasher,
+}
+
+impl Default for StateHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StateHasher {
+    pub fn new() -> Self {
+        let mut b = DefaultHasher::new();
+        b.write_u64(0x9e37_79b9_7f4a_7c15);
+        StateHasher { a: DefaultHasher::new(), b }
+    }
+
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        self.a.write(bytes);
+        self.b.write(bytes);
+    }
+
+    pub fn u64(&mut self, v: u64) {
+        self.a.write_u64(v);
+        self.b.write_u64(v);
+    }
+
+    pub fn u128(&mut self, v: u128) {
+        self.u64(v as u64);
+        self.u64((v >> 64) as u64);
+    }
+
+    /// A string, length first (so `"ab","c"` and `"a","bc"` differ).
+    pub fn str(&mut self, s: &str) {
+        self.u64(s.len() as u64);
+        self.bytes(s.as_bytes());
+    }
+
+    pub fn finish(&self) -> Fingerprint {
+        Fingerprint(((self.a.finish() as u128) << 64) | self.b.finish() as u128)
+    }
+}
+
+/// The fingerprint of one value.
+pub fn fingerprint(value: &(impl StateHash + ?Sized)) -> Fingerprint {
+    let mut h = StateHasher::new();
+    value.state_hash(&mut h);
+    h.finish()
+}
+
+/// A value that is part of a model's state: hashes everything the model
+/// may branch on, and nothing else (not report labels).
+pub trait StateHash {
+    fn state_hash(&self, h: &mut StateHasher);
+}
+
+impl StateHash for Fingerprint {
+    fn state_hash(&self, h: &mut StateHasher) {
+        h.u128(self.0);
+    }
+}
+
+macro_rules! ints {
+    ($($t:ty),*) => {$(
+        impl StateHash for $t {
+            fn state_hash(&self, h: &mut StateHasher) {
+                h.u64(*self as u64);
+            }
+        }
+    )*};
+}
+ints!(u8, u16, u32, u64, usize, i32, i64, bool);
+
+impl StateHash for str {
+    fn state_hash(&self, h: &mut StateHasher) {
+        h.str(self);
+    }
+}
+
+impl StateHash for String {
+    fn state_hash(&self, h: &mut StateHasher) {
+        h.str(self);
+    }
+}
+
+impl<T: StateHash + ?Sized> StateHash for &T {
+    fn state_hash(&self, h: &mut StateHasher) {
+        (**self).state_hash(h);
+    }
+}
+
+impl<T: StateHash + ?Sized> StateHash for Arc<T> {
+    fn state_hash(&self, h: &mut StateHasher) {
+        (**self).state_hash(h);
+    }
+}
+
+impl<T: StateHash + ?Sized> StateHash for Box<T> {
+    fn state_hash(&self, h: &mut StateHasher) {
+        (**self).state_hash(h);
+    }
+}
+
+impl StateHash for () {
+    fn state_hash(&self, _: &mut StateHasher) {}
+}
+
+impl<T: StateHash, E: StateHash> StateHash for Result<T, E> {
+    fn state_hash(&self, h: &mut StateHasher) {
+        match self {
+            Ok(v) => {
+                h.u64(0);
+                v.state_hash(h);
+            }
+            Err(e) => {
+                h.u64(1);
+                e.state_hash(h);
+            }
+        }
+    }
+}
+
+impl<T: StateHash> StateHash for Option<T> {
+    fn state_hash(&self, h: &mut StateHasher) {
+        match self {
+            None => h.u64(0),
+            Some(v) => {
+                h.u64(1);
+                v.state_hash(h);
+            }
+        }
+    }
+}
+
+fn sequence<'a, T: StateHash + 'a>(h: &mut StateHasher, len: usize, items: impl Iterator<Item = &'a T>) {
+    h.u64(len as u64);
+    for item in items {
+        item.state_hash(h);
+    }
+}
+
+impl<T: StateHash> StateHash for [T] {
+    fn state_hash(&self, h: &mut StateHasher) {
+        sequence(h, self.len(), self.iter());
+    }
+}
+
+impl<T: StateHash> StateHash for Vec<T> {
+    fn state_hash(&self, h: &mut StateHasher) {
+        sequence(h, self.len(), self.iter());
+    }
+}
+
+impl<T: StateHash> StateHash for VecDeque<T> {
+    fn state_hash(&self, h: &mut StateHasher) {
+        sequence(h, self.len(), self.iter());
+    }
+}
+
+impl<T: StateHash> StateHash for BTreeSet<T> {
+    fn state_hash(&self, h: &mut StateHasher) {
+        sequence(h, self.len(), self.iter());
+    }
+}
+
+impl<K: StateHash, V: StateHash> StateHash for BTreeMap<K, V> {
+    fn state_hash(&self, h: &mut StateHasher) {
+        h.u64(self.len() as u64);
+        for (k, v) in self {
+            k.state_hash(h);
+            v.state_hash(h);
+        }
+    }
+}
+
+impl<A: StateHash, B: StateHash> StateHash for (A, B) {
+    fn state_hash(&self, h: &mut StateHasher) {
+        self.0.state_hash(h);
+        self.1.state_hash(h);
+    }
+}
+
+impl<A: StateHash, B: StateHash, C: StateHash> StateHash for (A, B, C) {
+    fn state_hash(&self, h: &mut StateHasher) {
+        self.0.state_hash(h);
+        self.1.state_hash(h);
+        self.2.state_hash(h);
+    }
+}
+
+impl<A: StateHash, B: StateHash, C: StateHash, D: StateHash> StateHash for (A, B, C, D) {
+    fn state_hash(&self, h: &mut StateHasher) {
+        self.0.state_hash(h);
+        self.1.state_hash(h);
+        self.2.state_hash(h);
+        self.3.state_hash(h);
+    }
+}
+
+/// Hashes a value through its JSON serialization (for file shapes kept
+/// in cells: serde's output is one text per value).
+pub fn hash_as_json(value: &impl serde::Serialize, h: &mut StateHasher) {
+    h.str(&serde_json::to_string(value).expect("a model value serializes"));
+}
+
+impl StateHash for serde_json::Value {
+    fn state_hash(&self, h: &mut StateHasher) {
+        use serde_json::Value;
+        match self {
+            Value::Null => h.u64(0),
+            Value::Bool(b) => {
+                h.u64(1);
+                h.u64(*b as u64);
+            }
+            Value::Number(n) => {
+                h.u64(2);
+                h.str(&n.to_string());
+            }
+            Value::String(s) => {
+                h.u64(3);
+                h.str(s);
+            }
+            Value::Array(items) => {
+                h.u64(4);
+                items.state_hash(h);
+            }
+            Value::Object(map) => {
+                h.u64(5);
+                h.u64(map.len() as u64);
+                for (k, v) in map {
+                    h.str(k);
+                    v.state_hash(h);
+                }
+            }
+        }
+    }
+}
+
+/// Implements [`StateHash`] for a struct from the fields listed: the fields
+/// left out must be labels no model branches on (say why where it is used).
+#[macro_export]
+macro_rules! state_hash_fields {
+    ($ty:ty { $($field:tt),* $(,)? }) => {
+        impl $crate::runtime::StateHash for $ty {
+            fn state_hash(&self, h: &mut $crate::runtime::StateHasher) {
+                $( $crate::runtime::StateHash::state_hash(&self.$field, h); )*
+            }
+        }
+    };
+}
+
+/// Implements [`StateHash`] for a small value through its `Debug` text
+/// (results and errors: the text names every variant and field).
+#[macro_export]
+macro_rules! state_hash_debug {
+    ($($ty:ty),* $(,)?) => {$(
+        impl $crate::runtime::StateHash for $ty {
+            fn state_hash(&self, h: &mut $crate::runtime::StateHasher) {
+                h.str(&format!("{self:?}"));
+            }
+        }
+    )*};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_values_equal_fingerprints_and_order_matters_in_sequences() {
+        assert_eq!(fingerprint(&vec!["a".to_string()]), fingerprint(&vec!["a".to_string()]));
+        assert_ne!(fingerprint(&("ab", "c")), fingerprint(&("a", "bc")));
+        assert_ne!(fingerprint(&vec![1u64, 2]), fingerprint(&vec![2u64, 1]));
+        assert_ne!(fingerprint(&None::<u64>), fingerprint(&Some(0u64)));
+    }
+
+    #[test]
+    fn multisets_add_in_any_order() {
+        let (a, b, c) = (fingerprint("a"), fingerprint("b"), fingerprint("c"));
+        assert_eq!(a.plus(b).plus(c), c.plus(a).plus(b));
+        assert_eq!(a.plus(b).minus(a), b);
+        assert_ne!(a.plus(b), a.plus(c));
+    }
+}

@@ -1,0 +1,48 @@
+//! Invariants as online monitors.
+//!
+//! A monitor sees each event of an execution as it is recorded and says when
+//! its invariant breaks, so an execution can end at the very step that
+//! breaks it. What it keeps is split in two: the *state* its verdicts depend
+//! on, which is small and goes into every fingerprint of the state-caching
+//! search (a monitor that judged the whole history would force the whole
+//! history into the state), and *notes* (step numbers, who did what) that
+//! only its messages use and no fingerprint sees.
+//!
+//! A monitor must judge events on different resources independently of
+//! their order: the explorers keep in order only events on one resource
+//! (one file, one lock, the notes), and two executions that differ only in
+//! the order of the others are the same to them.
+
+use crate::history::Event;
+use crate::runtime::StateHasher;
+use serde_json::Value;
+
+pub trait Monitor: Send {
+    /// Sees one event as it is recorded: `Some(message)` when the invariant
+    /// breaks with it.
+    fn observe(&mut self, event: &Event) -> Option<String>;
+
+    /// Judges the end of an execution that ran to completion. `events` (the
+    /// whole history) may be used to explain, never to decide: the verdict
+    /// depends on the monitor's state and `final_state` only.
+    fn at_end(&mut self, _events: &[Event], _final_state: &Value) -> Option<String> {
+        None
+    }
+
+    /// Hashes the monitor's state (not its notes).
+    fn state_hash(&self, h: &mut StateHasher);
+}
+
+/// A monitor for a name no system knows (scenarios are validated against
+/// the spec first, so this only guards programming errors).
+pub struct Unknown(pub String);
+
+impl Monitor for Unknown {
+    fn observe(&mut self, _: &Event) -> Option<String> {
+        None
+    }
+    fn at_end(&mut self, _: &[Event], _: &Value) -> Option<String> {
+        Some(format!("unknown invariant {:?}", self.0))
+    }
+    fn state_hash(&self, _: &mut StateHasher) {}
+}
