@@ -9,7 +9,7 @@
 use super::{Model, Monitors, Outcome, Violation, start_actors};
 use crate::history::History;
 use crate::platform::{Panic, Std};
-use crate::runtime::{Fingerprint, Runner, Runtime, StateHasher, StateParts, TaskId, Turn};
+use crate::runtime::{Fingerprint, Runner, Runtime, StateHasher, StateParts, Symmetry, TaskId, Turn};
 use crate::storage::{Disk, MemoryDisk};
 use crate::systems::{Backend, DynWorld, Variant};
 use std::sync::Arc;
@@ -51,11 +51,6 @@ impl Controlled {
         self.lp().task_name(task)
     }
 
-    /// Who `task` is, the same on every path (its number is not).
-    pub fn task_identity(&self, task: TaskId) -> Fingerprint {
-        self.lp().task_identity(task)
-    }
-
     fn lp(&self) -> &crate::runtime::Loop {
         self.rt.controlled_loop().expect("a controlled runtime")
     }
@@ -81,14 +76,22 @@ impl Controlled {
     }
 
     /// The state between two turns: shared state, live tasks, the clock and
-    /// the monitors' states (`parts` leaves some out, in tests only).
-    pub fn fingerprint(&self, parts: &StateParts) -> Fingerprint {
+    /// the monitors' states (`parts` leaves some out, in tests only); with
+    /// each task's identity in it, by number. Under a `symmetry` both are
+    /// canonical: the same for every permutation of a class's actors.
+    pub fn fingerprint(&self, parts: &StateParts, symmetry: &Symmetry) -> (Fingerprint, Vec<Fingerprint>) {
         let mut h = StateHasher::new();
-        self.rt.fingerprint(parts, &mut h);
+        let (identities, renamer) = self.rt.fingerprint(parts, symmetry, &mut h);
         if parts.monitors {
+            h.rename_tasks(renamer);
             self.monitors.state_hash(&mut h);
         }
-        h.finish()
+        (h.finish(), identities)
+    }
+
+    /// The actors one of whose tasks read its own name (see [`Symmetry`]).
+    pub fn named(&self) -> std::collections::BTreeSet<TaskId> {
+        self.lp().named()
     }
 
     /// What the execution did: run to its end (no task waits), it is also

@@ -13,7 +13,7 @@ mod controlled;
 pub use controlled::Controlled;
 
 use crate::history::{Event, History};
-use crate::runtime::{Runtime, Semantics, StateHasher};
+use crate::runtime::{Runtime, Semantics, StateHasher, Symmetry, fingerprint};
 use crate::storage::{Disk, MemoryDisk};
 use crate::systems::{Backend, Compiled, DynSystem, DynWorld, Monitor, Variant};
 use serde_json::Value;
@@ -33,6 +33,20 @@ pub struct Model {
 impl Model {
     pub fn actor_count(&self) -> usize {
         self.compiled.actors().len()
+    }
+
+    /// The actors that run the same operations on the same data, grouped
+    /// (two or more to a class): candidates for symmetry reduction.
+    pub fn symmetry(&self) -> Symmetry {
+        let mut classes: Vec<(String, Vec<usize>)> = Vec::new();
+        for a in 0..self.actor_count() {
+            let signature = self.compiled.signature(a);
+            match classes.iter_mut().find(|(s, _)| *s == signature) {
+                Some((_, actors)) => actors.push(a),
+                None => classes.push((signature, vec![a])),
+            }
+        }
+        Symmetry { classes: classes.into_iter().map(|(_, a)| a).filter(|a| a.len() > 1).collect() }
     }
 }
 
@@ -147,6 +161,7 @@ fn start_actors<P: Backend>(
             let first = if world.op_count(a) > 0 { world.op_label(a, 0) } else { String::new() };
             rt.start(
                 name.as_str().into(),
+                fingerprint(&model.compiled.signature(a)),
                 first.into(),
                 Box::new(move |cx| {
                     for op in 0..world.op_count(a) {

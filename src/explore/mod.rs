@@ -193,20 +193,24 @@ pub struct Report {
     /// Distinct states explored (the `stateful` explorer): the coverage a
     /// proof stands on.
     pub states: Option<usize>,
+    /// The classes of actors the `stateful` explorer took as interchangeable
+    /// (by name), or why it took none.
+    pub symmetry: Result<Vec<Vec<String>>, String>,
     pub elapsed: Duration,
 }
 
 /// Searches `model` under `variant` with `explorer`.
 pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &Limits) -> Report {
     let start = Instant::now();
-    let mut states = None;
+    let (mut states, mut symmetry) = (None, Ok(Vec::new()));
     let (verdict, executions) = match explorer {
         Explorer::Exhaustive { bound } => exhaustive::run(model, variant, *bound, limits),
         Explorer::Dpor => dpor::run(model, variant, limits),
         Explorer::Stateful => {
-            let (verdict, executions, distinct) = stateful::run(model, variant, limits);
-            states = Some(distinct);
-            (verdict, executions)
+            let found = stateful::run(model, variant, limits);
+            states = Some(found.states);
+            symmetry = found.symmetry;
+            (found.verdict, found.executions)
         }
         Explorer::Pct { depth, schedules, seed } => {
             schedules::run_pct(model, variant, *depth, *schedules, *seed, limits)
@@ -218,7 +222,7 @@ pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &L
         Verdict::Violation(f) => Verdict::Violation(Box::new(f.minimize(model, variant))),
         other => other,
     };
-    Report { explorer: explorer.clone(), verdict, executions, states, elapsed: start.elapsed() }
+    Report { explorer: explorer.clone(), verdict, executions, states, symmetry, elapsed: start.elapsed() }
 }
 
 /// Every distinct end of `model` under `variant` an exhaustive `explorer`

@@ -32,24 +32,44 @@
 use super::{DEADLOCK, Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
 use crate::execution::{Controlled, Model, Outcome};
 use crate::history::History;
-use crate::runtime::{Fingerprint, Semantics, StateParts, TaskId, Turn};
+use crate::runtime::{Fingerprint, Semantics, StateParts, Symmetry, TaskId, Turn};
 use crate::systems::Variant;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 /// What the state-caching search may use to cut. Everything, except in
 /// tests that switch a part off on purpose to show that the search then
-/// gives wrong answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// gives wrong answers, or that compare a reduction with the search
+/// without it.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reduction {
     /// What a state's fingerprint covers.
     pub parts: StateParts,
     pub sleep_sets: bool,
+    /// Actors with the same operations are interchangeable (when none of
+    /// their tasks reads its name; otherwise the search starts over without).
+    pub symmetry: bool,
+    /// Classes to take as interchangeable instead of those found, and
+    /// whether a name read voids them (tests only: a symmetry that does not
+    /// hold must show).
+    pub given_symmetry: Option<Symmetry>,
+    pub name_guard: bool,
+    /// On a state reached again, check that its first turn leads where it
+    /// led (the determinism check; only tests switch it off, to show what
+    /// a reduction made wrong does without it).
+    pub check_revisits: bool,
 }
 
 impl Default for Reduction {
     fn default() -> Self {
-        Reduction { parts: StateParts::ALL, sleep_sets: true }
+        Reduction {
+            parts: StateParts::ALL,
+            sleep_sets: true,
+            symmetry: true,
+            given_symmetry: None,
+            name_guard: true,
+            check_revisits: true,
+        }
     }
 }
 
@@ -58,10 +78,10 @@ struct Node {
     fingerprint: Fingerprint,
     /// Tasks waiting for the loop here (to check that a replay agrees).
     waiting: Vec<TaskId>,
-    /// The task run from here in the execution in progress, who it was
-    /// (a task that ends may go on as a task it spawned), and its turn.
+    /// Each task's identity here, by number (canonical under a symmetry).
+    identities: Vec<Fingerprint>,
+    /// The task run from here in the execution in progress, and its turn.
     chosen: TaskId,
-    chosen_identity: Fingerprint,
     ran: Option<Turn>,
     /// Tasks still to run from here.
     todo: Vec<TaskId>,
@@ -86,6 +106,9 @@ enum Ended {
     Pruned,
     /// Every task finished.
     End(Outcome),
+    /// A task of a symmetric actor read its own name: the symmetry does not
+    /// hold (the actors named).
+    Asymmetric(Vec<String>),
     /// An invariant broke (the outcome so far).
     Violated(Outcome),
     /// The search cannot go on: a model panic, a deadlock (with the events
@@ -98,6 +121,9 @@ enum Ended {
 struct Searched {
     executions: usize,
     states: usize,
+    /// The classes of actors explored as interchangeable (by name), or why
+    /// none were.
+    symmetry: Result<Vec<Vec<String>>, String>,
     /// Why it stopped before it explored every state, at which execution
     /// (`None`: it explored them all).
     ended: Option<(Ended, usize)>,
@@ -107,6 +133,8 @@ struct Search<'a> {
     model: &'a Model,
     variant: &'a Variant,
     reduction: Reduction,
+    /// The actors explored as interchangeable.
+    symmetry: Symmetry,
     limits: &'a Limits,
     start: Instant,
     path: Vec<Node>,
@@ -157,7 +185,19 @@ impl Search<'_> {
                     self.path[k].waiting
                 ));
             }
-            self.path[k].chosen_identity = exec.task_identity(self.path[k].chosen);
+            // Where the new branch starts, the replay must be back in the
+            // state it left (a model keeping a counter across executions is not).
+            if k + 1 == self.path.len() && self.reduction.check_revisits {
+                let (now, _) = exec.fingerprint(&self.reduction.parts, &self.symmetry);
+                if now != self.path[k].fingerprint {
+                    return broken(format!(
+                        "the model is not deterministic: replaying the same {k} turns led to state {now:?}, earlier \
+                         to {:?}; a task keeps state the runtime does not see (a static, a thread-local, a step \
+                         number it branches on)",
+                        self.path[k].fingerprint
+                    ));
+                }
+            }
             match exec.run_turn(self.path[k].chosen) {
                 Ok(turn) => self.path[k].ran = Some(turn),
                 Err(panic) => return broken(panic_message(&*panic)),
@@ -169,39 +209,42 @@ impl Search<'_> {
             if turns.is_multiple_of(256) && self.time_up() {
                 return Ended::TimeUp;
             }
+            if let Some(named) = self.asymmetric(&exec) {
+                return Ended::Asymmetric(named);
+            }
             if exec.violation().is_some() && self.stop_at_violation {
                 return Ended::Violated(exec.outcome());
             }
-            let fingerprint = exec.fingerprint(&self.reduction.parts);
+            let (fingerprint, identities) = exec.fingerprint(&self.reduction.parts, &self.symmetry);
             let waiting = exec.waiting();
             let sleep = match self.path.last() {
                 Some(parent) => {
                     let ran = parent.ran.as_ref().expect("the parent's turn ran");
                     let sleep = self.sleep_after(parent, ran);
-                    let first = (parent.chosen_identity, fingerprint);
+                    let first = (parent.identities[parent.chosen], fingerprint);
                     let seen = self.visited.get_mut(&parent.fingerprint).expect("every node is visited");
                     seen.first.get_or_insert(first);
                     sleep
                 }
                 None => Vec::new(),
             };
-            let asleep: Vec<Fingerprint> = sleep.iter().map(|(t, _)| exec.task_identity(*t)).collect();
+            let asleep: Vec<Fingerprint> = sleep.iter().map(|(t, _)| identities[*t]).collect();
             let todo: Vec<TaskId> = match self.visited.get_mut(&fingerprint) {
                 Some(seen) => {
                     let wake: Vec<Fingerprint> = seen.asleep.iter().copied().filter(|t| !asleep.contains(t)).collect();
                     if wake.is_empty() {
                         let first = seen.first;
-                        return match self.check_determinism(&mut exec, first, fingerprint) {
+                        let checked = self.check_determinism(&mut exec, first, fingerprint, &identities, CHECKED_TURNS);
+                        return match checked {
                             Ok(()) => Ended::Pruned,
                             Err(message) => broken(message),
                         };
                     }
                     seen.asleep.retain(|t| asleep.contains(t));
-                    waiting.iter().copied().filter(|&t| wake.contains(&exec.task_identity(t))).collect()
+                    waiting.iter().copied().filter(|&t| wake.contains(&identities[t])).collect()
                 }
                 None => {
-                    let stored =
-                        waiting.iter().map(|&t| exec.task_identity(t)).filter(|t| asleep.contains(t)).collect();
+                    let stored = waiting.iter().map(|&t| identities[t]).filter(|t| asleep.contains(t)).collect();
                     self.visited.insert(fingerprint, Seen { asleep: stored, first: None });
                     waiting.iter().copied().filter(|t| sleep.iter().all(|(s, _)| s != t)).collect()
                 }
@@ -226,8 +269,7 @@ impl Search<'_> {
             let at = previous.and_then(|p| todo.iter().position(|&t| t == p)).unwrap_or(0);
             let chosen = todo.remove(at);
             todo.reverse(); // popped from the back: the rest in start order
-            let chosen_identity = exec.task_identity(chosen);
-            let node = Node { fingerprint, waiting, chosen, chosen_identity, ran: None, todo, done: Vec::new(), sleep };
+            let node = Node { fingerprint, waiting, identities, chosen, ran: None, todo, done: Vec::new(), sleep };
             self.path.push(node);
             match exec.run_turn(chosen) {
                 Ok(turn) => self.path.last_mut().expect("just pushed").ran = Some(turn),
@@ -236,36 +278,88 @@ impl Search<'_> {
         }
     }
 
-    /// At a state reached again: the turn first run from it must lead
-    /// where it led then, or the fingerprint misses part of the state.
+    /// The symmetric actors some task of which read its own name, if any.
+    fn asymmetric(&self, exec: &Controlled) -> Option<Vec<String>> {
+        if self.symmetry.classes.is_empty() || !self.reduction.name_guard {
+            return None;
+        }
+        let named = exec.named();
+        let actors: Vec<String> = self
+            .symmetry
+            .classes
+            .iter()
+            .flatten()
+            .filter(|a| named.contains(a))
+            .map(|&a| exec.task_name(a).to_string())
+            .collect();
+        (!actors.is_empty()).then_some(actors)
+    }
+
+    /// At a state reached again: the turns first run from it must lead
+    /// where they led then, or the fingerprint misses part of the state (or,
+    /// under a symmetry, the actors were not interchangeable after all).
+    /// The check follows the first turn run from each state, up to
+    /// [`CHECKED_TURNS`] turns: what a task hides often shows a turn or two
+    /// later, when it writes it.
     fn check_determinism(
         &self,
         exec: &mut Controlled,
         first: Option<(Fingerprint, Fingerprint)>,
         here: Fingerprint,
+        identities: &[Fingerprint],
+        turns: usize,
     ) -> Result<(), String> {
-        let Some((who, then)) = first else { return Ok(()) };
-        let Some(task) = exec.waiting().into_iter().find(|&t| exec.task_identity(t) == who) else {
-            return Err(format!(
-                "the model is not deterministic: state {here:?} was reached again, but the task first run from it \
-                 does not wait for the loop now"
-            ));
-        };
-        let name = exec.task_name(task);
-        if exec.run_turn(task).is_err() {
-            return Err(format!(
-                "the model is not deterministic: {name}'s turn from state {here:?} panicked, it did not before"
-            ));
+        if !self.reduction.check_revisits {
+            return Ok(());
         }
-        let now = exec.fingerprint(&self.reduction.parts);
-        if now != then {
-            return Err(format!(
-                "the model is not deterministic: state {here:?} was reached again, and {name}'s turn from it led to \
-                 {now:?} where it first led to {then:?}; a task keeps state the runtime does not see (a static, a \
-                 thread-local, a step number it branches on)"
-            ));
+        let (mut first, mut here, mut identities) = (first, here, identities.to_vec());
+        for _ in 0..turns {
+            let Some((who, then)) = first else { return Ok(()) };
+            let Some(task) = exec.waiting().into_iter().find(|&t| identities[t] == who) else {
+                return Err(format!(
+                    "the model is not deterministic: state {here:?} was reached again, but the task first run from \
+                     it does not wait for the loop now"
+                ));
+            };
+            let name = exec.task_name(task);
+            if exec.run_turn(task).is_err() {
+                return Err(format!(
+                    "the model is not deterministic: {name}'s turn from state {here:?} panicked, it did not before"
+                ));
+            }
+            let (now, now_identities) = exec.fingerprint(&self.reduction.parts, &self.symmetry);
+            if now != then {
+                return Err(format!(
+                    "the model is not deterministic: state {here:?} was reached again, and {name}'s turn from it led \
+                     to {now:?} where it first led to {then:?}; a task keeps state the runtime does not see (a \
+                     static, a thread-local, a step number it branches on)"
+                ));
+            }
+            first = self.visited.get(&now).and_then(|seen| seen.first);
+            (here, identities) = (now, now_identities);
         }
         Ok(())
+    }
+}
+
+/// How many turns the determinism check follows from a state reached again.
+const CHECKED_TURNS: usize = 4;
+
+impl Search<'_> {
+    /// After the search: the first execution, run once more, must pass the
+    /// same states. A model that keeps something from one execution to the
+    /// next (a counter in a static) shows here, thousands of executions on.
+    fn run_first_again(&self) -> Result<(), String> {
+        let history = History::new();
+        let mut exec = Controlled::start(self.model, self.variant, &history);
+        let (root, identities) = exec.fingerprint(&self.reduction.parts, &self.symmetry);
+        let Some(seen) = self.visited.get(&root) else {
+            return Err(format!(
+                "the model is not deterministic: it starts in state {root:?} now, where it started elsewhere before"
+            ));
+        };
+        self.check_determinism(&mut exec, seen.first, root, &identities, usize::MAX)
+            .map_err(|e| format!("{e} (the first execution, run again after the search)"))
     }
 }
 
@@ -279,12 +373,49 @@ fn search(
     stop_at_violation: bool,
     visit: &mut dyn FnMut(&Outcome),
 ) -> Searched {
+    let start = Instant::now();
+    let symmetry = match (&reduction.given_symmetry, reduction.symmetry) {
+        (Some(given), _) => given.clone(),
+        (None, true) => model.symmetry(),
+        (None, false) => Symmetry::default(),
+    };
+    let names = |s: &Symmetry| {
+        let actors = model.compiled.actors();
+        s.classes.iter().map(|c| c.iter().map(|&a| actors[a].0.clone()).collect()).collect::<Vec<Vec<String>>>()
+    };
+    let first =
+        search_with(model, variant, reduction.clone(), symmetry.clone(), limits, start, stop_at_violation, visit);
+    match first.ended {
+        Some((Ended::Asymmetric(named), executions)) => {
+            // Start over, every actor on its own; the reason goes in the report.
+            let mut again =
+                search_with(model, variant, reduction, Symmetry::default(), limits, start, stop_at_violation, visit);
+            again.executions += executions;
+            again.symmetry = Err(format!("{} read its name, so the actors are not interchangeable", named.join(", ")));
+            again
+        }
+        _ => Searched { symmetry: Ok(names(&symmetry)), ..first },
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn search_with(
+    model: &Model,
+    variant: &Variant,
+    reduction: Reduction,
+    symmetry: Symmetry,
+    limits: &Limits,
+    start: Instant,
+    stop_at_violation: bool,
+    visit: &mut dyn FnMut(&Outcome),
+) -> Searched {
     let mut search = Search {
         model,
         variant,
         reduction,
+        symmetry,
         limits,
-        start: Instant::now(),
+        start,
         path: Vec::new(),
         visited: HashMap::new(),
         stop_at_violation,
@@ -306,11 +437,11 @@ fn search(
                 other => return Some((other, executions)),
             }
             if !search.backtrack() {
-                return None;
+                return search.run_first_again().err().map(|e| (Ended::Broken(e, History::new()), executions));
             }
         }
     });
-    Searched { executions, states: search.visited.len(), ended }
+    Searched { executions, states: search.visited.len(), symmetry: Ok(Vec::new()), ended }
 }
 
 fn refuse_threads(model: &Model) -> Option<String> {
@@ -321,10 +452,19 @@ fn refuse_threads(model: &Model) -> Option<String> {
     })
 }
 
+/// What a search found and what it stands on.
+pub(super) struct Found {
+    pub verdict: Verdict,
+    pub executions: usize,
+    pub states: usize,
+    /// See [`super::Report::symmetry`].
+    pub symmetry: Result<Vec<Vec<String>>, String>,
+}
+
 /// The verdict of a search, with the executions and distinct states it took.
-pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> (Verdict, usize, usize) {
+pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> Found {
     if let Some(reason) = refuse_threads(model) {
-        return (Verdict::Incomplete { reason }, 0, 0);
+        return Found { verdict: Verdict::Incomplete { reason }, executions: 0, states: 0, symmetry: Ok(Vec::new()) };
     }
     let searched = search(model, variant, Reduction::default(), limits, true, &mut |_| {});
     let (executions, states) = (searched.executions, searched.states);
@@ -345,9 +485,11 @@ pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> (Verdict
                 limits.max_time
             ),
         },
-        Some((Ended::Pruned | Ended::End(_), _)) => unreachable!("the search goes on past these"),
+        Some((Ended::Pruned | Ended::End(_) | Ended::Asymmetric(_), _)) => {
+            unreachable!("the search goes on past these")
+        }
     };
-    (verdict, executions, states)
+    Found { verdict, executions, states, symmetry: searched.symmetry }
 }
 
 /// Every distinct end (see [`super::outcomes`]), with executions and states.
@@ -367,6 +509,9 @@ pub(super) fn outcomes(
     match searched.ended {
         None => Ok((seen, searched.executions, searched.states)),
         Some((Ended::Broken(message, _), _)) => Err(message),
-        Some(_) => Err(format!("time limit of {:?} reached", limits.max_time)),
+        Some(_) => Err(format!(
+            "time limit of {:?} reached after {} executions and {} distinct states",
+            limits.max_time, searched.executions, searched.states
+        )),
     }
 }

@@ -37,10 +37,22 @@ fn states(report: &Report) -> String {
     report.states.map_or_else(|| "-".to_string(), |n| n.to_string())
 }
 
+/// What the explorer took as interchangeable, after the verdict.
+fn symmetry_text(report: &Report) -> String {
+    match &report.symmetry {
+        Ok(classes) if !classes.is_empty() => {
+            let classes: Vec<String> = classes.iter().map(|c| c.join("≡")).collect();
+            format!(" · symmetric: {}", classes.join(", "))
+        }
+        Ok(_) => String::new(),
+        Err(why) => format!(" · no symmetry: {why}"),
+    }
+}
+
 /// One table row for a checked expectation.
 pub fn row(check: &Check) -> String {
     format!(
-        "{:<6}  {:<44}  {:<28}  {:<23}  {:>10}  {:>9}  {:>7}  {}",
+        "{:<6}  {:<44}  {:<28}  {:<23}  {:>10}  {:>9}  {:>7}  {}{}",
         if check.holds { "ok" } else { "FAIL" },
         check.scenario,
         check.expectation.label(),
@@ -49,6 +61,7 @@ pub fn row(check: &Check) -> String {
         states(&check.report),
         seconds(&check.report),
         verdict_text(&check.report.verdict),
+        symmetry_text(&check.report),
     )
 }
 
@@ -71,6 +84,10 @@ pub fn json_row(check: &Check) -> Value {
         "holds": check.holds,
         "executions": check.report.executions,
         "states": check.report.states,
+        "symmetry": match &check.report.symmetry {
+            Ok(classes) => json!({ "classes": classes }),
+            Err(why) => json!({ "classes": [], "off": why }),
+        },
         "seconds": check.report.elapsed.as_secs_f64(),
         "failure": match &check.report.verdict {
             Verdict::Violation(f) => failure_json(f),

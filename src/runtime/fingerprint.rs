@@ -50,6 +50,8 @@ impl std::fmt::Debug for Fingerprint {
 pub struct StateHasher {
     a: DefaultHasher,
     b: DefaultHasher,
+    /// Under a symmetry: how to name actors in task names.
+    renamer: Option<Arc<super::turns::Renamer>>,
 }
 
 impl Default for StateHasher {
@@ -62,7 +64,24 @@ impl StateHasher {
     pub fn new() -> Self {
         let mut b = DefaultHasher::new();
         b.write_u64(0x9e37_79b9_7f4a_7c15);
-        StateHasher { a: DefaultHasher::new(), b }
+        StateHasher { a: DefaultHasher::new(), b, renamer: None }
+    }
+
+    /// Task names hashed from now on name actors by their place in the
+    /// canonical order of a symmetric state.
+    pub fn rename_tasks(&mut self, renamer: Option<Arc<super::turns::Renamer>>) {
+        self.renamer = renamer;
+    }
+
+    /// A task's name (which, under a symmetry, names its actor's place).
+    pub fn task(&mut self, name: &str) {
+        match &self.renamer {
+            Some(r) => {
+                let renamed = r.rename(name).into_owned();
+                self.str(&renamed);
+            }
+            None => self.str(name),
+        }
     }
 
     pub fn bytes(&mut self, bytes: &[u8]) {

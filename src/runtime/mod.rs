@@ -27,9 +27,12 @@ mod turns;
 pub use fifo::{FifoMutex, Ticket};
 pub use fingerprint::{Fingerprint, StateHash, StateHasher, fingerprint, hash_as_json};
 pub use shared::{Flag, Shared};
-pub use turns::{Access, AccessKind, CellKind, CellValue, Executor, Leave, Loop, Resource, StateParts, TaskId, Turn};
+pub use turns::{
+    Access, AccessKind, CellKind, CellValue, Executor, Leave, Loop, Renamer, Resource, StateParts, Symmetry, TaskId,
+    Turn,
+};
 
-use turns::Yielder;
+use turns::{Lineage, Yielder};
 
 use crate::history::{Effect, History};
 use crate::platform::{Panic, Platform};
@@ -113,12 +116,19 @@ impl<P: Platform> Runtime<P> {
         &self.history
     }
 
-    /// Starts an actor. On a controlled loop it waits for the explorer to
-    /// hand it the loop (`None`); otherwise it runs on its own thread and
-    /// takes the loop itself.
-    pub fn start(self: &Arc<Self>, task: Arc<str>, op: Arc<str>, body: TaskBody<P>) -> Option<P::JoinHandle> {
+    /// Starts an actor, which `does` what its fingerprint says (its
+    /// operations). On a controlled loop it waits for the explorer to hand
+    /// it the loop (`None`); otherwise it runs on its own thread and takes
+    /// the loop itself.
+    pub fn start(
+        self: &Arc<Self>,
+        task: Arc<str>,
+        does: Fingerprint,
+        op: Arc<str>,
+        body: TaskBody<P>,
+    ) -> Option<P::JoinHandle> {
         if let Some(lp) = &self.controlled {
-            let id = lp.register_actor(task.clone());
+            let id = lp.register_actor(task.clone(), does);
             self.fresh.lock().unwrap_or_else(|e| e.into_inner()).push(Fresh { id, task, op, body });
             return None;
         }
@@ -152,14 +162,20 @@ impl<P: Platform> Runtime<P> {
     }
 
     /// The fingerprint of the state between two turns of a controlled
-    /// runtime: shared state, live tasks and (if `parts.clock`) the clock.
-    pub fn fingerprint(&self, parts: &StateParts, h: &mut StateHasher) {
-        if let Some(lp) = &self.controlled {
-            lp.fingerprint(parts, h);
-        }
+    /// runtime: shared state, live tasks and (if `parts.clock`) the clock;
+    /// see [`Loop::fingerprint`].
+    pub fn fingerprint(
+        &self,
+        parts: &StateParts,
+        symmetry: &Symmetry,
+        h: &mut StateHasher,
+    ) -> (Vec<Fingerprint>, Option<Arc<Renamer>>) {
+        let lp = self.controlled.as_ref().expect("a controlled runtime");
+        let canonical = lp.fingerprint(parts, symmetry, h);
         if parts.clock {
             h.u64(self.history.events_len() as u64);
         }
+        canonical
     }
 }
 
@@ -195,8 +211,8 @@ impl<P: Platform> Runner<P> {
 struct Pending<P: Platform> {
     task: Arc<str>,
     body: TaskBody<P>,
-    /// On a controlled loop: its identity and initial chain.
-    chain: Option<(Fingerprint, Fingerprint)>,
+    /// On a controlled loop: where it comes from.
+    lineage: Option<Lineage>,
 }
 
 /// A running task's view of the runtime: the loop it holds, its name, the
@@ -233,7 +249,12 @@ impl<'rt, P: Platform> Cx<'rt, P> {
         self.rt.semantics
     }
 
+    /// This task's name. A task that acts on it is no longer like the
+    /// other actors of its symmetry class: reading it voids the class.
     pub fn task(&self) -> &Arc<str> {
+        if let (Some((id, _)), Some(lp)) = (self.controlled, self.controlled_loop()) {
+            lp.name_read(id);
+        }
         &self.task
     }
 
@@ -305,7 +326,8 @@ impl<'rt, P: Platform> Cx<'rt, P> {
         let Some((id, lp)) = self.controlled.map(|(id, _)| id).zip(self.controlled_loop()) else { return f(self) };
         let before = lp.chain(id);
         let result = f(self);
-        let pending: Vec<Fingerprint> = self.pending.iter().filter_map(|p| p.chain.map(|(i, c)| i.then(&c))).collect();
+        let pending: Vec<Fingerprint> =
+            self.pending.iter().filter_map(|p| p.lineage.map(|l| l.fingerprint())).collect();
         lp.returned(id, before, fingerprint(&(fingerprint(&result), pending)));
         result
     }
@@ -324,15 +346,15 @@ impl<'rt, P: Platform> Cx<'rt, P> {
     pub fn spawn(&mut self, name: &str, body: TaskBody<P>) {
         let task: Arc<str> = format!("{}/{}", self.task, name).into();
         self.record("spawn", Effect::Spawned { task: task.clone() });
-        let chain = self.controlled.and_then(|(id, _)| Some(self.controlled_loop()?.child(id, &task)));
-        self.pending.push(Pending { task, body, chain });
+        let lineage = self.controlled.and_then(|(id, _)| Some(self.controlled_loop()?.child(id, &task, name)));
+        self.pending.push(Pending { task, body, lineage });
     }
 
     fn start_pending(&mut self) {
-        for Pending { task, body, chain } in self.pending.drain(..) {
-            match (self.rt.controlled.as_ref(), chain) {
-                (Some(lp), Some((identity, chain))) => {
-                    let id = lp.register_child(task.clone(), identity, chain);
+        for Pending { task, body, lineage } in self.pending.drain(..) {
+            match (self.rt.controlled.as_ref(), lineage) {
+                (Some(lp), Some(lineage)) => {
+                    let id = lp.register_child(task.clone(), lineage);
                     let fresh = Fresh { id, task, op: self.op.clone(), body };
                     self.rt.fresh.lock().unwrap_or_else(|e| e.into_inner()).push(fresh);
                 }
@@ -346,12 +368,11 @@ impl<'rt, P: Platform> Cx<'rt, P> {
 
     /// Ends the task: the last spawned task continues on this thread.
     pub fn finish(mut self) {
-        while let Some(Pending { task, body, chain }) = self.pending.pop() {
+        while let Some(Pending { task, body, lineage }) = self.pending.pop() {
             self.start_pending();
             P::name_current_task(&task);
-            if let (Some((id, _)), Some(lp), Some((identity, chain))) = (self.controlled, self.controlled_loop(), chain)
-            {
-                lp.become_child(id, task.clone(), identity, chain);
+            if let (Some((id, _)), Some(lp), Some(lineage)) = (self.controlled, self.controlled_loop(), lineage) {
+                lp.become_child(id, task.clone(), lineage);
             }
             self.task = task;
             body(&mut self);

@@ -30,6 +30,7 @@
 //! sees twice (`explore::stateful`).
 
 use super::fingerprint::{Fingerprint, StateHash, StateHasher, fingerprint};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A task of a controlled execution, numbered in start order.
@@ -149,14 +150,35 @@ impl CellEntry {
     }
 }
 
-/// A task as the loop knows it.
-struct TaskSlot {
-    name: Arc<str>,
+/// Where a task comes from: who it is, and what it started with.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Lineage {
     /// Who the task is, the same in every execution: its parent's identity,
     /// the spawn's ordinal in the parent, its name.
     identity: Fingerprint,
+    /// The same without actor names: the spawn ordinals and spawn names from
+    /// its actor down (what a symmetric actor's task is, whichever actor).
+    relative: Fingerprint,
     /// What the task's local state is a function of (see the module docs).
     chain: Fingerprint,
+    /// The actor it descends from (its number).
+    root: TaskId,
+}
+
+impl Lineage {
+    /// What a caller holds of a task it spawned: no actor name in it.
+    pub(super) fn fingerprint(&self) -> Fingerprint {
+        fingerprint(&(self.relative, self.chain))
+    }
+}
+
+/// A task as the loop knows it.
+struct TaskSlot {
+    name: Arc<str>,
+    identity: Fingerprint,
+    relative: Fingerprint,
+    chain: Fingerprint,
+    root: TaskId,
     /// Tasks it has spawned so far.
     spawned: u64,
     alive: bool,
@@ -177,6 +199,10 @@ struct State {
     turn: Turn,
     current: Option<TaskId>,
     tasks: Vec<TaskSlot>,
+    /// The actors' names, by number.
+    actors: Vec<Arc<str>>,
+    /// Actors one of whose tasks read its own name (`Cx::task`).
+    named: BTreeSet<TaskId>,
     waiting: Vec<TaskId>,
     parked: Vec<(usize, TaskId)>,
     cells: Vec<CellEntry>,
@@ -254,44 +280,69 @@ impl Loop {
         self.state().cells[cell].cached = None;
     }
 
-    /// An actor, waiting for the loop.
-    pub(super) fn register_actor(&self, name: Arc<str>) -> TaskId {
+    /// An actor, waiting for the loop. `does` is what it does (its
+    /// operations): its initial local state, which has no name in it.
+    pub(super) fn register_actor(&self, name: Arc<str>, does: Fingerprint) -> TaskId {
         let mut s = self.state();
-        let identity = fingerprint(&("actor", s.tasks.len() as u64, &*name));
-        Self::register(&mut s, name, identity, identity)
+        let id = s.tasks.len();
+        assert_eq!(id, s.actors.len(), "actors are registered before any task is spawned");
+        s.actors.push(name.clone());
+        let identity = fingerprint(&("actor", id as u64, &*name));
+        let lineage = Lineage { identity, relative: fingerprint("actor"), chain: does, root: id };
+        Self::register(&mut s, name, lineage)
     }
 
-    /// The identity and initial chain of the next task `parent` spawns.
-    pub(super) fn child(&self, parent: TaskId, name: &str) -> (Fingerprint, Fingerprint) {
+    /// The lineage of the next task `parent` spawns, named `name` (`spawn`
+    /// is the name the spawn gave it, without its parent's).
+    pub(super) fn child(&self, parent: TaskId, name: &str, spawn: &str) -> Lineage {
         let mut s = self.state();
         let p = &mut s.tasks[parent];
         let ordinal = p.spawned;
         p.spawned += 1;
-        (fingerprint(&(p.identity, ordinal, name)), p.chain.then(&("spawn", ordinal)))
+        Lineage {
+            identity: fingerprint(&(p.identity, ordinal, name)),
+            relative: fingerprint(&(p.relative, ordinal, spawn)),
+            chain: p.chain.then(&("spawn", ordinal)),
+            root: p.root,
+        }
     }
 
     /// A spawned task, waiting for the loop from now on.
-    pub(super) fn register_child(&self, name: Arc<str>, identity: Fingerprint, chain: Fingerprint) -> TaskId {
+    pub(super) fn register_child(&self, name: Arc<str>, lineage: Lineage) -> TaskId {
         let mut s = self.state();
-        Self::register(&mut s, name, identity, chain)
+        Self::register(&mut s, name, lineage)
     }
 
-    fn register(s: &mut State, name: Arc<str>, identity: Fingerprint, chain: Fingerprint) -> TaskId {
+    fn register(s: &mut State, name: Arc<str>, lineage: Lineage) -> TaskId {
         let id = s.tasks.len();
-        s.tasks.push(TaskSlot { name, identity, chain, spawned: 0, alive: true, parked: false });
+        let Lineage { identity, relative, chain, root } = lineage;
+        s.tasks.push(TaskSlot { name, identity, relative, chain, root, spawned: 0, alive: true, parked: false });
         s.waiting.push(id);
         s.turn.started.push(id);
         id
     }
 
     /// `task` goes on as a task it spawned (the last one, at its end).
-    pub(super) fn become_child(&self, task: TaskId, name: Arc<str>, identity: Fingerprint, chain: Fingerprint) {
+    pub(super) fn become_child(&self, task: TaskId, name: Arc<str>, lineage: Lineage) {
         let mut s = self.state();
         let slot = &mut s.tasks[task];
         slot.name = name;
-        slot.identity = identity;
-        slot.chain = chain;
+        slot.identity = lineage.identity;
+        slot.relative = lineage.relative;
+        slot.chain = lineage.chain;
         slot.spawned = 0;
+    }
+
+    /// `task` read its own name: it may now act on which actor it is.
+    pub(super) fn name_read(&self, task: TaskId) {
+        let mut s = self.state();
+        let root = s.tasks[task].root;
+        s.named.insert(root);
+    }
+
+    /// The actors one of whose tasks read its own name.
+    pub fn named(&self) -> BTreeSet<TaskId> {
+        self.state().named.clone()
     }
 
     /// The running task's chain (at the start of a call whose locals die
@@ -362,15 +413,21 @@ impl Loop {
         self.state().tasks[task].name.clone()
     }
 
-    /// Who `task` is, the same on every path to the same state (its number
-    /// depends on the order in which tasks were started).
-    pub fn task_identity(&self, task: TaskId) -> Fingerprint {
-        self.state().tasks[task].identity
-    }
-
     /// The fingerprint of the shared state and the live tasks (the clock
-    /// and the monitors are added by the execution that owns them).
-    pub fn fingerprint(&self, parts: &StateParts, h: &mut StateHasher) {
+    /// and the monitors are added by the execution that owns them), and
+    /// each task's identity in it (by number).
+    ///
+    /// Under a `symmetry`, the actors of each class are put in a canonical
+    /// order first: by the fingerprint of what their tasks hold (which has
+    /// no actor name in it), then by number. A task's identity is then its
+    /// class, its actor's place in that order and its identity below its
+    /// actor; the `Renamer` gives every actor's place for the monitors.
+    pub fn fingerprint(
+        &self,
+        parts: &StateParts,
+        symmetry: &Symmetry,
+        h: &mut StateHasher,
+    ) -> (Vec<Fingerprint>, Option<Arc<Renamer>>) {
         let mut s = self.state();
         let mut cells = Fingerprint::default();
         for (i, cell) in s.cells.iter_mut().enumerate() {
@@ -378,13 +435,77 @@ impl Loop {
                 cells = cells.plus(fingerprint(&(i as u64, cell.fingerprint())));
             }
         }
+        let local = |slot: &TaskSlot| {
+            let chain = if parts.task_local { slot.chain } else { Fingerprint::default() };
+            (chain, slot.parked)
+        };
+        let mut identities: Vec<Fingerprint> = s.tasks.iter().map(|t| t.identity).collect();
+        let mut renamer = None;
+        if !symmetry.classes.is_empty() {
+            let mut places = Vec::new();
+            for (c, class) in symmetry.classes.iter().enumerate() {
+                let mut order: Vec<(Fingerprint, TaskId)> = class
+                    .iter()
+                    .map(|&actor| {
+                        let held = s
+                            .tasks
+                            .iter()
+                            .filter(|t| t.alive && t.root == actor)
+                            .fold(Fingerprint::default(), |sum, t| sum.plus(fingerprint(&(t.relative, local(t)))));
+                        (held, actor)
+                    })
+                    .collect();
+                order.sort();
+                for (place, (_, actor)) in order.into_iter().enumerate() {
+                    places.push((actor, c, place));
+                }
+            }
+            for (t, slot) in s.tasks.iter().enumerate() {
+                if let Some(&(_, c, place)) = places.iter().find(|(actor, _, _)| *actor == slot.root) {
+                    identities[t] = fingerprint(&("symmetric", c as u64, place as u64, slot.relative));
+                }
+            }
+            let names = places.iter().map(|&(actor, c, place)| (s.actors[actor].clone(), format!("#{c}.{place}")));
+            renamer = Some(Arc::new(Renamer(names.collect())));
+        }
         let mut tasks = Fingerprint::default();
-        for slot in s.tasks.iter().filter(|t| t.alive) {
-            let local = if parts.task_local { slot.chain } else { Fingerprint::default() };
-            tasks = tasks.plus(fingerprint(&(slot.identity, local, slot.parked)));
+        for (t, slot) in s.tasks.iter().enumerate().filter(|(_, t)| t.alive) {
+            tasks = tasks.plus(fingerprint(&(identities[t], local(slot))));
         }
         h.u128(cells.0);
         h.u128(tasks.0);
+        (identities, renamer)
+    }
+}
+
+/// Actors that run the same operations on the same data (TLC's symmetry
+/// sets): a state and any permutation of the actors of one class are one
+/// state, so the search explores one representative of each. It holds only
+/// if no task acts on which actor it is: a task that reads its own name
+/// (`Cx::task`) voids the class (see `Loop::named`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Symmetry {
+    /// Actor numbers, two or more per class.
+    pub classes: Vec<Vec<TaskId>>,
+}
+
+/// Actor names to their place in a canonical order (`#class.place`), for
+/// the task names monitors keep.
+#[derive(Debug)]
+pub struct Renamer(Vec<(Arc<str>, String)>);
+
+impl Renamer {
+    /// `name` with its actor replaced by the actor's place (`report-B/x` →
+    /// `#0.1/x`), or as it is.
+    pub fn rename<'a>(&self, name: &'a str) -> std::borrow::Cow<'a, str> {
+        for (actor, place) in &self.0 {
+            if let Some(rest) = name.strip_prefix(&**actor)
+                && (rest.is_empty() || rest.starts_with('/'))
+            {
+                return format!("{place}{rest}").into();
+            }
+        }
+        name.into()
     }
 }
 

@@ -151,7 +151,7 @@ impl Display for Variant {
 /// A system, statically typed. [`DynSystem`] is derived from it.
 pub trait ModelSystem: Send + Sync + 'static {
     type Setup: Send + Sync + 'static;
-    type Op: Display + Send + Sync + 'static;
+    type Op: Display + std::fmt::Debug + Send + Sync + 'static;
     type World<P: Platform>: World<P, Op = Self::Op>;
 
     fn spec(&self) -> &'static SystemSpec;
@@ -207,6 +207,9 @@ pub trait DynSystem: Send + Sync {
 /// A parsed scenario body, ready to instantiate on any backend.
 pub trait Compiled: Send + Sync {
     fn actors(&self) -> Vec<(String, Vec<String>)>;
+    /// What actor `actor` does, every argument included: two actors with the
+    /// same signature run the same code on the same data.
+    fn signature(&self, actor: usize) -> String;
     fn world_std(&self, rt: &Arc<Runtime<Std>>, disk: Arc<dyn Disk>, variant: &Variant) -> Box<dyn DynWorld<Std>>;
     fn world_loom(&self, rt: &Arc<Runtime<Loom>>, disk: Arc<dyn Disk>, variant: &Variant) -> Box<dyn DynWorld<Loom>>;
     fn world_shuttle(
@@ -289,6 +292,9 @@ impl<S: ModelSystem> CompiledSystem<S> {
 impl<S: ModelSystem> Compiled for CompiledSystem<S> {
     fn actors(&self) -> Vec<(String, Vec<String>)> {
         self.actors.iter().map(|a| (a.name.clone(), a.ops.iter().map(|o| o.to_string()).collect())).collect()
+    }
+    fn signature(&self, actor: usize) -> String {
+        format!("{:?}", self.actors[actor].ops)
     }
     fn world_std(&self, rt: &Arc<Runtime<Std>>, disk: Arc<dyn Disk>, v: &Variant) -> Box<dyn DynWorld<Std>> {
         self.bind(rt, disk, v)

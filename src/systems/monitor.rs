@@ -29,7 +29,9 @@ pub trait Monitor: Send {
         None
     }
 
-    /// Hashes the monitor's state (not its notes).
+    /// Hashes the monitor's state (not its notes). Task names go through
+    /// [`StateHasher::task`], which under a symmetry names actors by their
+    /// place, not their name.
     fn state_hash(&self, h: &mut StateHasher);
 }
 

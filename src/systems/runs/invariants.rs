@@ -76,12 +76,14 @@ impl Monitor for SingleOwner {
     }
 
     fn state_hash(&self, h: &mut StateHasher) {
+        // The order executors started in does not matter; the tasks' names do.
         let mut active: Vec<(&str, &str, &str)> =
             self.active.iter().map(|a| (a.task.as_str(), a.run.as_str(), a.path.as_str())).collect();
         active.sort();
         h.u64(active.len() as u64);
-        for a in active {
-            a.state_hash(h);
+        for (task, run, path) in active {
+            h.task(task);
+            (run, path).state_hash(h);
         }
     }
 }

@@ -1,0 +1,152 @@
+//! The exhaustive explorers agree. Every shipped event-loop expectation is
+//! enumerated by each of them, running every execution (or exploring every
+//! state) rather than stopping at a violation:
+//! - `stateful` with every reduction (state caching, sleep sets, symmetry)
+//!   reaches exactly the ends (final state plus invariants broken) it
+//!   reaches with caching alone, and exactly those `dpor` reaches (one case,
+//!   three executors racing in one worktree, is too large to enumerate: its
+//!   verdict is compared);
+//! - where loom finishes unbounded within a short budget, so does loom;
+//!   everywhere, they reach every end loom reaches with preemption bound 2.
+//!
+//! And each expectation gets the same verdict from `stateful` and `dpor`.
+
+use racecheck::explore::{Explorer, Limits, Reduction, explore, outcomes, stateful_outcomes};
+use racecheck::runtime::Semantics;
+use racecheck::scenario::{self, Scenario};
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn limit(secs: u64) -> Limits {
+    Limits { max_time: Duration::from_secs(secs) }
+}
+
+fn event_loop_scenarios() -> Vec<Scenario> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let files = scenario::discover(&[root]).unwrap();
+    let all: Vec<Scenario> = files.iter().map(|f| scenario::load(f).unwrap()).collect();
+    all.into_iter().filter(|s| s.model.semantics == Semantics::EventLoop).collect()
+}
+
+/// Figures of one system's comparison.
+#[derive(Default)]
+struct Compared {
+    equal: usize,
+    covered: usize,
+    ends: usize,
+    symmetric: usize,
+    without_dpor: usize,
+    too_large: usize,
+}
+
+/// Compares the explorers on every event-loop expectation of `system`.
+fn agree(system: &str) -> Compared {
+    let mut c = Compared::default();
+    for s in event_loop_scenarios().into_iter().filter(|s| s.name.starts_with(&format!("{system}/"))) {
+        for e in &s.expectations {
+            let case = format!("{} {}", s.name, e.label());
+            // Caching alone: the plainer search every reduction is checked
+            // against. A case too large for it in 12 s is compared
+            // by verdict only (see `stateful_and_dpor_give_the_same_verdicts`).
+            let plain = Reduction { sleep_sets: false, symmetry: false, ..Reduction::default() };
+            let Ok((by_plain, _, plain_states)) = stateful_outcomes(&s.model, &e.variant, plain, &limit(12)) else {
+                eprintln!("{case:<70} too large to enumerate with caching alone in 12 s: verdict compared only");
+                c.too_large += 1;
+                continue;
+            };
+            let (by_stateful, _, states) = stateful_outcomes(&s.model, &e.variant, Reduction::default(), &limit(120))
+                .unwrap_or_else(|err| panic!("{case}: stateful did not finish: {err}"));
+            assert_eq!(by_stateful, by_plain, "{case}: sleep sets or symmetry change the ends");
+            if states < plain_states && !s.model.symmetry().classes.is_empty() {
+                c.symmetric += 1;
+            }
+            // dpor, where it finishes in a short budget, checks state caching itself.
+            let dpor = outcomes(&s.model, &e.variant, &Explorer::Dpor, &limit(20));
+            let dpor_runs = match dpor {
+                Ok((by_dpor, runs)) => {
+                    assert_eq!(by_stateful, by_dpor, "{case}: stateful and dpor reach different ends");
+                    runs.to_string()
+                }
+                Err(_) => {
+                    c.without_dpor += 1;
+                    "-".to_string()
+                }
+            };
+            let unbounded = outcomes(&s.model, &e.variant, &Explorer::Exhaustive { bound: None }, &limit(1));
+            let (by_loom, loom_runs, how) = match unbounded {
+                Ok((ends, runs)) => (ends, runs, "unbounded"),
+                Err(_) => {
+                    let (ends, runs) =
+                        outcomes(&s.model, &e.variant, &Explorer::Exhaustive { bound: Some(2) }, &limit(60))
+                            .unwrap_or_else(|err| panic!("{case}: loom did not finish bound 2: {err}"));
+                    (ends, runs, "bound 2")
+                }
+            };
+            let missed: Vec<_> = by_loom.difference(&by_stateful).collect();
+            assert!(missed.is_empty(), "{case}: stateful missed ends loom ({how}) reached: {missed:#?}");
+            if how == "unbounded" {
+                let extra: Vec<_> = by_stateful.difference(&by_loom).collect();
+                assert!(extra.is_empty(), "{case}: stateful reached ends loom (unbounded) did not: {extra:#?}");
+                c.equal += 1;
+            } else {
+                c.covered += 1;
+            }
+            c.ends += by_stateful.len();
+            eprintln!(
+                "{case:<70} {:>3} ends: stateful {states:>6} states ({plain_states:>6} with caching alone), \
+                 dpor {dpor_runs:>6} executions; loom {how:<9} {:>3} ends in {loom_runs:>6}",
+                by_stateful.len(),
+                by_loom.len()
+            );
+        }
+    }
+    eprintln!(
+        "{system}: {} cases equal to loom unbounded, {} covering loom bound 2, {} reduced by symmetry, {} without \
+         dpor (it did not finish in 20 s), {} too large to enumerate; {} distinct ends",
+        c.equal, c.covered, c.symmetric, c.without_dpor, c.too_large, c.ends
+    );
+    assert!(
+        c.ends > 2 * (c.equal + c.covered),
+        "{system}: few cases have more than one end: the comparison shows little"
+    );
+    c
+}
+
+#[test]
+fn plan_explorers_reach_the_same_ends() {
+    let c = agree("plan");
+    assert!(c.equal + c.covered >= 12 && c.symmetric >= 2 && c.without_dpor == 0 && c.too_large == 0);
+}
+
+#[test]
+fn runs_explorers_reach_the_same_ends() {
+    let c = agree("runs");
+    assert!(c.equal + c.covered >= 22 && c.symmetric >= 1 && c.without_dpor == 0 && c.too_large <= 1);
+}
+
+#[test]
+fn manifest_explorers_reach_the_same_ends() {
+    let c = agree("manifest");
+    assert!(c.equal >= 15 && c.equal + c.covered >= 29 && c.without_dpor == 0 && c.too_large == 0);
+}
+
+#[test]
+fn stateful_and_dpor_give_the_same_verdicts() {
+    let mut compared = 0;
+    for s in event_loop_scenarios() {
+        for e in &s.expectations {
+            let case = format!("{} {}", s.name, e.label());
+            let by_stateful = explore(&s.model, &e.variant, &Explorer::Stateful, &limit(120));
+            let by_dpor = explore(&s.model, &e.variant, &Explorer::Dpor, &limit(120));
+            let broken = |r: &racecheck::explore::Report| match &r.verdict {
+                racecheck::explore::Verdict::Violation(f) => Some(f.violation.invariant.clone()),
+                _ => None,
+            };
+            assert_eq!(by_stateful.verdict.name(), by_dpor.verdict.name(), "{case}");
+            assert_eq!(broken(&by_stateful), broken(&by_dpor), "{case}");
+            assert_ne!(by_stateful.verdict.name(), "incomplete", "{case}");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 55, "only {compared} expectations compared");
+}
