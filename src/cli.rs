@@ -133,6 +133,14 @@ pub struct BenchArgs {
     /// Shuttle schedules of the baseline comparison [default: 10000].
     #[arg(long)]
     pub baseline_schedules: Option<usize>,
+    /// Only the growth tables: how the cost of a proof grows as actors are
+    /// added (#63 siblings, #15 triggers, #1830 resumers, #382 writers),
+    /// stateful against dpor; `--cap` caps each search [default: 120].
+    #[arg(long)]
+    pub growth: bool,
+    /// With --growth: sizes up to this one only.
+    #[arg(long)]
+    pub max_size: Option<usize>,
     /// The #63 scenario the bare baseline is compared with; `none` to skip the comparison.
     #[arg(long, default_value = "scenarios/plan/stale-checkpoint-overwrite.toml")]
     pub baseline: String,

@@ -214,6 +214,9 @@ fn with_progress<R>(label: &str, f: impl FnOnce() -> R) -> R {
 
 fn bench(args: BenchArgs) -> Result<u8, String> {
     use racecheck::bench;
+    if args.growth {
+        return growth(args);
+    }
     let mut plan = if args.quick { bench::Plan::quick() } else { bench::Plan::full() };
     plan.seeds = args.seeds.unwrap_or(plan.seeds);
     plan.schedules = args.schedules.unwrap_or(plan.schedules);
@@ -244,6 +247,66 @@ fn bench(args: BenchArgs) -> Result<u8, String> {
     out!("{}", bench::render(&report, format));
     Ok(if report.anomalies.is_empty() { OK } else { FAILED })
 }
+
+/// `racecheck bench --growth`.
+fn growth(args: BenchArgs) -> Result<u8, String> {
+    use racecheck::bench::growth;
+    let cap = match args.cap {
+        None => Duration::from_secs(120),
+        Some(cap) => Duration::try_from_secs_f64(cap)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("error: expected a positive number of seconds for --cap, found {cap}"))?,
+    };
+    let plan = growth::GrowthPlan { cap, max_size: args.max_size };
+    let probe = growth::MemoryProbe { reset: memory::reset, peak: memory::peak };
+    let start = std::time::Instant::now();
+    let mut progress = |what: &str| eprintln!("[{:>6.1}s] {what}", start.elapsed().as_secs_f64());
+    let report = growth::run(&plan, Some(&probe), &mut progress);
+    match args.format {
+        BenchFormat::Json => out!("{}\n", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?),
+        BenchFormat::Text | BenchFormat::Markdown => out!("{}", growth::render_markdown(&report)),
+    }
+    Ok(OK)
+}
+
+/// Bytes in use and their peak, counted by the allocator (for the growth
+/// tables' peak memory of one search).
+mod memory {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    static IN_USE: AtomicUsize = AtomicUsize::new(0);
+    static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    pub struct Counting;
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let p = unsafe { System.alloc(layout) };
+            if !p.is_null() {
+                let now = IN_USE.fetch_add(layout.size(), Relaxed) + layout.size();
+                PEAK.fetch_max(now, Relaxed);
+            }
+            p
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) };
+            IN_USE.fetch_sub(layout.size(), Relaxed);
+        }
+    }
+
+    pub fn reset() {
+        PEAK.store(IN_USE.load(Relaxed), Relaxed);
+    }
+
+    pub fn peak() -> usize {
+        PEAK.load(Relaxed)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: memory::Counting = memory::Counting;
 
 fn list(paths: Vec<PathBuf>) -> Result<u8, String> {
     for s in load_all(paths)? {

@@ -133,3 +133,30 @@ fn bare_models_show_the_race_and_not_the_fix() {
     let sampled = shuttle_random(CheckpointWrite::WholePlan, 100, 7, cap);
     assert!(sampled.complete && sampled.executions == 100 && sampled.violations > 0, "{sampled:?}");
 }
+
+#[test]
+fn growth_tables_measure_every_series_and_stop_at_the_cap() {
+    use racecheck::bench::growth::{GrowthPlan, render_markdown, run};
+    let plan = GrowthPlan { cap: std::time::Duration::from_secs(2), max_size: Some(3) };
+    let growth = run(&plan, None, &mut |_| {});
+    let names: Vec<&str> = growth.series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["#63 siblings", "#15 triggers", "#1830 resumers", "#382 writers"]);
+    for s in &growth.series {
+        let first = &s.points[0];
+        let stateful = first.stateful.as_ref().expect("the smallest size is explored");
+        assert!(stateful.complete && stateful.states.is_some_and(|n| n > 10), "{}: {stateful:?}", s.name);
+        let dpor = first.dpor.as_ref().expect("and by dpor");
+        assert!(dpor.complete && dpor.ends == stateful.ends, "{}: the explorers agree on the ends", s.name);
+        // After a search hits the cap, that explorer stops there.
+        for w in s.points.windows(2) {
+            if w[0].stateful.as_ref().is_some_and(|m| !m.complete) {
+                assert!(w[1].stateful.is_none(), "{}", s.name);
+            }
+        }
+    }
+    // Symmetry keeps #15's triggers polynomial: far fewer states than dpor runs executions.
+    let triggers = &growth.series[1].points[1];
+    assert!(triggers.stateful.as_ref().unwrap().states.unwrap() < triggers.dpor.as_ref().unwrap().executions);
+    let table = render_markdown(&growth);
+    assert!(table.contains("| siblings | stateful states |") && table.contains("Growth: stateful states ×"), "{table}");
+}

@@ -274,3 +274,35 @@ fn actor_names_must_fit_in_a_schedule() {
         assert!(e.expected.starts_with("an actor name of letters"), "{e}");
     }
 }
+
+#[test]
+fn more_tasks_than_loom_holds() {
+    // handle_job_failed starts two tasks, each handle_job_complete one: with
+    // four actors that is six threads, main included, one more than loom's.
+    let reports = "\n[[actor]]\nname = \"r1\"\ndo = [{ op = \"handle_job_complete\", job = \"B\" }]\n\
+                   \n[[actor]]\nname = \"r2\"\ndo = [{ op = \"handle_job_complete\", job = \"B\" }]\n\
+                   \n[[actor]]\nname = \"r3\"\ndo = [{ op = \"handle_job_complete\", job = \"B\" }]\n";
+    let text = with("[check]", &format!("{reports}\n[explore]\nexplorer = \"exhaustive\"\n\n[check]")).replace(
+        "jobs = [{ name = \"A\" }, { name = \"B\", depends_on = [\"A\"] }]",
+        "jobs = [{ name = \"A\" }, { name = \"B\" }]",
+    );
+    let e = error(&text);
+    assert_at(&e, 26, 12);
+    assert!(e.expected.contains("loom runs at most 5 threads") && e.expected.contains("stateful"), "{e}");
+    assert_eq!(e.found, "6 threads in variant whole-plan");
+    // Under threads semantics the default explorer is exhaustive where loom
+    // holds the scenario, else pct...
+    let threads = text.replace("[explore]\nexplorer = \"exhaustive\"\n", "").replacen(
+        "system = \"plan\"",
+        "system = \"plan\"\nsemantics = \"threads\"",
+        1,
+    );
+    let s = parse(Path::new("scenarios/plan/x.toml"), &threads).unwrap();
+    assert_eq!(s.explore.explorer, racecheck::scenario::ExplorerKind::Pct);
+    // ...unless it is to prove something: then the last actor is named.
+    let proving =
+        format!("{threads}\n[[expect]]\nvariant = {{ checkpoint_write = \"fields-only\" }}\nverdict = \"proved\"\n");
+    let e = error(&proving);
+    assert_at(&e, 22, 1);
+    assert!(e.expected.contains("pct"), "{e}");
+}

@@ -16,6 +16,7 @@
 //! nothing below it imports it.
 
 pub mod baseline;
+pub mod growth;
 mod render;
 
 pub use render::{Format, render};

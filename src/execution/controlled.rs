@@ -70,6 +70,12 @@ impl Controlled {
         Ok(turn)
     }
 
+    /// Tasks that would have had a thread of their own under loom so far
+    /// (see [`Runtime::threads`]).
+    pub fn threads(&self) -> usize {
+        self.rt.threads()
+    }
+
     /// The first invariant broken so far.
     pub fn violation(&self) -> Option<&Violation> {
         self.monitors.violation()

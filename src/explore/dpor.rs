@@ -23,7 +23,7 @@
 //! The tasks run as coroutines of the controlled loop
 //! ([`Controlled`]), one turn at a time.
 
-use super::{Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
+use super::{Enumeration, Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
 use crate::execution::{Controlled, Model, Outcome};
 use crate::history::History;
 use crate::runtime::{Semantics, TaskId, Turn};
@@ -299,18 +299,19 @@ pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> (Verdict
 }
 
 /// Every distinct end an event-loop model reaches (see [`super::outcomes`]).
-pub(super) fn outcomes(model: &Model, variant: &Variant, limits: &Limits) -> Result<(BTreeSet<String>, usize), String> {
+pub(super) fn outcomes(model: &Model, variant: &Variant, limits: &Limits) -> Enumeration {
     if let Some(reason) = refuse_threads(model) {
-        return Err(reason);
+        return Enumeration { ends: BTreeSet::new(), executions: 0, states: None, cut: Some(reason) };
     }
-    let mut seen = BTreeSet::new();
+    let mut ends = BTreeSet::new();
     let searched = search(model, variant, limits, &mut |_, _, outcome| {
-        seen.insert(super::outcome_key(&outcome));
+        ends.insert(super::outcome_key(&outcome));
         false
     });
-    match (searched.broken, searched.finished) {
-        (Some(message), _) => Err(message),
-        (None, false) => Err(format!("time limit of {:?} reached", limits.max_time)),
-        (None, true) => Ok((seen, searched.executions)),
-    }
+    let cut = match (searched.broken, searched.finished) {
+        (Some(message), _) => Some(message),
+        (None, false) => Some(format!("time limit of {:?} reached", limits.max_time)),
+        (None, true) => None,
+    };
+    Enumeration { ends, executions: searched.executions, states: None, cut }
 }

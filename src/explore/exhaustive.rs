@@ -1,7 +1,7 @@
 //! `exhaustive`: loom explores every interleaving, optionally bounded by the
 //! number of preemptions.
 
-use super::{Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
+use super::{Enumeration, Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
 use crate::execution::{DiskKind, Model, Outcome, execute};
 use crate::history::History;
 use crate::platform::Loom;
@@ -11,7 +11,43 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Loom runs at most five threads, main included.
-pub const MAX_EXHAUSTIVE_ACTORS: usize = 4;
+pub const LOOM_THREADS: usize = 5;
+
+/// So at most four actors (each a thread), main aside.
+pub const MAX_EXHAUSTIVE_ACTORS: usize = LOOM_THREADS - 1;
+
+/// Threads an execution of `model` under `variant` starts besides main
+/// (actors and fire-and-forget tasks; the last task a finishing task starts
+/// goes on on its thread), counted on one execution along the explorer's
+/// first choices: more than loom holds is refused before loom asserts.
+pub fn threads_needed(model: &Model, variant: &Variant) -> usize {
+    let history = History::new();
+    let mut execution = crate::execution::Controlled::start(model, variant, &history);
+    quiet::quietly(|| {
+        while let Some(&task) = execution.waiting().first() {
+            if execution.run_turn(task).is_err() {
+                break;
+            }
+        }
+    });
+    execution.threads()
+}
+
+/// Why loom cannot run a model that needs `threads` threads besides main.
+pub fn too_many_threads(model: &Model, threads: usize) -> String {
+    let actors = model.actor_count();
+    let instead = match model.semantics {
+        crate::runtime::Semantics::EventLoop => "use the stateful explorer, which holds any number of tasks",
+        crate::runtime::Semantics::Threads => "use the pct or random explorer",
+    };
+    let tasks = threads.saturating_sub(actors);
+    format!(
+        "loom runs at most {LOOM_THREADS} threads, main included, and an execution of this scenario starts {} \
+         ({actors} actors and {tasks} fire-and-forget task{}): {instead}",
+        threads + 1,
+        if tasks == 1 { "" } else { "s" }
+    )
+}
 
 /// Branch points one execution may have before loom gives up on it.
 const MAX_BRANCHES: usize = 100_000;
@@ -113,13 +149,9 @@ fn search(
 
 /// One loom search with preemption bound `bound`.
 fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Limits) -> (Verdict, usize) {
-    let actors = model.actor_count();
-    if actors > MAX_EXHAUSTIVE_ACTORS {
-        let reason = format!(
-            "exhaustive exploration takes at most {MAX_EXHAUSTIVE_ACTORS} actors (loom runs 5 threads, main included); \
-             this scenario has {actors}: use the pct or random explorer"
-        );
-        return (Verdict::Incomplete { reason }, 0);
+    let threads = threads_needed(model, variant);
+    if threads + 1 > LOOM_THREADS {
+        return (Verdict::Incomplete { reason: too_many_threads(model, threads) }, 0);
     }
     let failure: Arc<Mutex<Option<Failure>>> = Arc::default();
     let found = failure.clone();
@@ -145,23 +177,18 @@ fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Li
 }
 
 /// Every distinct end loom reaches with preemption bound `bound` (see [`super::outcomes`]).
-pub(super) fn outcomes(
-    model: &Model,
-    variant: &Variant,
-    bound: Option<usize>,
-    limits: &Limits,
-) -> Result<(BTreeSet<String>, usize), String> {
+pub(super) fn outcomes(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Limits) -> Enumeration {
     let seen: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let s = seen.clone();
     let searched = search(model, variant, bound, limits, move |_, _, outcome| {
         s.lock().unwrap_or_else(|e| e.into_inner()).insert(super::outcome_key(&outcome));
         false
     });
-    match (searched.panic, searched.timed_out) {
-        (Some(message), _) => Err(message),
-        (None, true) => Err(format!("time limit of {:?} reached", limits.max_time)),
-        (None, false) => {
-            Ok((std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner())), searched.executions))
-        }
-    }
+    let cut = match (searched.panic, searched.timed_out) {
+        (Some(message), _) => Some(message),
+        (None, true) => Some(format!("time limit of {:?} reached", limits.max_time)),
+        (None, false) => None,
+    };
+    let ends = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
+    Enumeration { ends, executions: searched.executions, states: None, cut }
 }

@@ -18,7 +18,7 @@ mod stateful;
 mod steer;
 mod stress;
 
-pub use exhaustive::{MAX_EXHAUSTIVE_ACTORS, loom_builder};
+pub use exhaustive::{LOOM_THREADS, MAX_EXHAUSTIVE_ACTORS, loom_builder, threads_needed, too_many_threads};
 pub use quiet::quietly;
 pub use stateful::Reduction;
 pub use steer::{StepSchedule, replay};
@@ -225,37 +225,70 @@ pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &L
     Report { explorer: explorer.clone(), verdict, executions, states, symmetry, elapsed: start.elapsed() }
 }
 
-/// Every distinct end of `model` under `variant` an exhaustive `explorer`
-/// reaches (`exhaustive` or `dpor`), each as its final state and the
-/// invariants it breaks, with the number of executions run. Two sound
-/// exhaustive explorers reach the same set: the tests compare loom's
-/// with dpor's.
+/// Every distinct end an exhaustive search reached (each as its final state
+/// and the invariants it broke), and what it took.
+#[derive(Clone, Debug)]
+pub struct Enumeration {
+    pub ends: BTreeSet<String>,
+    pub executions: usize,
+    /// Distinct states (the `stateful` explorer).
+    pub states: Option<usize>,
+    /// Why the search stopped before it had explored everything (`None`:
+    /// it did; the ends are all there are).
+    pub cut: Option<String>,
+}
+
+/// Every execution (or state) of `model` under `variant` an exhaustive
+/// `explorer` explores (`exhaustive`, `dpor` or `stateful`), none stopped
+/// at a violation. Two sound exhaustive explorers reach the same ends: the
+/// tests compare them.
+pub fn enumerate(model: &Model, variant: &Variant, explorer: &Explorer, limits: &Limits) -> Enumeration {
+    match explorer {
+        Explorer::Exhaustive { bound } => exhaustive::outcomes(model, variant, *bound, limits),
+        Explorer::Dpor => dpor::outcomes(model, variant, limits),
+        Explorer::Stateful => stateful::outcomes(model, variant, Reduction::default(), limits),
+        other => Enumeration {
+            ends: BTreeSet::new(),
+            executions: 0,
+            states: None,
+            cut: Some(format!("{} samples executions; only exhaustive explorers enumerate", other.name())),
+        },
+    }
+}
+
+/// [`enumerate`] with the `stateful` explorer and `reduction` (tests
+/// switch parts of it off).
+pub fn enumerate_stateful(model: &Model, variant: &Variant, reduction: Reduction, limits: &Limits) -> Enumeration {
+    stateful::outcomes(model, variant, reduction, limits)
+}
+
+/// The ends of a complete [`enumerate`], with the executions it took.
 pub fn outcomes(
     model: &Model,
     variant: &Variant,
     explorer: &Explorer,
     limits: &Limits,
 ) -> Result<(BTreeSet<String>, usize), String> {
-    match explorer {
-        Explorer::Exhaustive { bound } => exhaustive::outcomes(model, variant, *bound, limits),
-        Explorer::Dpor => dpor::outcomes(model, variant, limits),
-        Explorer::Stateful => {
-            stateful::outcomes(model, variant, Reduction::default(), limits).map(|(ends, runs, _)| (ends, runs))
-        }
-        other => Err(format!("{} samples executions; only exhaustive explorers list outcomes", other.name())),
+    let e = enumerate(model, variant, explorer, limits);
+    match e.cut {
+        Some(why) => Err(why),
+        None => Ok((e.ends, e.executions)),
     }
 }
 
-/// Every distinct end the `stateful` explorer reaches with `reduction`
-/// (tests switch parts of it off), with the executions and distinct states
-/// it took.
+/// The ends of a complete [`enumerate_stateful`], with the executions and
+/// distinct states it took.
 pub fn stateful_outcomes(
     model: &Model,
     variant: &Variant,
     reduction: Reduction,
     limits: &Limits,
 ) -> Result<(BTreeSet<String>, usize, usize), String> {
-    stateful::outcomes(model, variant, reduction, limits)
+    let e = enumerate_stateful(model, variant, reduction, limits);
+    match e.cut {
+        Some(why) => Err(why),
+        None => Ok((e.ends, e.executions, e.states.unwrap_or(0))),
+    }
 }
 
 /// One end of an execution, as [`outcomes`] lists it.
@@ -296,11 +329,14 @@ fn verdict_for_panic(message: String, events: Vec<Event>, replay: Replay) -> Ver
             step: None,
         };
         Verdict::Violation(Box::new(Failure::new(violation, events, Value::Null, replay)))
-    } else if message.contains("exceeded maximum number of threads") || message.contains("MAX_THREADS") {
+    } else if message.contains("exceeded maximum number of threads")
+        || message.contains("MAX_THREADS")
+        || message.contains("threads.len() < self.max()")
+    {
         Verdict::Incomplete {
             reason: format!(
-                "loom runs at most {} threads including main, and this execution spawned more ({message})",
-                MAX_EXHAUSTIVE_ACTORS + 1
+                "loom runs at most {LOOM_THREADS} threads, main included, and this execution started more: use the \
+                 stateful explorer (event loop) or pct (threads)"
             ),
         }
     } else {

@@ -29,7 +29,7 @@
 //! the same state; a model that keeps a static, a thread-local or a step
 //! number it branches on is caught there and the search ends `incomplete`.
 
-use super::{DEADLOCK, Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
+use super::{DEADLOCK, Enumeration, Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
 use crate::execution::{Controlled, Model, Outcome};
 use crate::history::History;
 use crate::runtime::{Fingerprint, Semantics, StateParts, Symmetry, TaskId, Turn};
@@ -493,25 +493,21 @@ pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> Found {
 }
 
 /// Every distinct end (see [`super::outcomes`]), with executions and states.
-pub(super) fn outcomes(
-    model: &Model,
-    variant: &Variant,
-    reduction: Reduction,
-    limits: &Limits,
-) -> Result<(BTreeSet<String>, usize, usize), String> {
+pub(super) fn outcomes(model: &Model, variant: &Variant, reduction: Reduction, limits: &Limits) -> Enumeration {
     if let Some(reason) = refuse_threads(model) {
-        return Err(reason);
+        return Enumeration { ends: BTreeSet::new(), executions: 0, states: Some(0), cut: Some(reason) };
     }
-    let mut seen = BTreeSet::new();
+    let mut ends = BTreeSet::new();
     let searched = search(model, variant, reduction, limits, false, &mut |outcome| {
-        seen.insert(super::outcome_key(outcome));
+        ends.insert(super::outcome_key(outcome));
     });
-    match searched.ended {
-        None => Ok((seen, searched.executions, searched.states)),
-        Some((Ended::Broken(message, _), _)) => Err(message),
-        Some(_) => Err(format!(
+    let cut = match searched.ended {
+        None => None,
+        Some((Ended::Broken(message, _), _)) => Some(message),
+        Some(_) => Some(format!(
             "time limit of {:?} reached after {} executions and {} distinct states",
             limits.max_time, searched.executions, searched.states
         )),
-    }
+    };
+    Enumeration { ends, executions: searched.executions, states: Some(searched.states), cut }
 }

@@ -79,6 +79,9 @@ pub struct Runtime<P: Platform> {
     controlled: Option<Arc<Loop>>,
     /// Tasks started on the controlled loop since the executor last looked.
     fresh: Mutex<Vec<Fresh<P>>>,
+    /// Tasks that got a thread of their own (or would have, on a
+    /// controlled loop): what loom's thread limit counts, main aside.
+    threads: std::sync::atomic::AtomicUsize,
 }
 
 impl<P: Platform> Runtime<P> {
@@ -100,7 +103,19 @@ impl<P: Platform> Runtime<P> {
             spawned: Mutex::new(Vec::new()),
             controlled,
             fresh: Mutex::new(Vec::new()),
+            threads: std::sync::atomic::AtomicUsize::new(0),
         })
+    }
+
+    /// How many tasks got (or, on a controlled loop, would have got) a
+    /// thread of their own so far: actors, and fire-and-forget tasks but
+    /// the last of a finishing task, which goes on on its thread.
+    pub fn threads(&self) -> usize {
+        self.threads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn count_thread(&self) {
+        self.threads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The controlled loop's bookkeeping, if an explorer hands out the loop.
@@ -127,6 +142,7 @@ impl<P: Platform> Runtime<P> {
         op: Arc<str>,
         body: TaskBody<P>,
     ) -> Option<P::JoinHandle> {
+        self.count_thread();
         if let Some(lp) = &self.controlled {
             let id = lp.register_actor(task.clone(), does);
             self.fresh.lock().unwrap_or_else(|e| e.into_inner()).push(Fresh { id, task, op, body });
@@ -354,11 +370,13 @@ impl<'rt, P: Platform> Cx<'rt, P> {
         for Pending { task, body, lineage } in self.pending.drain(..) {
             match (self.rt.controlled.as_ref(), lineage) {
                 (Some(lp), Some(lineage)) => {
+                    self.rt.count_thread();
                     let id = lp.register_child(task.clone(), lineage);
                     let fresh = Fresh { id, task, op: self.op.clone(), body };
                     self.rt.fresh.lock().unwrap_or_else(|e| e.into_inner()).push(fresh);
                 }
                 _ => {
+                    self.rt.count_thread();
                     let handle = self.rt.start_thread(task, self.op.clone(), body);
                     self.rt.spawned.lock().unwrap_or_else(|e| e.into_inner()).push(handle);
                 }

@@ -17,8 +17,8 @@ pub use error::ScenarioError;
 pub use run::{Check, check_expectation, check_regression, explorer_for};
 
 use crate::execution::Model;
-use crate::explore::MAX_EXHAUSTIVE_ACTORS;
 use crate::explore::StepSchedule;
+use crate::explore::{LOOM_THREADS, MAX_EXHAUSTIVE_ACTORS};
 use crate::runtime::Semantics;
 use crate::systems::args::{PathSeg, describe};
 use crate::systems::{CompileError, DynSystem, FieldError, SystemSpec, Variant, registry};
@@ -360,6 +360,18 @@ impl Loader<'_> {
             .collect::<Vec<_>>()
             .join("\n");
         let model = Model { name: name.clone(), system, compiled, semantics, invariants: checked };
+        let mut explore = explore;
+        if explore.explorer == ExplorerKind::Exhaustive
+            && let Err(e) = self.fits_loom(&model, &expectations)
+        {
+            // Chosen by default, exhaustive gives way to pct where loom cannot
+            // run the scenario and nothing is to be proved.
+            let explicit = self.get(&[key("explore"), key("explorer")]).is_some();
+            if explicit || expectations.iter().any(|x| x.expected == Expected::Proved) {
+                return Err(e);
+            }
+            explore.explorer = ExplorerKind::Pct;
+        }
         Ok(Scenario {
             path: self.path.to_path_buf(),
             name,
@@ -420,6 +432,32 @@ impl Loader<'_> {
             depth: self.uint(&at("depth"), 1)?.unwrap_or(3),
             seed,
         })
+    }
+
+    /// An exhaustive (loom) scenario must fit in loom's threads: one
+    /// execution of each expectation's variant counts the threads it starts.
+    /// The error points at `explorer` in [explore], or at the last actor
+    /// when the explorer is the default (and a `proved` expectation needs it).
+    fn fits_loom(&self, model: &Model, expectations: &[Expectation]) -> Result<(), ScenarioError> {
+        for e in expectations {
+            let threads = crate::explore::threads_needed(model, &e.variant);
+            if threads < LOOM_THREADS {
+                continue;
+            }
+            let explicit = [key("explore"), key("explorer")];
+            let at = if self.get(&explicit).is_some() {
+                explicit.to_vec()
+            } else {
+                vec![key("actor"), PathSeg::Index(model.actor_count().saturating_sub(1))]
+            };
+            let why = crate::explore::too_many_threads(model, threads);
+            return Err(self.err(
+                &at,
+                format!("a scenario loom can run: {why}"),
+                format!("{} threads in variant {}", threads + 1, e.label()),
+            ));
+        }
+        Ok(())
     }
 
     /// A `variant = { knob = "choice" }` table, checked against the system's knobs.
