@@ -270,38 +270,50 @@ fn growth(args: BenchArgs) -> Result<u8, String> {
     Ok(OK)
 }
 
-/// Bytes in use and their peak, counted by the allocator (for the growth
-/// tables' peak memory of one search).
+/// Bytes in use and their peak, counted by the allocator while `enable`d
+/// (for the growth tables' peak memory of one search; off, it costs one
+/// relaxed load per allocation).
 mod memory {
     use std::alloc::{GlobalAlloc, Layout, System};
-    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
 
-    static IN_USE: AtomicUsize = AtomicUsize::new(0);
-    static PEAK: AtomicUsize = AtomicUsize::new(0);
+    static ON: AtomicBool = AtomicBool::new(false);
+    /// Bytes allocated minus bytes freed while on (frees of older blocks
+    /// may take it below zero: only differences count).
+    static IN_USE: AtomicIsize = AtomicIsize::new(0);
+    static PEAK: AtomicIsize = AtomicIsize::new(0);
+    static BASE: AtomicIsize = AtomicIsize::new(0);
 
     pub struct Counting;
 
     unsafe impl GlobalAlloc for Counting {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
             let p = unsafe { System.alloc(layout) };
-            if !p.is_null() {
-                let now = IN_USE.fetch_add(layout.size(), Relaxed) + layout.size();
+            if ON.load(Relaxed) && !p.is_null() {
+                let now = IN_USE.fetch_add(layout.size() as isize, Relaxed) + layout.size() as isize;
                 PEAK.fetch_max(now, Relaxed);
             }
             p
         }
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
             unsafe { System.dealloc(ptr, layout) };
-            IN_USE.fetch_sub(layout.size(), Relaxed);
+            if ON.load(Relaxed) {
+                IN_USE.fetch_sub(layout.size() as isize, Relaxed);
+            }
         }
     }
 
+    /// Counts from now on; a new peak starts at what is in use now.
     pub fn reset() {
-        PEAK.store(IN_USE.load(Relaxed), Relaxed);
+        ON.store(true, Relaxed);
+        let now = IN_USE.load(Relaxed);
+        BASE.store(now, Relaxed);
+        PEAK.store(now, Relaxed);
     }
 
+    /// The most bytes in use at once since the last reset, above what was in use then.
     pub fn peak() -> usize {
-        PEAK.load(Relaxed)
+        (PEAK.load(Relaxed) - BASE.load(Relaxed)).max(0) as usize
     }
 }
 

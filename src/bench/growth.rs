@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 pub struct MemoryProbe {
     /// Starts a new peak from the bytes in use now.
     pub reset: fn(),
-    /// The peak, in bytes, since the last reset.
+    /// The most bytes in use at once since the last reset, above what was
+    /// in use then.
     pub peak: fn() -> usize,
 }
 

@@ -21,8 +21,10 @@ pub struct Controlled {
     world: Arc<dyn DynWorld<Std>>,
     history: History,
     monitors: Monitors,
-    /// Events the monitors have seen.
+    /// Events the monitors have seen (or skipped, while replaying).
     judged: usize,
+    /// Turns are a replay: no footprints, no monitors.
+    replaying: bool,
 }
 
 impl Controlled {
@@ -34,7 +36,8 @@ impl Controlled {
         let started = start_actors(model, &world, &rt);
         debug_assert!(started.iter().all(Option::is_none), "a controlled runtime runs no threads");
         let runner = rt.executor();
-        Controlled { rt, runner, world, history: history.clone(), monitors: Monitors::new(model), judged: 0 }
+        let monitors = Monitors::new(model);
+        Controlled { rt, runner, world, history: history.clone(), monitors, judged: 0, replaying: false }
     }
 
     /// The tasks waiting for the loop, in start order.
@@ -59,6 +62,9 @@ impl Controlled {
     /// monitors. A panic in the model is returned.
     pub fn run_turn(&mut self, task: TaskId) -> Result<Turn, Panic> {
         let turn = self.runner.run_turn(task)?;
+        if self.replaying {
+            return Ok(turn);
+        }
         let monitors = &mut self.monitors;
         let judged = &mut self.judged;
         self.history.with_events_from(*judged, |events| {
@@ -68,6 +74,27 @@ impl Controlled {
             *judged += events.len();
         });
         Ok(turn)
+    }
+
+    /// The turns run from now on replay turns the explorer has run before,
+    /// to a state it kept the monitors of: no footprints (the turns it
+    /// returns are empty), no monitors.
+    pub fn replay(&mut self) {
+        self.replaying = true;
+        self.lp().replaying(true);
+    }
+
+    /// Back from a replay, in the state whose monitors were `monitors`.
+    pub fn resume(&mut self, monitors: Monitors) {
+        self.replaying = false;
+        self.lp().replaying(false);
+        self.monitors = monitors;
+        self.judged = self.history.events_len();
+    }
+
+    /// The monitors as they are now (to resume a replay here later).
+    pub fn monitors(&self) -> Monitors {
+        self.monitors.clone()
     }
 
     /// Tasks that would have had a thread of their own under loom so far

@@ -72,6 +72,7 @@ pub struct Outcome {
 }
 
 /// The scenario's invariants as monitors of one execution.
+#[derive(Clone)]
 pub struct Monitors {
     entries: Vec<Watch>,
     first: Option<Violation>,
@@ -81,6 +82,12 @@ struct Watch {
     invariant: String,
     monitor: Box<dyn Monitor>,
     broken: bool,
+}
+
+impl Clone for Watch {
+    fn clone(&self) -> Self {
+        Watch { invariant: self.invariant.clone(), monitor: self.monitor.boxed_clone(), broken: self.broken }
+    }
 }
 
 impl Monitors {

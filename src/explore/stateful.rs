@@ -30,7 +30,7 @@
 //! number it branches on is caught there and the search ends `incomplete`.
 
 use super::{DEADLOCK, Enumeration, Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
-use crate::execution::{Controlled, Model, Outcome};
+use crate::execution::{Controlled, Model, Monitors, Outcome};
 use crate::history::History;
 use crate::runtime::{Fingerprint, Semantics, StateParts, Symmetry, TaskId, Turn};
 use crate::systems::Variant;
@@ -89,6 +89,9 @@ struct Node {
     done: Vec<(TaskId, Turn)>,
     /// Tasks asleep here, with the turn each would run.
     sleep: Vec<(TaskId, Turn)>,
+    /// The monitors here (a replay resumes them, instead of showing them
+    /// every event again).
+    monitors: Monitors,
 }
 
 /// A state explored (or being explored).
@@ -176,8 +179,11 @@ impl Search<'_> {
         let history = History::new();
         let mut exec = Controlled::start(self.model, self.variant, &history);
         let broken = |message: String| Ended::Broken(message, history.clone());
-        // Replay the path (the last node's choice is the new branch).
-        for k in 0..self.path.len() {
+        // Replay the path (the last node's choice is the new branch): the
+        // turns before it as a replay, the new one as it is.
+        let Some(last) = self.path.len().checked_sub(1) else { return self.explore(exec, history) };
+        exec.replay();
+        for k in 0..=last {
             let waiting = exec.waiting();
             if waiting != self.path[k].waiting {
                 return broken(format!(
@@ -185,24 +191,35 @@ impl Search<'_> {
                     self.path[k].waiting
                 ));
             }
-            // Where the new branch starts, the replay must be back in the
-            // state it left (a model keeping a counter across executions is not).
-            if k + 1 == self.path.len() && self.reduction.check_revisits {
-                let (now, _) = exec.fingerprint(&self.reduction.parts, &self.symmetry);
-                if now != self.path[k].fingerprint {
-                    return broken(format!(
-                        "the model is not deterministic: replaying the same {k} turns led to state {now:?}, earlier \
-                         to {:?}; a task keeps state the runtime does not see (a static, a thread-local, a step \
-                         number it branches on)",
-                        self.path[k].fingerprint
-                    ));
+            if k == last {
+                exec.resume(self.path[k].monitors.clone());
+                // Where the new branch starts, the replay must be back in the
+                // state it left (a model keeping a counter across executions is not).
+                if self.reduction.check_revisits {
+                    let (now, _) = exec.fingerprint(&self.reduction.parts, &self.symmetry);
+                    if now != self.path[k].fingerprint {
+                        return broken(format!(
+                            "the model is not deterministic: replaying the same {k} turns led to state {now:?}, \
+                             earlier to {:?}; a task keeps state the runtime does not see (a static, a \
+                             thread-local, a step number it branches on)",
+                            self.path[k].fingerprint
+                        ));
+                    }
                 }
             }
             match exec.run_turn(self.path[k].chosen) {
-                Ok(turn) => self.path[k].ran = Some(turn),
+                Ok(turn) if k == last => self.path[k].ran = Some(turn),
+                Ok(_) => {}
                 Err(panic) => return broken(panic_message(&*panic)),
             }
         }
+        self.explore(exec, history)
+    }
+
+    /// Explores new states from where `exec` is until one was seen before,
+    /// every task is asleep, or the end.
+    fn explore(&mut self, mut exec: Controlled, history: History) -> Ended {
+        let broken = |message: String| Ended::Broken(message, history.clone());
         let mut turns = 0usize;
         loop {
             turns += 1;
@@ -269,7 +286,9 @@ impl Search<'_> {
             let at = previous.and_then(|p| todo.iter().position(|&t| t == p)).unwrap_or(0);
             let chosen = todo.remove(at);
             todo.reverse(); // popped from the back: the rest in start order
-            let node = Node { fingerprint, waiting, identities, chosen, ran: None, todo, done: Vec::new(), sleep };
+            let monitors = exec.monitors();
+            let node =
+                Node { fingerprint, waiting, identities, chosen, ran: None, todo, done: Vec::new(), sleep, monitors };
             self.path.push(node);
             match exec.run_turn(chosen) {
                 Ok(turn) => self.path.last_mut().expect("just pushed").ran = Some(turn),

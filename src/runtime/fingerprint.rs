@@ -7,13 +7,13 @@
 //! value implements by hand: labels for reports (step numbers) are left out
 //! on purpose, everything a model may branch on is in.
 //!
-//! The hash is SipHash-1-3 (std's `DefaultHasher`, fixed keys) run on two
-//! lanes with different prefixes: deterministic from run to run, and with
-//! 128 bits the chance that two of 10^8 states collide is about 10^-23.
+//! The hash is XXH3-128 (the `xxhash-rust` crate): fast, deterministic
+//! from run to run, and with 128 bits the chance that two of 10^8 states
+//! collide is about 10^-23.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::hash::{DefaultHasher, Hasher};
 use std::sync::Arc;
+use xxhash_rust::xxh3::Xxh3;
 
 /// A state's (or a value's) digest.
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -45,14 +45,19 @@ impl std::fmt::Debug for Fingerprint {
     }
 }
 
-/// A 128-bit hasher: two SipHash lanes.
+/// A 128-bit hasher (XXH3-128). Most inputs are a few words: they are
+/// gathered in a small buffer and hashed at once; a long one streams.
 #[derive(Clone)]
 pub struct StateHasher {
-    a: DefaultHasher,
-    b: DefaultHasher,
+    buf: [u8; SMALL],
+    len: usize,
+    long: Option<Box<Xxh3>>,
     /// Under a symmetry: how to name actors in task names.
     renamer: Option<Arc<super::turns::Renamer>>,
 }
+
+/// Bytes gathered before a hasher streams.
+const SMALL: usize = 128;
 
 impl Default for StateHasher {
     fn default() -> Self {
@@ -62,9 +67,7 @@ impl Default for StateHasher {
 
 impl StateHasher {
     pub fn new() -> Self {
-        let mut b = DefaultHasher::new();
-        b.write_u64(0x9e37_79b9_7f4a_7c15);
-        StateHasher { a: DefaultHasher::new(), b, renamer: None }
+        StateHasher { buf: [0; SMALL], len: 0, long: None, renamer: None }
     }
 
     /// Task names hashed from now on name actors by their place in the
@@ -85,18 +88,25 @@ impl StateHasher {
     }
 
     pub fn bytes(&mut self, bytes: &[u8]) {
-        self.a.write(bytes);
-        self.b.write(bytes);
+        if let Some(long) = &mut self.long {
+            long.update(bytes);
+        } else if self.len + bytes.len() <= SMALL {
+            self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        } else {
+            let mut long = Box::new(Xxh3::new());
+            long.update(&self.buf[..self.len]);
+            long.update(bytes);
+            self.long = Some(long);
+        }
     }
 
     pub fn u64(&mut self, v: u64) {
-        self.a.write_u64(v);
-        self.b.write_u64(v);
+        self.bytes(&v.to_le_bytes());
     }
 
     pub fn u128(&mut self, v: u128) {
-        self.u64(v as u64);
-        self.u64((v >> 64) as u64);
+        self.bytes(&v.to_le_bytes());
     }
 
     /// A string, length first (so `"ab","c"` and `"a","bc"` differ).
@@ -106,7 +116,10 @@ impl StateHasher {
     }
 
     pub fn finish(&self) -> Fingerprint {
-        Fingerprint(((self.a.finish() as u128) << 64) | self.b.finish() as u128)
+        match &self.long {
+            Some(long) => Fingerprint(long.digest128()),
+            None => Fingerprint(xxhash_rust::xxh3::xxh3_128(&self.buf[..self.len])),
+        }
     }
 }
 

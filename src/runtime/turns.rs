@@ -196,6 +196,8 @@ pub enum Leave {
 
 #[derive(Default)]
 struct State {
+    /// Footprints are not recorded (a replay: the explorer knows its turns).
+    replaying: bool,
     turn: Turn,
     current: Option<TaskId>,
     tasks: Vec<TaskSlot>,
@@ -248,11 +250,23 @@ impl Loop {
 
     /// The running turn used `resource` this way.
     pub fn touch(&self, resource: Resource, kind: AccessKind) {
-        self.state().turn.touch(resource, kind);
+        let mut s = self.state();
+        if !s.replaying {
+            s.turn.touch(resource, kind);
+        }
     }
 
     pub fn touch_named(&self, name: &str, kind: AccessKind) {
-        self.touch(Resource::Named(name.into()), kind);
+        let mut s = self.state();
+        if !s.replaying {
+            s.turn.touch(Resource::Named(name.into()), kind);
+        }
+    }
+
+    /// Turns run from now on are a replay of turns the explorer has seen:
+    /// their footprints are not recorded (`false`: they are again).
+    pub fn replaying(&self, on: bool) {
+        self.state().replaying = on;
     }
 
     /// The running turn accessed cell `cell`: `observes` when what it does
@@ -260,7 +274,9 @@ impl Loop {
     pub fn access_cell(&self, cell: usize, observes: bool, writes: bool) {
         let mut s = self.state();
         let kind = if writes { AccessKind::Write } else { AccessKind::Read };
-        s.turn.touch(Resource::Cell(cell), kind);
+        if !s.replaying {
+            s.turn.touch(Resource::Cell(cell), kind);
+        }
         if observes {
             let value = s.cells[cell].fingerprint();
             s.observe(fingerprint(&(cell as u64, value)));

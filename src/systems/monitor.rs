@@ -17,7 +17,7 @@ use crate::history::Event;
 use crate::runtime::StateHasher;
 use serde_json::Value;
 
-pub trait Monitor: Send {
+pub trait Monitor: Send + MonitorClone {
     /// Sees one event as it is recorded: `Some(message)` when the invariant
     /// breaks with it.
     fn observe(&mut self, event: &Event) -> Option<String>;
@@ -35,8 +35,21 @@ pub trait Monitor: Send {
     fn state_hash(&self, h: &mut StateHasher);
 }
 
+/// A monitor copied with its state (a search keeps one per state it may
+/// branch from, instead of showing it every event again).
+pub trait MonitorClone {
+    fn boxed_clone(&self) -> Box<dyn Monitor>;
+}
+
+impl<T: Monitor + Clone + 'static> MonitorClone for T {
+    fn boxed_clone(&self) -> Box<dyn Monitor> {
+        Box::new(self.clone())
+    }
+}
+
 /// A monitor for a name no system knows (scenarios are validated against
 /// the spec first, so this only guards programming errors).
+#[derive(Clone)]
 pub struct Unknown(pub String);
 
 impl Monitor for Unknown {

@@ -24,6 +24,7 @@ pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
 }
 
 /// Who put a version on disk (a note for messages).
+#[derive(Clone)]
 enum Writer {
     Setup,
     /// An external write that landed before the scenario started.
@@ -39,6 +40,7 @@ enum Writer {
     },
 }
 
+#[derive(Clone)]
 struct OnDisk {
     manifest: Manifest,
     by: Writer,
@@ -102,6 +104,7 @@ enum Rule {
 
 /// Every `manifest.json` version in order, each rename of the service
 /// judged against the version it replaced.
+#[derive(Clone)]
 struct ManifestWrites {
     rule: Rule,
     setup: Setup,
@@ -175,6 +178,7 @@ impl Monitor for ManifestWrites {
 
 /// Subscribers are never shown a manifest that does not descend from the
 /// one they were shown before.
+#[derive(Clone)]
 struct CacheNeverRegresses {
     /// The etag of the manifest last shown.
     last: Option<String>,
@@ -230,6 +234,7 @@ impl Monitor for CacheNeverRegresses {
 
 /// At the end, once every debounce timer has fired, the cache holds what
 /// is on disk.
+#[derive(Clone)]
 struct CacheCatchesUp {
     setup: Setup,
 }

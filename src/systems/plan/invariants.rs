@@ -44,6 +44,7 @@ fn basis(meta: &Value) -> String {
 }
 
 /// A write to `plan.json` changes a job's status only if the writer meant to.
+#[derive(Clone)]
 struct NoLostJobUpdate {
     /// Each job's status in `plan.json` (`None`: removed).
     disk: Option<BTreeMap<String, String>>,
@@ -104,6 +105,7 @@ impl Monitor for NoLostJobUpdate {
 }
 
 /// `plan.json` never holds a checkpoint while its status is not paused.
+#[derive(Clone)]
 struct CheckpointImpliesPaused;
 
 impl Monitor for CheckpointImpliesPaused {
@@ -125,6 +127,7 @@ impl Monitor for CheckpointImpliesPaused {
 }
 
 /// A trigger no pass has followed yet (note).
+#[derive(Clone)]
 struct Unseen {
     step: usize,
     task: String,
@@ -133,7 +136,7 @@ struct Unseen {
 }
 
 /// Every `reconcile()` trigger is followed by a pass of the same orchestrator.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct EveryTriggerSeen {
     /// Orchestrators with a trigger no pass has started after.
     pending: BTreeSet<String>,
@@ -184,6 +187,7 @@ impl Monitor for EveryTriggerSeen {
 }
 
 /// At the end, no job that `jobs.json` says completed is running in `plan.json`.
+#[derive(Clone)]
 struct NoJobStuckRunning;
 
 impl Monitor for NoJobStuckRunning {
@@ -223,7 +227,7 @@ impl Monitor for NoJobStuckRunning {
 }
 
 /// Once `plan.json` is removed (cancel), nothing writes it back.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct PlanNotResurrected {
     /// Note: who removed it first, `(task, step)`; the state is whether it was.
     removed: Option<(String, usize)>,

@@ -28,6 +28,7 @@ fn who(e: &Event) -> String {
 }
 
 /// An executor between its start and its end.
+#[derive(Clone)]
 struct Active {
     task: String,
     run: String,
@@ -39,7 +40,7 @@ struct Active {
 
 /// At each `executor-start`, no other executor of the same run or path is
 /// between its start and its end.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct SingleOwner {
     active: Vec<Active>,
 }
@@ -89,6 +90,7 @@ impl Monitor for SingleOwner {
 }
 
 /// A row's lifecycle fields as a write left them.
+#[derive(Clone)]
 struct Life {
     status: String,
     completed_at: Value,
@@ -107,6 +109,7 @@ fn row_written(e: &Event) -> Option<(&str, Value)> {
 }
 
 /// Once completed or cancelled, a row's status and completed_at stay put.
+#[derive(Clone)]
 struct TerminalIsFinal {
     rows: BTreeMap<String, Life>,
 }
@@ -165,7 +168,7 @@ impl Monitor for TerminalIsFinal {
 
 /// A cancel that says "cancelled" changed the row. Its verdict needs no
 /// state: the cancel result says both; the rest is notes for the message.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct CancelIsTruthful {
     /// Each task's last UPDATE that matched 0 rows, per row: `(step, status)`.
     missed: BTreeMap<(String, String), (usize, String)>,
@@ -208,6 +211,7 @@ impl Monitor for CancelIsTruthful {
 }
 
 /// Operations with an `expect` end that way.
+#[derive(Clone)]
 struct OutcomeAsExpected;
 
 impl Monitor for OutcomeAsExpected {
