@@ -63,8 +63,11 @@ fn quick_bench_measures_every_variant_with_every_explorer() {
             assert!(e.executions > 0);
             assert!(["violation", "proved", "incomplete"].contains(&e.verdict), "{}", e.verdict);
         }
-        let dpor = b.dpor.as_ref().expect("every quick scenario runs on an event loop");
-        assert_eq!((dpor.verdict, dpor.invariant.as_deref()), ("violation", Some(b.invariant.as_str())));
+        for search in [&b.stateful, &b.dpor] {
+            let s = search.as_ref().expect("every quick scenario runs on an event loop");
+            assert_eq!((s.verdict, s.invariant.as_deref()), ("violation", Some(b.invariant.as_str())));
+        }
+        assert!(b.stateful.as_ref().is_some_and(|s| s.states.is_some_and(|n| n > 0)), "states are counted");
         let stress = b.stress.as_ref().expect("stress runs");
         assert_eq!((stress.runs, stress.error.as_deref()), (plan.stress_runs, None));
         assert!(stress.hits <= stress.runs);
@@ -76,13 +79,18 @@ fn quick_bench_measures_every_variant_with_every_explorer() {
             assert!(p.verdict == "proved" || p.verdict == "incomplete", "{} {}: {}", f.scenario, f.variant, p.verdict);
             assert!(p.executions > 0);
         }
-        let dpor = f.dpor.as_ref().expect("every quick scenario runs on an event loop");
-        assert_eq!((dpor.verdict, dpor.bound), ("proved", None), "{} {}", f.scenario, f.variant);
+        for search in [&f.stateful, &f.dpor] {
+            let s = search.as_ref().expect("every quick scenario runs on an event loop");
+            assert_eq!((s.verdict, s.bound), ("proved", None), "{} {}", f.scenario, f.variant);
+        }
     }
     assert!(report.anomalies.is_empty(), "{:?}", report.anomalies);
 
     let explorers: Vec<&str> = report.throughput.iter().map(|t| t.explorer.as_str()).collect();
-    assert_eq!(explorers, ["random", "pct(depth=1)", "pct(depth=2)", "pct(depth=3)", "exhaustive", "dpor", "stress"]);
+    assert_eq!(
+        explorers,
+        ["random", "pct(depth=1)", "pct(depth=2)", "pct(depth=3)", "exhaustive", "stateful", "dpor", "stress"]
+    );
     for t in &report.throughput {
         assert!(t.executions > 0 && t.seconds > 0.0 && t.per_second() > 0.0, "{t:?}");
     }

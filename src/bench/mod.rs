@@ -148,6 +148,8 @@ pub struct Search {
     pub reason: Option<String>,
     /// Executions run (up to and including the failing one).
     pub executions: usize,
+    /// Distinct states explored (the stateful explorer).
+    pub states: Option<usize>,
     pub seconds: f64,
 }
 
@@ -164,6 +166,7 @@ impl Search {
             invariant,
             reason,
             executions: report.executions,
+            states: report.states,
             seconds: report.elapsed.as_secs_f64(),
         }
     }
@@ -188,7 +191,8 @@ pub struct Buggy {
     pub invariant: String,
     pub sampling: Vec<Sampling>,
     pub exhaustive: Vec<Search>,
-    /// The dpor search (event-loop scenarios only).
+    /// The stateful and dpor searches (event-loop scenarios only).
+    pub stateful: Option<Search>,
     pub dpor: Option<Search>,
     pub stress: Option<Stress>,
 }
@@ -197,7 +201,12 @@ impl Buggy {
     /// Some explorer showed the expected violation.
     pub fn found(&self) -> bool {
         self.sampling.iter().any(|s| s.found > 0)
-            || self.exhaustive.iter().chain(&self.dpor).any(|s| s.invariant.as_deref() == Some(&self.invariant))
+            || self
+                .exhaustive
+                .iter()
+                .chain(&self.stateful)
+                .chain(&self.dpor)
+                .any(|s| s.invariant.as_deref() == Some(&self.invariant))
     }
 }
 
@@ -209,7 +218,8 @@ pub struct Fixed {
     /// `proved` or `not-found`, as the scenario states it.
     pub expected: String,
     pub proofs: Vec<Search>,
-    /// The dpor proof, unbounded (event-loop scenarios only).
+    /// The stateful and dpor proofs, unbounded (event-loop scenarios only).
+    pub stateful: Option<Search>,
     pub dpor: Option<Search>,
 }
 
@@ -403,8 +413,9 @@ pub fn run(
                     progress(&format!("{label}: proofs"));
                     let f = measure_fixed(scenario, expectation, plan, &mut tally);
                     let searches = f.proofs.iter().map(|p| (format!("exhaustive at {}", bound_name(p.bound)), p));
+                    let stateful = f.stateful.iter().map(|p| ("stateful".to_string(), p));
                     let dpor = f.dpor.iter().map(|p| ("dpor".to_string(), p));
-                    for (by, p) in searches.chain(dpor).filter(|(_, p)| p.verdict == "violation") {
+                    for (by, p) in searches.chain(stateful).chain(dpor).filter(|(_, p)| p.verdict == "violation") {
                         anomalies.push(format!(
                             "{label}: expected {}, {by} found a violation of {}",
                             f.expected,
@@ -496,7 +507,8 @@ fn measure_buggy(
             Search::from_report(Some(b), &report)
         })
         .collect();
-    let dpor = dpor_search(model, variant, &limits, tally);
+    let stateful = event_loop_search(model, variant, &Explorer::Stateful, &limits, tally);
+    let dpor = event_loop_search(model, variant, &Explorer::Dpor, &limits, tally);
     let stress = (plan.stress_runs > 0).then(|| {
         let start = Instant::now();
         let rate = hit_rate(model, variant, plan.stress_runs);
@@ -516,15 +528,23 @@ fn measure_buggy(
         invariant: invariant.to_string(),
         sampling,
         exhaustive,
+        stateful,
         dpor,
         stress,
     }
 }
 
-/// The dpor search of `variant`, if the model runs on an event loop.
-fn dpor_search(model: &Model, variant: &Variant, limits: &Limits, tally: &mut Tally) -> Option<Search> {
+/// The search of `variant` by `explorer` (stateful or dpor), if the model
+/// runs on an event loop.
+fn event_loop_search(
+    model: &Model,
+    variant: &Variant,
+    explorer: &Explorer,
+    limits: &Limits,
+    tally: &mut Tally,
+) -> Option<Search> {
     (model.semantics == Semantics::EventLoop).then(|| {
-        let report = explore(model, variant, &Explorer::Dpor, limits);
+        let report = explore(model, variant, explorer, limits);
         tally.report(&report);
         Search::from_report(None, &report)
     })
@@ -541,12 +561,15 @@ fn measure_fixed(scenario: &Scenario, expectation: &Expectation, plan: &Plan, ta
             Search::from_report(bound, &report)
         })
         .collect();
-    let dpor = dpor_search(&scenario.model, &expectation.variant, &limits, tally);
+    let (model, variant) = (&scenario.model, &expectation.variant);
+    let stateful = event_loop_search(model, variant, &Explorer::Stateful, &limits, tally);
+    let dpor = event_loop_search(model, variant, &Explorer::Dpor, &limits, tally);
     Fixed {
         scenario: scenario.name.clone(),
         variant: expectation.label(),
         expected: crate::report::expected_text(&expectation.expected),
         proofs,
+        stateful,
         dpor,
     }
 }

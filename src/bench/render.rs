@@ -132,7 +132,8 @@ fn stress_cell(stress: &Option<Stress>) -> String {
 
 /// A proof of a fixed variant.
 fn proof_cell(search: &Search) -> String {
-    let figures = format!("{} in {}", search.executions, secs(search.seconds));
+    let states = search.states.map(|n| format!(" / {n} states")).unwrap_or_default();
+    let figures = format!("{}{states} in {}", search.executions, secs(search.seconds));
     match search.verdict {
         "proved" => format!("proved, {figures}"),
         "incomplete" if search.reason.as_deref().is_some_and(|r| r.contains("time limit")) => {
@@ -178,6 +179,7 @@ fn violation_tables(report: &BenchReport) -> Vec<Table> {
         for e in &b.exhaustive {
             row.push(violation_cell(e, &b.invariant, time));
         }
+        row.push(b.stateful.as_ref().map_or("-".into(), |d| violation_cell(d, &b.invariant, time)));
         row.push(b.dpor.as_ref().map_or("-".into(), |d| violation_cell(d, &b.invariant, time)));
         row.push(if time {
             b.stress.as_ref().map_or("-".into(), |s| ms(s.seconds / s.runs.max(1) as f64))
@@ -187,9 +189,9 @@ fn violation_tables(report: &BenchReport) -> Vec<Table> {
         row
     };
     let mut counts = headers_for(plan);
-    counts.extend(["dpor", "stress hits"]);
+    counts.extend(["stateful", "dpor", "stress hits"]);
     let mut times = headers_for(plan);
-    times.extend(["dpor", "stress ms/run"]);
+    times.extend(["stateful", "dpor", "stress ms/run"]);
     let seeds = plan.seeds;
     vec![
         Table {
@@ -210,7 +212,8 @@ fn violation_tables(report: &BenchReport) -> Vec<Table> {
                 "exh bN: loom with at most N preemptions; `none: E proved`: no execution within the bound fails \
                  (the race needs more preemptions)"
                     .into(),
-                "dpor: executions of the dpor search up to the failing one (event-loop scenarios; `-` under threads)"
+                "stateful, dpor: executions of the search up to the failing one (event-loop scenarios; `-` under \
+                 threads)"
                     .into(),
                 format!(
                     "stress hits: runs on real threads and a real directory that violated an invariant, of {}",
@@ -245,6 +248,7 @@ fn proof_table(report: &BenchReport) -> Table {
             None => "unbounded",
         });
     }
+    headers.push("stateful (unbounded)");
     headers.push("dpor (unbounded)");
     Table {
         title: format!(
@@ -259,6 +263,7 @@ fn proof_table(report: &BenchReport) -> Table {
             .map(|f| {
                 let mut row = vec![f.scenario.clone(), f.variant.clone(), f.expected.clone()];
                 row.extend(f.proofs.iter().map(proof_cell));
+                row.push(f.stateful.as_ref().map_or("-".into(), proof_cell));
                 row.push(f.dpor.as_ref().map_or("-".into(), proof_cell));
                 row
             })
@@ -267,7 +272,8 @@ fn proof_table(report: &BenchReport) -> Table {
             "proved: every execution within the bound holds every checked invariant (unbounded: every interleaving)"
                 .into(),
             "incomplete at cap: the time cap stopped the search; the executions reached prove nothing".into(),
-            "dpor: every interleaving of event-loop turns, one per order of the turns that conflict (`-` under \
+            "stateful: every reachable state of an event loop, each explored once (executions / distinct states); \
+             dpor: every interleaving of event-loop turns, one per order of the turns that conflict (`-` under \
              threads semantics)"
                 .into(),
         ],

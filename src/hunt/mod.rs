@@ -735,8 +735,9 @@ pub fn hunt(config: &HuntConfig) -> Result<Hunt, String> {
 }
 
 /// The scenario file of a shrunk violation: the explorer that shows it
-/// (exhaustive at bound 3 if it does so in time, else the sampling that
-/// found it), its `[[expect]]`, and one for the counterpart variant.
+/// (stateful on an event loop, exhaustive at bound 3 under threads, if it
+/// does so in time; else the sampling that found it), its `[[expect]]`, and
+/// one for the counterpart variant.
 fn finish(
     config: &HuntConfig,
     plan: &Plan,
@@ -754,11 +755,19 @@ fn finish(
     let pct = Explorer::Pct { depth: 3, schedules: config.schedules, seed: config.seed };
     let mut explorer = pct.clone();
     let mut report = explore(&scenario.model, &variant, &pct, limits);
-    if scenario.model.actor_count() <= crate::explore::MAX_EXHAUSTIVE_ACTORS {
-        let exhaustive = Explorer::Exhaustive { bound: Some(3) };
-        let tried = explore(&scenario.model, &variant, &exhaustive, &Limits { max_time: config.exhaustive_time });
+    // An explorer that can prove the counterpart: every state of an event
+    // loop, or loom at bound 3 under threads.
+    let proving = match scenario.model.semantics {
+        crate::runtime::Semantics::EventLoop => Some(Explorer::Stateful),
+        crate::runtime::Semantics::Threads if scenario.model.actor_count() <= crate::explore::MAX_EXHAUSTIVE_ACTORS => {
+            Some(Explorer::Exhaustive { bound: Some(3) })
+        }
+        crate::runtime::Semantics::Threads => None,
+    };
+    if let Some(proving) = proving {
+        let tried = explore(&scenario.model, &variant, &proving, &Limits { max_time: config.exhaustive_time });
         if matches!(tried.verdict, Verdict::Violation(_)) {
-            explorer = exhaustive;
+            explorer = proving;
             report = tried;
         }
     }
@@ -771,12 +780,16 @@ fn finish(
         return Err(format!("the shrunk scenario does not show a violation ({why}):\n{text}"));
     };
     let (invariant, message) = (failure.violation.invariant.clone(), failure.violation.message.clone());
-    doc.explore = Some(match &explorer {
-        Explorer::Exhaustive { bound } => {
-            ExploreDoc { explorer: Some("exhaustive".into()), bound: bound.map(|b| b as u64), ..Default::default() }
-        }
-        _ => sampled,
-    });
+    doc.explore = match &explorer {
+        // The default for an event loop: the file needs no [explore].
+        Explorer::Stateful => None,
+        Explorer::Exhaustive { bound } => Some(ExploreDoc {
+            explorer: Some("exhaustive".into()),
+            bound: bound.map(|b| b as u64),
+            ..Default::default()
+        }),
+        _ => Some(sampled),
+    };
     doc.expects =
         vec![ExpectDoc { variant: choices.clone(), verdict: "violation".into(), invariant: Some(invariant.clone()) }];
     // The counterpart: the same scenario with each scoped knob fixed.
