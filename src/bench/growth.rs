@@ -299,7 +299,8 @@ fn fit(f: &Option<Fit>) -> String {
 pub fn render_markdown(g: &Growth) -> String {
     let mut out = format!(
         "Every size explored completely (no stop at a violation), each search capped at {:.0} s; `>` marks a \
-         search cut at the cap (its figures are where it stopped), `—` one not run after an earlier size hit it.\n",
+         search cut at the cap (its figures are where it stopped), `—` one not run after an earlier size hit it; \
+         sizes neither explorer ran are left out.\n",
         g.cap_seconds
     );
     for s in &g.series {
@@ -309,7 +310,7 @@ pub fn render_markdown(g: &Growth) -> String {
             s.unit
         ));
         out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-        for p in &s.points {
+        for p in s.points.iter().filter(|p| p.stateful.is_some() || p.dpor.is_some()) {
             out.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 p.size,

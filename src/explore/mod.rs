@@ -2,8 +2,9 @@
 //!
 //! | explorer     | backend          | a pass means                         |
 //! |--------------|------------------|--------------------------------------|
+//! | `stateful`   | our turns, states cached | **proved** (unbounded; event loop only) |
 //! | `exhaustive` | loom             | **proved** (within the stated bound) |
-//! | `dpor`       | shuttle threads, our turns | **proved** (unbounded; event loop only) |
+//! | `dpor`       | our turns        | **proved** (unbounded; event loop only) |
 //! | `pct`/`random` | shuttle, seeded | **not found** in N schedules        |
 //! | `stress`     | real threads, real directory | smoke test only           |
 //!

@@ -18,6 +18,11 @@
 //! created at the caller's next await or when the caller finishes; the last
 //! task a finishing caller spawned runs on the caller's own thread, which
 //! keeps executions within loom's five threads.
+//!
+//! On a *controlled* runtime ([`Runtime::controlled`]) an explorer hands out
+//! the loop turn by turn: tasks run as coroutines ([`Runner`]), every access
+//! to shared state is reported ([`Loop`]), and the state between two turns
+//! has a fingerprint (see `turns`).
 
 mod fifo;
 mod fingerprint;
