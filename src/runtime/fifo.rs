@@ -96,9 +96,12 @@ impl<P: Platform> FifoMutex<P> {
     }
 
     /// `withLock(fn)`: acquire, run, always release.
+    /// The ticket, too, dies with the call.
     pub fn with_lock<R: StateHash>(&self, cx: &mut Cx<'_, P>, f: impl FnOnce(&mut Cx<'_, P>) -> R) -> R {
-        let ticket = self.enqueue(cx);
-        self.with_ticket(cx, ticket, f)
+        cx.call(|cx| {
+            let ticket = self.enqueue(cx);
+            self.with_ticket(cx, ticket, f)
+        })
     }
 
     /// The rest of `withLock` after a caller queued synchronously. `fn` is a

@@ -157,8 +157,11 @@ impl<P: Platform> PlanStore<P> {
     }
 
     pub fn update_plan_job(&self, cx: &mut Cx<'_, P>, plan_id: &str, job: &str, update: &JobUpdate) -> Result<()> {
-        let ticket = self.plan_mutex.enqueue(cx);
-        self.update_plan_job_queued(cx, ticket, plan_id, job, update)
+        // A call: the ticket dies with it.
+        cx.call(|cx| {
+            let ticket = self.plan_mutex.enqueue(cx);
+            self.update_plan_job_queued(cx, ticket, plan_id, job, update)
+        })
     }
 
     /// `updatePlanFields(planId, updates)` (the #71 fix): a fresh read inside
