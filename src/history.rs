@@ -6,6 +6,7 @@
 //! shuttle only one model thread runs at a time, so the log order is the
 //! execution order.
 
+use crate::storage::Contents;
 use std::sync::{Arc, Mutex};
 
 /// What an event did to shared state.
@@ -14,12 +15,12 @@ pub enum Effect {
     /// A read of a resource (file, row); `value` is what it held (`None`: absent).
     Read {
         res: Arc<str>,
-        value: Option<Arc<str>>,
+        value: Option<Contents>,
     },
     /// A committed write; `meta` is system-defined (e.g. the write's basis snapshot).
     Wrote {
         res: Arc<str>,
-        value: Arc<str>,
+        value: Contents,
         meta: serde_json::Value,
     },
     /// A resource was deleted.

@@ -11,6 +11,7 @@ pub mod execution;
 pub mod explore;
 pub mod history;
 pub mod hunt;
+pub mod memory;
 pub mod platform;
 pub mod report;
 pub mod runtime;

@@ -259,66 +259,15 @@ fn growth(args: BenchArgs) -> Result<u8, String> {
             .ok_or_else(|| format!("error: expected a positive number of seconds for --cap, found {cap}"))?,
     };
     let plan = growth::GrowthPlan { cap, max_size: args.max_size };
-    let probe = growth::MemoryProbe { reset: memory::reset, peak: memory::peak };
     let start = std::time::Instant::now();
     let mut progress = |what: &str| eprintln!("[{:>6.1}s] {what}", start.elapsed().as_secs_f64());
-    let report = growth::run(&plan, Some(&probe), &mut progress);
+    let report = growth::run(&plan, &mut progress);
     match args.format {
         BenchFormat::Json => out!("{}\n", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?),
         BenchFormat::Text | BenchFormat::Markdown => out!("{}", growth::render_markdown(&report)),
     }
     Ok(OK)
 }
-
-/// Bytes in use and their peak, counted by the allocator while `enable`d
-/// (for the growth tables' peak memory of one search; off, it costs one
-/// relaxed load per allocation).
-mod memory {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
-
-    static ON: AtomicBool = AtomicBool::new(false);
-    /// Bytes allocated minus bytes freed while on (frees of older blocks
-    /// may take it below zero: only differences count).
-    static IN_USE: AtomicIsize = AtomicIsize::new(0);
-    static PEAK: AtomicIsize = AtomicIsize::new(0);
-    static BASE: AtomicIsize = AtomicIsize::new(0);
-
-    pub struct Counting;
-
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            let p = unsafe { System.alloc(layout) };
-            if ON.load(Relaxed) && !p.is_null() {
-                let now = IN_USE.fetch_add(layout.size() as isize, Relaxed) + layout.size() as isize;
-                PEAK.fetch_max(now, Relaxed);
-            }
-            p
-        }
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            unsafe { System.dealloc(ptr, layout) };
-            if ON.load(Relaxed) {
-                IN_USE.fetch_sub(layout.size() as isize, Relaxed);
-            }
-        }
-    }
-
-    /// Counts from now on; a new peak starts at what is in use now.
-    pub fn reset() {
-        ON.store(true, Relaxed);
-        let now = IN_USE.load(Relaxed);
-        BASE.store(now, Relaxed);
-        PEAK.store(now, Relaxed);
-    }
-
-    /// The most bytes in use at once since the last reset, above what was in use then.
-    pub fn peak() -> usize {
-        (PEAK.load(Relaxed) - BASE.load(Relaxed)).max(0) as usize
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: memory::Counting = memory::Counting;
 
 fn list(paths: Vec<PathBuf>) -> Result<u8, String> {
     for s in load_all(paths)? {

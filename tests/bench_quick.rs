@@ -146,7 +146,7 @@ fn bare_models_show_the_race_and_not_the_fix() {
 fn growth_tables_measure_every_series_and_stop_at_the_cap() {
     use racecheck::bench::growth::{GrowthPlan, render_markdown, run};
     let plan = GrowthPlan { cap: std::time::Duration::from_secs(2), max_size: Some(3) };
-    let growth = run(&plan, None, &mut |_| {});
+    let growth = run(&plan, &mut |_| {});
     let names: Vec<&str> = growth.series.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["#63 siblings", "#15 triggers", "#1830 resumers", "#382 writers"]);
     for s in &growth.series {

@@ -26,7 +26,7 @@ fn is_whole(text: &str) -> bool {
 fn child(dir: &str) -> ! {
     let disk = DirectoryDisk::new(dir);
     for n in 1.. {
-        disk.write(FILE, &version(n)).expect("write");
+        disk.write(FILE, version(n).into()).expect("write");
     }
     unreachable!()
 }
@@ -37,7 +37,7 @@ fn main() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let disk = DirectoryDisk::new(dir.path());
-    disk.write(FILE, &version(0)).expect("first version");
+    disk.write(FILE, version(0).into()).expect("first version");
     let exe = std::env::current_exe().expect("test binary");
     let mut leftovers = 0;
     let mut versions = std::collections::BTreeSet::new();

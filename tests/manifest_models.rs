@@ -192,6 +192,7 @@ fn run_alone(setup: Value, ops: Vec<Value>, choices: &[(&str, &str)]) -> raceche
         compiled,
         semantics: Semantics::EventLoop,
         invariants: vec!["no-silent-overwrite".into(), "cache-never-regresses".into()],
+        keep_final_states: true,
     };
     let choices = choices.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let variant = Variant::complete(system.spec(), &choices);
@@ -239,15 +240,15 @@ fn operations_in_sequence() {
         outcome.events
     );
     assert!(outcome.violation.is_none());
-    let disk = &outcome.final_state["files"]["manifest.json"];
+    let disk = &outcome.final_state.as_ref().expect("kept")["files"]["manifest.json"];
     assert_eq!(disk["serverGeneration"], 7);
     assert_eq!(disk["tasks"][0]["status"], "done");
     assert_eq!(disk["tasks"][1]["assigneeSessionId"], "lead");
     assert_eq!(disk["tasks"][1]["claimLeaseUntil"], 700);
     assert_eq!(disk["agents"][0]["lastHeartbeatAt"], 600);
     assert_eq!(disk["history"].as_array().unwrap().len(), 6);
-    assert_eq!(outcome.final_state["files"][".gen"], "7");
-    assert_eq!(outcome.final_state["runtime"]["manifest"]["etag"], disk["etag"]);
+    assert_eq!(outcome.final_state.as_ref().expect("kept")["files"][".gen"], "7");
+    assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["manifest"]["etag"], disk["etag"]);
 }
 
 #[test]
@@ -258,8 +259,8 @@ fn watcher_reloads_and_suppresses() {
         vec![json!({"op": "external_write", "generation": "bumped"}), json!({"op": "watcher_fire"})],
         &[],
     );
-    assert_eq!(outcome.final_state["runtime"]["manifest"]["serverGeneration"], 4);
-    assert_eq!(outcome.final_state["runtime"]["now"], 50);
+    assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["manifest"]["serverGeneration"], 4);
+    assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["now"], 50);
     // ...is skipped inside the self-write window of a heartbeat...
     let outcome = run_alone(
         json!({"generation": 3}),
@@ -267,7 +268,7 @@ fn watcher_reloads_and_suppresses() {
         &[],
     );
     assert!(outcome.events.iter().any(|e| e.note("reload-suppressed").is_some()));
-    assert_eq!(outcome.final_state["runtime"]["manifest"]["serverGeneration"], 4);
+    assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["manifest"]["serverGeneration"], 4);
     // ...and reloads once the clock has left the window.
     let outcome = run_alone(
         json!({"generation": 3}),
@@ -279,7 +280,7 @@ fn watcher_reloads_and_suppresses() {
         ],
         &[],
     );
-    assert_eq!(outcome.final_state["runtime"]["manifest"]["serverGeneration"], 5);
+    assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["manifest"]["serverGeneration"], 5);
     // Another run's manifest suspends the run; post-fix mutators refuse.
     let outcome = run_alone(
         json!({}),
@@ -290,7 +291,7 @@ fn watcher_reloads_and_suppresses() {
         ],
         &[],
     );
-    assert_eq!(outcome.final_state["runtime"]["suspended"], true);
+    assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["suspended"], true);
     assert_eq!(results(&outcome), ["validation_failed"]);
     // A plan.md edit under a shared timer clears the pending manifest reload.
     let outcome = run_alone(
@@ -302,8 +303,8 @@ fn watcher_reloads_and_suppresses() {
         ],
         &[("debounce_timer", "shared")],
     );
-    assert_eq!(outcome.final_state["runtime"]["manifest"]["serverGeneration"], 1);
-    assert_eq!(outcome.final_state["runtime"]["timers"].as_array().unwrap().len(), 1);
+    assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["manifest"]["serverGeneration"], 1);
+    assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["timers"].as_array().unwrap().len(), 1);
 }
 
 // ---- parse errors ----

@@ -118,7 +118,7 @@ impl<P: Platform> World<P> for HiddenWorld {
         self.files.write(cx, "mark", "marks", "marked", json!({})).unwrap();
         let mine = TAKEN.fetch_add(1, Ordering::SeqCst);
         let name = format!("report-{}", cx.task());
-        self.files.write(cx, "report", &name, &mine.to_string(), json!({})).unwrap();
+        self.files.write(cx, "report", &name, mine.to_string(), json!({})).unwrap();
     }
 
     fn final_state(&self) -> Value {
@@ -158,7 +158,14 @@ fn hidden_model() -> Model {
         ["a", "b"].iter().map(|n| (n.to_string(), vec![("mark_and_report".to_string(), Args::new())])).collect();
     let system: &'static dyn DynSystem = &HIDDEN;
     let compiled = system.compile(&json!({}), &actors).unwrap_or_else(|_| panic!("the hidden model compiles"));
-    Model { name: "hidden/test".into(), system, compiled, semantics: Semantics::EventLoop, invariants: Vec::new() }
+    Model {
+        name: "hidden/test".into(),
+        system,
+        compiled,
+        semantics: Semantics::EventLoop,
+        invariants: Vec::new(),
+        keep_final_states: false,
+    }
 }
 
 /// The tests of the hidden model share its static: one at a time.

@@ -17,17 +17,6 @@ use serde::Serialize;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// How the peak memory of a search is read: the binary's allocator counts
-/// (the library has none of its own).
-#[derive(Clone, Copy)]
-pub struct MemoryProbe {
-    /// Starts a new peak from the bytes in use now.
-    pub reset: fn(),
-    /// The most bytes in use at once since the last reset, above what was
-    /// in use then.
-    pub peak: fn() -> usize,
-}
-
 /// One scenario grown one actor at a time.
 struct Series {
     name: &'static str,
@@ -212,20 +201,17 @@ fn measure(
     variant: &crate::systems::Variant,
     explorer: &Explorer,
     cap: Duration,
-    probe: Option<&MemoryProbe>,
 ) -> Measure {
-    if let Some(p) = probe {
-        (p.reset)();
-    }
+    crate::memory::reset();
     let start = Instant::now();
     let Enumeration { ends, executions, states, cut } = enumerate(model, variant, explorer, &Limits { max_time: cap });
     let seconds = start.elapsed().as_secs_f64();
-    let peak_mb = probe.map(|p| (p.peak)() as f64 / (1024.0 * 1024.0));
+    let peak_mb = Some(crate::memory::peak() as f64 / (1024.0 * 1024.0));
     Measure { executions, states, ends: ends.len(), seconds, peak_mb, complete: cut.is_none(), cut }
 }
 
 /// Runs every series of `plan`; `progress` hears each point as it starts.
-pub fn run(plan: &GrowthPlan, probe: Option<&MemoryProbe>, progress: &mut dyn FnMut(&str)) -> Growth {
+pub fn run(plan: &GrowthPlan, progress: &mut dyn FnMut(&str)) -> Growth {
     let start = Instant::now();
     let mut series = Vec::new();
     for s in SERIES {
@@ -249,7 +235,7 @@ pub fn run(plan: &GrowthPlan, probe: Option<&MemoryProbe>, progress: &mut dyn Fn
                     continue;
                 }
                 progress(&format!("{} {size} {}: {}", s.name, s.unit, explorer.name()));
-                let m = measure(&scenario.model, &expectation.variant, &explorer, plan.cap, probe);
+                let m = measure(&scenario.model, &expectation.variant, &explorer, plan.cap);
                 *on = m.complete;
                 *slot = Some(m);
             }

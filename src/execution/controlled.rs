@@ -11,7 +11,7 @@ use crate::history::History;
 use crate::platform::{Panic, Std};
 use crate::runtime::{Fingerprint, Runner, Runtime, StateHasher, StateParts, Symmetry, TaskId, Turn};
 use crate::storage::{Disk, MemoryDisk};
-use crate::systems::{Backend, DynWorld, Variant};
+use crate::systems::{Backend, DynWorld, FinalState, Variant};
 use std::sync::Arc;
 
 /// One controlled execution of an event-loop model, on the memory disk.
@@ -25,6 +25,7 @@ pub struct Controlled {
     judged: usize,
     /// Turns are a replay: no footprints, no monitors.
     replaying: bool,
+    keep_final_state: bool,
 }
 
 impl Controlled {
@@ -37,7 +38,24 @@ impl Controlled {
         debug_assert!(started.iter().all(Option::is_none), "a controlled runtime runs no threads");
         let runner = rt.executor();
         let monitors = Monitors::new(model);
-        Controlled { rt, runner, world, history: history.clone(), monitors, judged: 0, replaying: false }
+        let keep_final_state = model.keep_final_states;
+        Controlled {
+            rt,
+            runner,
+            world,
+            history: history.clone(),
+            monitors,
+            judged: 0,
+            replaying: false,
+            keep_final_state,
+        }
+    }
+
+    /// No fingerprint will be asked for: tasks keep no chains (cheaper
+    /// turns, for an explorer that keeps no states).
+    pub fn unfingerprinted(self) -> Controlled {
+        self.lp().unfingerprinted();
+        self
     }
 
     /// The tasks waiting for the loop, in start order.
@@ -113,6 +131,7 @@ impl Controlled {
     /// each task's identity in it, by number. Under a `symmetry` both are
     /// canonical: the same for every permutation of a class's actors.
     pub fn fingerprint(&self, parts: &StateParts, symmetry: &Symmetry) -> (Fingerprint, Vec<Fingerprint>) {
+        assert!(self.lp().is_fingerprinted(), "a fingerprint of an unfingerprinted execution");
         let mut h = StateHasher::new();
         let (identities, renamer) = self.rt.fingerprint(parts, symmetry, &mut h);
         if parts.monitors {
@@ -130,13 +149,15 @@ impl Controlled {
     /// What the execution did: run to its end (no task waits), it is also
     /// judged at the end; cut short or deadlocked, it is what happened so far.
     pub fn outcome(mut self) -> Outcome {
-        let final_state = self.world.final_state();
+        let world = self.world.clone();
+        let build = || world.final_state();
+        let final_state = FinalState::new(&build);
         let events = self.history.events();
         if self.waiting().is_empty() && self.lp().parked().is_empty() {
             self.monitors.at_end(&events, &final_state);
         }
         // The monitors go with the execution; its tasks are unwound with `runner`.
         let monitors = std::mem::replace(&mut self.monitors, Monitors { entries: Vec::new(), first: None });
-        monitors.outcome(events, final_state)
+        monitors.outcome(events, final_state, self.keep_final_state)
     }
 }

@@ -15,7 +15,7 @@ pub use controlled::Controlled;
 use crate::history::{Event, History};
 use crate::runtime::{Runtime, Semantics, StateHasher, Symmetry, fingerprint};
 use crate::storage::{Disk, MemoryDisk};
-use crate::systems::{Backend, Compiled, DynSystem, DynWorld, Monitor, Variant};
+use crate::systems::{Backend, Compiled, DynSystem, DynWorld, FinalState, Monitor, Variant};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -28,9 +28,17 @@ pub struct Model {
     pub compiled: Arc<dyn Compiled>,
     pub semantics: Semantics,
     pub invariants: Vec<String>,
+    /// Keep every execution's final state in its outcome (enumerations
+    /// compare them). Otherwise only a violating execution's is built.
+    pub keep_final_states: bool,
 }
 
 impl Model {
+    /// The model, keeping every execution's final state.
+    pub fn keeping_final_states(&self) -> Model {
+        Model { keep_final_states: true, ..self.clone() }
+    }
+
     pub fn actor_count(&self) -> usize {
         self.compiled.actors().len()
     }
@@ -63,7 +71,9 @@ pub struct Violation {
 #[derive(Clone, Debug)]
 pub struct Outcome {
     pub events: Vec<Event>,
-    pub final_state: Value,
+    /// The persisted state at the end: built when the execution broke an
+    /// invariant or the model keeps final states.
+    pub final_state: Option<Value>,
     /// The first invariant broken (in step order; at one step, in the
     /// scenario's order; end-of-execution checks last).
     pub violation: Option<Violation>,
@@ -115,7 +125,7 @@ impl Monitors {
     }
 
     /// Judges the end of an execution that ran to completion.
-    pub fn at_end(&mut self, events: &[Event], final_state: &Value) {
+    pub fn at_end(&mut self, events: &[Event], final_state: &FinalState) {
         self.judge(None, |m| m.at_end(events, final_state));
     }
 
@@ -138,8 +148,10 @@ impl Monitors {
         }
     }
 
-    fn outcome(self, events: Vec<Event>, final_state: Value) -> Outcome {
+    /// The outcome; the final state is built if `keep` or an invariant broke.
+    fn outcome(self, events: Vec<Event>, final_state: FinalState, keep: bool) -> Outcome {
         let broken = self.broken();
+        let final_state = (keep || self.first.is_some()).then(|| final_state.into_value());
         Outcome { events, final_state, violation: self.first, broken }
     }
 }
@@ -204,12 +216,13 @@ pub fn execute<P: Backend>(model: &Model, variant: &Variant, disk: &DiskKind, hi
     if let Err(panic) = rt.join_spawned() {
         std::panic::resume_unwind(panic);
     }
-    let final_state = world.final_state();
+    let build = || world.final_state();
+    let final_state = FinalState::new(&build);
     let events = history.events();
     let mut monitors = Monitors::new(model);
     for e in &events {
         monitors.observe(e);
     }
     monitors.at_end(&events, &final_state);
-    monitors.outcome(events, final_state)
+    monitors.outcome(events, final_state, model.keep_final_states)
 }

@@ -237,7 +237,7 @@ pub(super) fn search(model: &Model, variant: &Variant, limits: &Limits, visit: V
         while !tree.finished && start.elapsed() < limits.max_time {
             executions += 1;
             history = History::new();
-            let mut execution = Controlled::start(model, variant, &history);
+            let mut execution = Controlled::start(model, variant, &history).unfingerprinted();
             let mut ended = None;
             while let Some(task) = tree.choose(ended.take(), &execution.waiting()) {
                 match execution.run_turn(task) {
@@ -304,7 +304,7 @@ pub(super) fn outcomes(model: &Model, variant: &Variant, limits: &Limits) -> Enu
         return Enumeration { ends: BTreeSet::new(), executions: 0, states: None, cut: Some(reason) };
     }
     let mut ends = BTreeSet::new();
-    let searched = search(model, variant, limits, &mut |_, _, outcome| {
+    let searched = search(&model.keeping_final_states(), variant, limits, &mut |_, _, outcome| {
         ends.insert(super::outcome_key(&outcome));
         false
     });

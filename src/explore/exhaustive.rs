@@ -180,7 +180,7 @@ fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Li
 pub(super) fn outcomes(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Limits) -> Enumeration {
     let seen: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let s = seen.clone();
-    let searched = search(model, variant, bound, limits, move |_, _, outcome| {
+    let searched = search(&model.keeping_final_states(), variant, bound, limits, move |_, _, outcome| {
         s.lock().unwrap_or_else(|e| e.into_inner()).insert(super::outcome_key(&outcome));
         false
     });

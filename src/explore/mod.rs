@@ -114,7 +114,9 @@ pub enum Replay {
 pub struct Failure {
     pub violation: Violation,
     pub events: Vec<Event>,
-    pub final_state: Value,
+    /// The persisted state where the execution ended (`None`: it was not
+    /// built, e.g. for a deadlock).
+    pub final_state: Option<Value>,
     pub replay: Replay,
     /// The task-and-step schedule that replays it.
     pub schedule: StepSchedule,
@@ -127,7 +129,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn new(violation: Violation, mut events: Vec<Event>, final_state: Value, replay: Replay) -> Failure {
+    pub fn new(violation: Violation, mut events: Vec<Event>, final_state: Option<Value>, replay: Replay) -> Failure {
         // The counterexample ends at the step that broke the invariant.
         if let Some(step) = violation.step {
             events.truncate(step);
@@ -146,14 +148,13 @@ impl Failure {
             return self;
         }
         let found = self.preemptions;
-        let (events, violation) = steer::shrink(model, variant, &self.violation.invariant, self.events.clone());
-        match violation {
-            Some(violation) => {
-                let mut smaller = Failure::new(violation, events, self.final_state.clone(), self.replay.clone());
+        match steer::shrink(model, variant, &self.violation.invariant, self.events.clone()) {
+            Some(Outcome { events, final_state, violation: Some(violation), .. }) => {
+                let mut smaller = Failure::new(violation, events, final_state, self.replay.clone());
                 smaller.preemptions_found = found;
                 smaller
             }
-            None => self,
+            _ => self,
         }
     }
 }
@@ -294,7 +295,8 @@ pub fn stateful_outcomes(
 
 /// One end of an execution, as [`outcomes`] lists it.
 fn outcome_key(outcome: &Outcome) -> String {
-    format!("broken={:?} state={}", outcome.broken, outcome.final_state)
+    let state = outcome.final_state.as_ref().expect("enumerations keep final states");
+    format!("broken={:?} state={state}", outcome.broken)
 }
 
 /// Sleep sets (Godefroid 1996): the tasks asleep after `ran`, from those
@@ -329,7 +331,7 @@ fn verdict_for_panic(message: String, events: Vec<Event>, replay: Replay) -> Ver
             message: format!("every task is blocked: {message}"),
             step: None,
         };
-        Verdict::Violation(Box::new(Failure::new(violation, events, Value::Null, replay)))
+        Verdict::Violation(Box::new(Failure::new(violation, events, None, replay)))
     } else if message.contains("exceeded maximum number of threads")
         || message.contains("MAX_THREADS")
         || message.contains("threads.len() < self.max()")

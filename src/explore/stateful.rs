@@ -517,7 +517,7 @@ pub(super) fn outcomes(model: &Model, variant: &Variant, reduction: Reduction, l
         return Enumeration { ends: BTreeSet::new(), executions: 0, states: Some(0), cut: Some(reason) };
     }
     let mut ends = BTreeSet::new();
-    let searched = search(model, variant, reduction, limits, false, &mut |outcome| {
+    let searched = search(&model.keeping_final_states(), variant, reduction, limits, false, &mut |outcome| {
         ends.insert(super::outcome_key(outcome));
     });
     let cut = match searched.ended {

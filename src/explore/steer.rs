@@ -202,16 +202,12 @@ pub fn replay(model: &Model, variant: &Variant, schedule: &StepSchedule) -> Resu
 }
 
 /// Removes context switches from a failing schedule while the same
-/// invariant still fails; returns the smallest failing execution found.
-pub fn shrink(
-    model: &Model,
-    variant: &Variant,
-    invariant: &str,
-    events: Vec<Event>,
-) -> (Vec<Event>, Option<crate::execution::Violation>) {
+/// invariant still fails; returns the smallest failing execution found
+/// (`None`: none with fewer switches).
+pub fn shrink(model: &Model, variant: &Variant, invariant: &str, events: Vec<Event>) -> Option<Outcome> {
     const MAX_TRIES: usize = 200;
     let mut best = events;
-    let mut best_violation = None;
+    let mut smaller = None;
     let mut tries = 0;
     'improve: while tries < MAX_TRIES {
         let schedule = StepSchedule::of(&best);
@@ -228,10 +224,12 @@ pub fn shrink(
             candidate[i].1 += extra;
             tries += 1;
             let Ok(outcome) = steer(model, variant, &StepSchedule { segments: candidate }) else { continue };
-            let Some(violation) = outcome.violation.filter(|v| v.invariant == invariant) else { continue };
+            if outcome.violation.as_ref().is_none_or(|v| v.invariant != invariant) {
+                continue;
+            }
             if StepSchedule::of(&outcome.events).preemptions(&outcome.events) < current {
-                best = outcome.events;
-                best_violation = Some(violation);
+                best = outcome.events.clone();
+                smaller = Some(outcome);
                 continue 'improve;
             }
             if tries >= MAX_TRIES {
@@ -240,5 +238,5 @@ pub fn shrink(
         }
         break;
     }
-    (best, best_violation)
+    smaller
 }

@@ -285,8 +285,9 @@ pub fn trace_json(events: &[Event]) -> Value {
 }
 
 /// A failure as one JSON object: violation, schedule, preemptions, trace.
+/// A violation judged at the end carries the final state it was judged on.
 pub fn failure_json(failure: &Failure) -> Value {
-    json!({
+    let mut json = json!({
         "invariant": failure.violation.invariant,
         "message": failure.violation.message,
         "schedule": failure.schedule.to_string(),
@@ -294,5 +295,9 @@ pub fn failure_json(failure: &Failure) -> Value {
         "preemptions_before_shrinking": failure.preemptions_found,
         "found_by": found_by(failure),
         "trace": trace_json(&failure.events),
-    })
+    });
+    if let (None, Some(state)) = (failure.violation.step, &failure.final_state) {
+        json["final_state"] = state.clone();
+    }
+    json
 }

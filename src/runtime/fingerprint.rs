@@ -123,6 +123,18 @@ impl StateHasher {
     }
 }
 
+/// A serializer can write straight into a hasher.
+impl std::io::Write for StateHasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.bytes(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The fingerprint of one value.
 pub fn fingerprint(value: &(impl StateHash + ?Sized)) -> Fingerprint {
     let mut h = StateHasher::new();

@@ -198,6 +198,9 @@ pub enum Leave {
 struct State {
     /// Footprints are not recorded (a replay: the explorer knows its turns).
     replaying: bool,
+    /// Nobody will ask for a fingerprint: what tasks observe is not hashed
+    /// into their chains (an explorer that keeps no states).
+    unfingerprinted: bool,
     turn: Turn,
     current: Option<TaskId>,
     tasks: Vec<TaskSlot>,
@@ -213,7 +216,7 @@ struct State {
 
 impl State {
     fn observe(&mut self, what: Fingerprint) {
-        if let Some(t) = self.current {
+        if let Some(t) = self.current.filter(|_| !self.unfingerprinted) {
             let slot = &mut self.tasks[t];
             slot.chain = slot.chain.then(&what);
         }
@@ -277,7 +280,7 @@ impl Loop {
         if !s.replaying {
             s.turn.touch(Resource::Cell(cell), kind);
         }
-        if observes {
+        if observes && !s.unfingerprinted {
             let value = s.cells[cell].fingerprint();
             s.observe(fingerprint(&(cell as u64, value)));
         }
@@ -288,7 +291,20 @@ impl Loop {
 
     /// The running task learned `value` (a file's contents, the clock...).
     pub fn observe(&self, what: &(impl StateHash + ?Sized)) {
-        self.state().observe(fingerprint(what));
+        let mut s = self.state();
+        if !s.unfingerprinted {
+            s.observe(fingerprint(what));
+        }
+    }
+
+    /// No fingerprint will be asked for in this execution: tasks' chains
+    /// are not kept (observing costs a hash of what was observed).
+    pub fn unfingerprinted(&self) {
+        self.state().unfingerprinted = true;
+    }
+
+    pub fn is_fingerprinted(&self) -> bool {
+        !self.state().unfingerprinted
     }
 
     /// A cell changed outside [`Loop::access_cell`] (the disk's files).

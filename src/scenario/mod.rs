@@ -359,7 +359,8 @@ impl Loader<'_> {
             .map(|l| l.trim())
             .collect::<Vec<_>>()
             .join("\n");
-        let model = Model { name: name.clone(), system, compiled, semantics, invariants: checked };
+        let model =
+            Model { name: name.clone(), system, compiled, semantics, invariants: checked, keep_final_states: false };
         let mut explore = explore;
         if explore.explorer == ExplorerKind::Exhaustive
             && let Err(e) = self.fits_loom(&model, &expectations)

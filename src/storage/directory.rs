@@ -1,10 +1,9 @@
 //! A real directory, written so that a crash leaves every file old or new.
 
-use super::Disk;
+use super::{Contents, Disk};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Files under a root directory. `write` is crash-safe: the contents go to a
 /// fresh temp file in the same directory, are fsynced, renamed over the
@@ -28,21 +27,21 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 impl Disk for DirectoryDisk {
-    fn read(&self, path: &str) -> io::Result<Option<Arc<str>>> {
+    fn read(&self, path: &str) -> io::Result<Option<Contents>> {
         match fs::read_to_string(self.path(path)) {
-            Ok(s) => Ok(Some(s.into())),
+            Ok(s) => Ok(Some(Contents::text(s))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    fn write(&self, path: &str, contents: &str) -> io::Result<()> {
+    fn write(&self, path: &str, contents: Contents) -> io::Result<()> {
         let target = self.path(path);
         let dir = target.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&dir)?;
         // A unique temp name: two writers never share a temp file.
         let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir)?;
-        tmp.write_all(contents.as_bytes())?;
+        tmp.write_all(contents.as_text().as_bytes())?;
         tmp.as_file().sync_all()?;
         tmp.persist(&target).map_err(|e| e.error)?;
         sync_dir(&dir)
@@ -66,7 +65,7 @@ impl Disk for DirectoryDisk {
         }
     }
 
-    fn snapshot(&self) -> io::Result<Vec<(String, Arc<str>)>> {
+    fn snapshot(&self) -> io::Result<Vec<(String, Contents)>> {
         let mut out = Vec::new();
         let mut dirs = vec![self.root.clone()];
         while let Some(dir) = dirs.pop() {
@@ -77,7 +76,7 @@ impl Disk for DirectoryDisk {
                     dirs.push(path);
                 } else if !name.starts_with(".tmp-") {
                     let rel = path.strip_prefix(&self.root).unwrap_or(&path).to_string_lossy().into_owned();
-                    out.push((rel, fs::read_to_string(&path)?.into()));
+                    out.push((rel, Contents::text(fs::read_to_string(&path)?)));
                 }
             }
         }

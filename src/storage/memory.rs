@@ -1,40 +1,36 @@
 //! A disk inside the model: a map from path to contents.
 
-use super::Disk;
+use super::{Contents, Disk};
 use crate::platform::Platform;
-use crate::runtime::{AccessKind, CellKind, Fingerprint, Loop, Runtime, Shared, StateHash, StateHasher, fingerprint};
+use crate::runtime::{AccessKind, CellKind, Loop, Runtime, Shared, StateHash, StateHasher};
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 
-/// The files, each with the fingerprint of its path and contents, and the
-/// sum of those: the disk's part of a state's fingerprint, kept up to date
-/// write by write.
+/// The files by path. Their fingerprint is built only when a state's is
+/// asked for, from each contents' own (computed once per contents).
 #[derive(Default)]
 struct Files {
-    map: BTreeMap<String, (Arc<str>, Fingerprint)>,
-    sum: Fingerprint,
+    map: BTreeMap<String, Contents>,
 }
 
 impl Files {
-    fn insert(&mut self, path: String, contents: Arc<str>) {
-        let entry = fingerprint(&(path.as_str(), &*contents));
-        self.sum = self.sum.plus(entry);
-        if let Some((_, old)) = self.map.insert(path, (contents, entry)) {
-            self.sum = self.sum.minus(old);
-        }
+    fn insert(&mut self, path: String, contents: Contents) {
+        self.map.insert(path, contents);
     }
 
-    fn remove(&mut self, path: &str) -> Option<Arc<str>> {
-        let (contents, entry) = self.map.remove(path)?;
-        self.sum = self.sum.minus(entry);
-        Some(contents)
+    fn remove(&mut self, path: &str) -> Option<Contents> {
+        self.map.remove(path)
     }
 }
 
 impl StateHash for Files {
     fn state_hash(&self, h: &mut StateHasher) {
-        h.u128(self.sum.0);
+        h.u64(self.map.len() as u64);
+        for (path, contents) in &self.map {
+            h.str(path);
+            contents.state_hash(h);
+        }
     }
 }
 
@@ -67,15 +63,15 @@ impl<P: Platform> MemoryDisk<P> {
 }
 
 impl<P: Platform> Disk for MemoryDisk<P> {
-    fn read(&self, path: &str) -> io::Result<Option<Arc<str>>> {
+    fn read(&self, path: &str) -> io::Result<Option<Contents>> {
         self.touch(path, AccessKind::Read);
         let found = self.files.read(|f| f.map.get(path).cloned());
-        self.observe(&("read", path, found.as_ref().map(|(_, fp)| *fp)));
-        Ok(found.map(|(contents, _)| contents))
+        self.observe(&("read", path, found.as_ref()));
+        Ok(found)
     }
-    fn write(&self, path: &str, contents: &str) -> io::Result<()> {
+    fn write(&self, path: &str, contents: Contents) -> io::Result<()> {
         self.touch(path, AccessKind::Write);
-        self.files.with(|f| f.insert(path.to_string(), contents.into()));
+        self.files.with(|f| f.insert(path.to_string(), contents));
         Ok(())
     }
     fn rename(&self, from: &str, to: &str) -> io::Result<()> {
@@ -98,7 +94,7 @@ impl<P: Platform> Disk for MemoryDisk<P> {
         self.observe(&("removed", path, existed));
         Ok(existed)
     }
-    fn snapshot(&self) -> io::Result<Vec<(String, Arc<str>)>> {
-        Ok(self.files.read(|f| f.map.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect()))
+    fn snapshot(&self) -> io::Result<Vec<(String, Contents)>> {
+        Ok(self.files.read(|f| f.map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
     }
 }

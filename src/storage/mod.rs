@@ -5,10 +5,12 @@
 //! point under threads semantics) and [`DirectoryDisk`] is a real directory
 //! written crash-safely (temp file, fsync, rename, fsync of the directory).
 
+mod contents;
 mod directory;
 mod memory;
 mod table;
 
+pub use contents::{Contents, FileShape};
 pub use directory::DirectoryDisk;
 pub use memory::MemoryDisk;
 pub use table::Table;
@@ -22,16 +24,16 @@ use std::sync::Arc;
 /// A file system as the origins use it: whole-file reads, atomic replacement.
 pub trait Disk: Send + Sync {
     /// The file's contents, or `None` if it does not exist.
-    fn read(&self, path: &str) -> io::Result<Option<Arc<str>>>;
+    fn read(&self, path: &str) -> io::Result<Option<Contents>>;
     /// Replaces the file atomically (write a temp file, then rename).
-    fn write(&self, path: &str, contents: &str) -> io::Result<()>;
+    fn write(&self, path: &str, contents: Contents) -> io::Result<()>;
     /// Renames `from` over `to` atomically (for models that split a write
     /// into its temp-file write and its rename).
     fn rename(&self, from: &str, to: &str) -> io::Result<()>;
     /// Deletes the file; `false` if it did not exist.
     fn remove(&self, path: &str) -> io::Result<bool>;
     /// Every file, sorted by path (for final-state reports).
-    fn snapshot(&self) -> io::Result<Vec<(String, Arc<str>)>>;
+    fn snapshot(&self) -> io::Result<Vec<(String, Contents)>>;
 }
 
 /// A [`Disk`] seen from a task: awaits, performs, records.
@@ -54,7 +56,7 @@ impl Files {
         cx: &mut Cx<'_, P>,
         func: &'static str,
         path: &str,
-    ) -> io::Result<(usize, Option<Arc<str>>)> {
+    ) -> io::Result<(usize, Option<Contents>)> {
         cx.await_point();
         let value = self.disk.read(path)?;
         let step = cx.record(func, Effect::Read { res: path.into(), value: value.clone() });
@@ -62,18 +64,20 @@ impl Files {
     }
 
     /// `await atomicWrite(path, contents)`: the temp file is written during
-    /// the await and renamed over `path` when the task resumes.
+    /// the await and renamed over `path` when the task resumes. `contents`:
+    /// text, or a value of a file shape (`Contents::of`).
     pub fn write<P: Platform>(
         &self,
         cx: &mut Cx<'_, P>,
         func: &'static str,
         path: &str,
-        contents: &str,
+        contents: impl Into<Contents>,
         meta: serde_json::Value,
     ) -> io::Result<usize> {
         cx.await_point();
-        self.disk.write(path, contents)?;
-        Ok(cx.record(func, Effect::Wrote { res: path.into(), value: contents.into(), meta }))
+        let value = contents.into();
+        self.disk.write(path, value.clone())?;
+        Ok(cx.record(func, Effect::Wrote { res: path.into(), value, meta }))
     }
 
     /// `await fsp.rename(from, to)`: the rename lands when the task resumes.

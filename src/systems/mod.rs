@@ -14,7 +14,7 @@ pub mod plan;
 pub mod runs;
 
 pub use args::{Args, FieldError};
-pub use monitor::Monitor;
+pub use monitor::{FinalState, Monitor};
 
 use crate::platform::{Loom, Platform, Shuttle, Std};
 use crate::runtime::{Cx, Runtime};

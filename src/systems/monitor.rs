@@ -16,6 +16,31 @@
 use crate::history::Event;
 use crate::runtime::StateHasher;
 use serde_json::Value;
+use std::cell::OnceCell;
+
+/// The persisted state at the end of an execution, built the first time a
+/// monitor (or a report) asks for it: most executions never need it.
+pub struct FinalState<'a> {
+    build: &'a dyn Fn() -> Value,
+    value: OnceCell<Value>,
+}
+
+impl<'a> FinalState<'a> {
+    pub fn new(build: &'a dyn Fn() -> Value) -> Self {
+        FinalState { build, value: OnceCell::new() }
+    }
+
+    /// The state (built now if nobody asked before).
+    pub fn get(&self) -> &Value {
+        self.value.get_or_init(self.build)
+    }
+
+    /// The state, built or not yet.
+    pub fn into_value(self) -> Value {
+        let FinalState { build, value } = self;
+        value.into_inner().unwrap_or_else(build)
+    }
+}
 
 pub trait Monitor: Send + MonitorClone {
     /// Sees one event as it is recorded: `Some(message)` when the invariant
@@ -25,7 +50,7 @@ pub trait Monitor: Send + MonitorClone {
     /// Judges the end of an execution that ran to completion. `events` (the
     /// whole history) may be used to explain, never to decide: the verdict
     /// depends on the monitor's state and `final_state` only.
-    fn at_end(&mut self, _events: &[Event], _final_state: &Value) -> Option<String> {
+    fn at_end(&mut self, _events: &[Event], _final_state: &FinalState) -> Option<String> {
         None
     }
 
@@ -56,7 +81,7 @@ impl Monitor for Unknown {
     fn observe(&mut self, _: &Event) -> Option<String> {
         None
     }
-    fn at_end(&mut self, _: &[Event], _: &Value) -> Option<String> {
+    fn at_end(&mut self, _: &[Event], _: &FinalState) -> Option<String> {
         Some(format!("unknown invariant {:?}", self.0))
     }
     fn state_hash(&self, _: &mut StateHasher) {}

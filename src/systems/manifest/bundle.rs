@@ -7,6 +7,7 @@
 //! from (its own last). The invariants use it as the version's lineage: a
 //! write that kept an external update has that update's etag in its history.
 
+use crate::storage::{Contents, FileShape};
 use serde::{Deserialize, Serialize};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -180,11 +181,15 @@ pub fn make_etag(generation: u64, writer: &str, salt: usize) -> String {
     format!("g{generation}-{:08x}", (hash ^ (hash >> 32)) as u32)
 }
 
-/// Pretty JSON like `JSON.stringify(x, null, 2)`.
-pub fn to_json(manifest: &Manifest) -> String {
-    serde_json::to_string_pretty(manifest).expect("manifest serializes")
+/// Rendered as pretty JSON, like `JSON.stringify(x, null, 2)`.
+impl FileShape for Manifest {}
+
+/// `manifest.json` holding `manifest`.
+pub fn manifest_contents(manifest: &Manifest) -> Contents {
+    Contents::of(manifest.clone())
 }
 
-pub fn parse(text: &str) -> Option<Manifest> {
-    serde_json::from_str(text).ok()
+/// The manifest a `manifest.json` holds, if it holds one.
+pub fn parse(contents: &Contents) -> Option<Manifest> {
+    contents.parse().ok()
 }

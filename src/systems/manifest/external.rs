@@ -3,11 +3,12 @@
 //! editing `plan.md`. They replace the file directly, under no lock the
 //! service knows of; the service's watcher then gets a change event.
 
-use super::bundle::{BundleFile, Manifest, OTHER_RUN_ID, make_etag, parse, to_json};
+use super::bundle::{BundleFile, Manifest, OTHER_RUN_ID, make_etag, manifest_contents, parse};
 use super::orchestration_service::RunRuntime;
 use crate::history::Effect;
 use crate::platform::Platform;
 use crate::runtime::Cx;
+use crate::storage::Contents;
 use serde_json::json;
 
 /// The `serverGeneration` an external manifest write carries.
@@ -108,23 +109,24 @@ pub fn external_write<P: Platform>(rt: &RunRuntime<P>, cx: &mut Cx<'_, P>, chang
     };
     let (text, meta) = match change.file {
         BundleFile::Manifest => {
-            let Some(current) = current.as_deref().and_then(parse) else {
+            let Some(current) = current.as_ref().and_then(parse) else {
                 cx.record("externalWrite", Effect::Threw { error: "no manifest.json to change".into() });
                 return;
             };
             let next = external_manifest(&current, change, &writer, salt, rt.now());
             let meta = json!({ "external": true, "generation": next.server_generation, "etag": next.etag });
-            (to_json(&next), meta)
+            (manifest_contents(&next), meta)
         }
         BundleFile::Plan => {
-            (external_plan(current.as_deref().unwrap_or(""), &writer, salt), json!({ "external": true }))
+            let text = external_plan(current.as_ref().map_or("", |c| c.as_text()), &writer, salt);
+            (Contents::text(text), json!({ "external": true }))
         }
     };
-    if let Err(e) = disk.write(path, &text) {
+    if let Err(e) = disk.write(path, text.clone()) {
         cx.record("externalWrite", Effect::Threw { error: e.to_string() });
         return;
     }
-    cx.record("externalWrite", Effect::Wrote { res: path.into(), value: text.into(), meta });
+    cx.record("externalWrite", Effect::Wrote { res: path.into(), value: text, meta });
     if change.watched {
         rt.debounced_reload(cx, change.file);
     }

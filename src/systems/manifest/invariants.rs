@@ -10,7 +10,7 @@ use super::Setup;
 use super::bundle::{BundleFile, MANIFEST_FILE, Manifest, parse};
 use crate::history::{Effect, Event};
 use crate::runtime::{StateHash, StateHasher};
-use crate::systems::monitor::{Monitor, Unknown};
+use crate::systems::monitor::{FinalState, Monitor, Unknown};
 use serde_json::Value;
 
 pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
@@ -244,8 +244,8 @@ impl Monitor for CacheCatchesUp {
         None
     }
 
-    fn at_end(&mut self, events: &[Event], final_state: &Value) -> Option<String> {
-        cache_catches_up(&self.setup, events, final_state)
+    fn at_end(&mut self, events: &[Event], final_state: &FinalState) -> Option<String> {
+        cache_catches_up(&self.setup, events, final_state.get())
     }
 
     fn state_hash(&self, _: &mut StateHasher) {}

@@ -22,12 +22,12 @@ pub use external::{ExternalChange, GenerationChoice, TaskChange};
 
 use crate::platform::Platform;
 use crate::runtime::{Cx, FifoMutex, Flag, Runtime, Shared};
-use crate::storage::{Disk, Files};
+use crate::storage::{Contents, Disk, Files};
 use crate::systems::args::{Fields, PathSeg, check_unique, describe};
 use crate::systems::{
     ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World, disk_state,
 };
-use bundle::{GEN_FILE, MANIFEST_FILE, PLAN_FILE, TASK_STATUSES, make_etag, to_json};
+use bundle::{GEN_FILE, MANIFEST_FILE, PLAN_FILE, TASK_STATUSES, make_etag, manifest_contents};
 use orchestration_service::{Cached, Change, Config, RunRuntime, Timer, Timers};
 use serde_json::{Value, json};
 use std::fmt;
@@ -605,9 +605,9 @@ impl ModelSystem for ManifestSystem {
         variant: &Variant,
     ) -> ManifestWorld<P> {
         let initial = setup.initial();
-        disk.write(MANIFEST_FILE, &to_json(&initial.disk)).expect("initial manifest.json");
-        disk.write(PLAN_FILE, &initial.disk_plan).expect("initial plan.md");
-        disk.write(GEN_FILE, &initial.disk.server_generation.to_string()).expect("initial .gen");
+        disk.write(MANIFEST_FILE, manifest_contents(&initial.disk)).expect("initial manifest.json");
+        disk.write(PLAN_FILE, Contents::text(initial.disk_plan.as_str())).expect("initial plan.md");
+        disk.write(GEN_FILE, Contents::text(initial.disk.server_generation.to_string())).expect("initial .gen");
         let config = Config {
             persist_check: match variant.choice("persist_check") {
                 "etag-only" => PersistCheck::EtagOnly,
@@ -664,7 +664,7 @@ impl<P: Platform> ManifestWorld<P> {
             IfMatch::Cached => self.run.manifest.with(|m| m.as_ref().map(|c| c.manifest.etag.clone())),
             IfMatch::Initial => None,
             IfMatch::Disk => match self.run.files.read(cx, "readBundleFile", MANIFEST_FILE) {
-                Ok((_, Some(text))) => bundle::parse(&text).map(|m| m.etag),
+                Ok((_, Some(contents))) => bundle::parse(&contents).map(|m| m.etag),
                 _ => None,
             },
         };

@@ -10,12 +10,12 @@
 //! the `beforeCommit` re-check and the rename are separate awaits, so a write
 //! of another process can land between them.
 
-use super::bundle::{BundleFile, GEN_FILE, MANIFEST_FILE, MANIFEST_TMP, Manifest, make_etag, parse, to_json};
+use super::bundle::{BundleFile, GEN_FILE, MANIFEST_FILE, MANIFEST_TMP, Manifest, make_etag, manifest_contents, parse};
 use super::{DebounceTimer, PersistCheck, WatcherReload};
 use crate::history::Effect;
 use crate::platform::Platform;
 use crate::runtime::{Cx, FifoMutex, Flag, Shared, StateHash, StateHasher, hash_as_json};
-use crate::storage::Files;
+use crate::storage::{Contents, Files};
 use serde_json::{Value, json};
 
 /// The code choices and constants this execution runs with.
@@ -414,14 +414,14 @@ impl<P: Platform> RunRuntime<P> {
             "generation": next.server_generation,
             "etag": next.etag,
         });
-        let step = match self.atomic_write(cx, &to_json(&next), meta, check.as_ref()) {
+        let step = match self.atomic_write(cx, manifest_contents(&next), meta, check.as_ref()) {
             Ok(step) => step,
             Err(e) => {
                 self.recent_self_write_until.set(0);
                 return Err(e);
             }
         };
-        self.files.write(cx, "writeServerGeneration", GEN_FILE, &next.server_generation.to_string(), json!({}))?;
+        self.files.write(cx, "writeServerGeneration", GEN_FILE, next.server_generation.to_string(), json!({}))?;
         self.manifest.set(Some(Cached { manifest: next, at: Some(step) }));
         Ok(step)
     }
@@ -431,11 +431,11 @@ impl<P: Platform> RunRuntime<P> {
     fn atomic_write(
         &self,
         cx: &mut Cx<'_, P>,
-        json: &str,
+        contents: Contents,
         meta: Value,
         check: Option<&(u64, Option<String>)>,
     ) -> Result<usize, Thrown> {
-        self.files.write(cx, "atomicWrite", MANIFEST_TMP, json, json!({}))?;
+        self.files.write(cx, "atomicWrite", MANIFEST_TMP, contents, json!({}))?;
         if let Some((generation, etag)) = check
             && let Err(e) = self.reject_if_disk_advanced(cx, "beforeCommit", *generation, etag.as_deref())
         {

@@ -2,6 +2,7 @@
 //! origin's files: `plan.json` (`PlanSpec`), `jobs.json` (`JobState`) and
 //! `reports/<jobId>.json` (`AgentReport`).
 
+use crate::storage::{Contents, FileShape};
 use serde::{Deserialize, Serialize};
 
 pub const PLAN_FILE: &str = "plan.json";
@@ -140,8 +141,18 @@ pub struct AgentReport {
 }
 
 /// Pretty JSON like `JSON.stringify(x, null, 2)`.
-pub fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value).expect("plan shapes serialize")
+impl FileShape for PlanSpec {}
+impl FileShape for JobState {}
+impl FileShape for AgentReport {}
+
+/// `plan.json` as `savePlan` writes `plan`: what it holds on disk, without
+/// the model's own notes on the snapshot (`read_at`, `touched_jobs`), which
+/// JSON would drop too.
+pub fn plan_contents(plan: &PlanSpec) -> Contents {
+    let mut on_disk = plan.clone();
+    on_disk.read_at = None;
+    on_disk.touched_jobs.clear();
+    Contents::of(on_disk)
 }
 
 /// A logical timestamp (the step count), so executions stay deterministic.

@@ -5,7 +5,8 @@ use super::Setup;
 use super::files::{PLAN_FILE, PlanSpec};
 use crate::history::{Effect, Event};
 use crate::runtime::{StateHash, StateHasher};
-use crate::systems::monitor::{Monitor, Unknown};
+use crate::storage::Contents;
+use crate::systems::monitor::{FinalState, Monitor, Unknown};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,10 +21,10 @@ pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
     }
 }
 
-/// A `plan.json` write, parsed, with its meta.
-fn plan_write(e: &Event) -> Option<(Option<PlanSpec>, &Value)> {
+/// A `plan.json` write: what it wrote, and its meta.
+fn plan_write(e: &Event) -> Option<(&Contents, &Value)> {
     match &e.effect {
-        Effect::Wrote { res, value, meta } if &**res == PLAN_FILE => Some((serde_json::from_str(value).ok(), meta)),
+        Effect::Wrote { res, value, meta } if &**res == PLAN_FILE => Some((value, meta)),
         _ => None,
     }
 }
@@ -67,26 +68,27 @@ impl Monitor for NoLostJobUpdate {
         if is_plan_removal(e) {
             self.disk = None;
         }
-        let (Some(new), meta) = plan_write(e)? else { return None };
+        let (contents, meta) = plan_write(e)?;
+        // Each job's status, in the plan's order (none if it is no plan).
+        let new: Vec<(String, String)> =
+            contents.with(|p: &PlanSpec| p.jobs.iter().map(|j| (j.name.clone(), j.status.clone())).collect())?;
         let targets: Vec<&str> = meta
             .get("targets")
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
         if let Some(old) = &self.disk {
-            for job in &new.jobs {
-                let Some(before) = old.get(&job.name) else { continue };
-                if *before != job.status && !targets.contains(&job.name.as_str()) {
-                    let committed = match self.last_set.get(&job.name) {
-                        Some((step, by)) => format!("{by} committed {}={before} at step {step}", job.name),
-                        None => format!("{} was {before} since the start", job.name),
+            for (name, status) in &new {
+                let Some(before) = old.get(name) else { continue };
+                if before != status && !targets.contains(&name.as_str()) {
+                    let committed = match self.last_set.get(name) {
+                        Some((step, by)) => format!("{by} committed {name}={before} at step {step}"),
+                        None => format!("{name} was {before} since the start"),
                     };
                     return Some(format!(
-                        "{committed}; step {} {} wrote {}={}{}, reverting it",
+                        "{committed}; step {} {} wrote {name}={status}{}, reverting it",
                         e.step,
                         who(e),
-                        job.name,
-                        job.status,
                         basis(meta)
                     ));
                 }
@@ -95,7 +97,7 @@ impl Monitor for NoLostJobUpdate {
         for t in targets {
             self.last_set.insert(t.to_string(), (e.step, who(e)));
         }
-        self.disk = Some(statuses(&new));
+        self.disk = Some(new.into_iter().collect());
         None
     }
 
@@ -110,16 +112,11 @@ struct CheckpointImpliesPaused;
 
 impl Monitor for CheckpointImpliesPaused {
     fn observe(&mut self, e: &Event) -> Option<String> {
-        let (Some(plan), meta) = plan_write(e)? else { return None };
-        let checkpoint = plan.checkpoint.as_deref()?;
-        (plan.status != "paused").then(|| {
-            format!(
-                "step {} {} wrote status={} while checkpoint={checkpoint}{}",
-                e.step,
-                who(e),
-                plan.status,
-                basis(meta)
-            )
+        let (contents, meta) = plan_write(e)?;
+        let (status, checkpoint) = contents.with(|p: &PlanSpec| (p.status.clone(), p.checkpoint.clone()))?;
+        let checkpoint = checkpoint?;
+        (status != "paused").then(|| {
+            format!("step {} {} wrote status={status} while checkpoint={checkpoint}{}", e.step, who(e), basis(meta))
         })
     }
 
@@ -173,7 +170,7 @@ impl Monitor for EveryTriggerSeen {
         None
     }
 
-    fn at_end(&mut self, _: &[Event], _: &Value) -> Option<String> {
+    fn at_end(&mut self, _: &[Event], _: &FinalState) -> Option<String> {
         let (name, t) = self.unseen.iter().min_by_key(|(_, t)| t.step)?;
         Some(format!(
             "{} triggered reconcile at step {} ({}){}, and no reconcile pass of orchestrator {name} started after it",
@@ -195,8 +192,8 @@ impl Monitor for NoJobStuckRunning {
         None
     }
 
-    fn at_end(&mut self, events: &[Event], final_state: &Value) -> Option<String> {
-        let files = final_state.get("files")?;
+    fn at_end(&mut self, events: &[Event], final_state: &FinalState) -> Option<String> {
+        let files = final_state.get().get("files")?;
         let plan: PlanSpec = serde_json::from_value(files.get(PLAN_FILE)?.clone()).ok()?;
         let jobs = files.get("jobs.json")?.get("jobs")?.as_array()?;
         for entry in jobs {

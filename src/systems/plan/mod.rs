@@ -14,7 +14,7 @@ pub use files::{JobSpec, JobState, PlanSpec};
 
 use crate::platform::Platform;
 use crate::runtime::{Cx, FifoMutex, Flag, Runtime, Shared};
-use crate::storage::{Disk, Files};
+use crate::storage::{Contents, Disk, Files};
 use crate::systems::args::{Fields, PathSeg};
 use crate::systems::{
     ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World, disk_state,
@@ -557,9 +557,9 @@ impl ModelSystem for PlanSystem {
         variant: &Variant,
     ) -> PlanWorld<P> {
         if let Some(plan) = setup.initial_plan() {
-            disk.write(files::PLAN_FILE, &files::to_json(&plan)).expect("initial plan.json");
+            disk.write(files::PLAN_FILE, files::plan_contents(&plan)).expect("initial plan.json");
         }
-        disk.write(files::JOBS_FILE, &files::to_json(&setup.initial_job_state())).expect("initial jobs.json");
+        disk.write(files::JOBS_FILE, Contents::of(setup.initial_job_state())).expect("initial jobs.json");
         for job in &setup.jobs {
             if let Some(status) = &job.report {
                 let report = files::AgentReport {
@@ -569,7 +569,7 @@ impl ModelSystem for PlanSystem {
                     message: String::new(),
                     timestamp: files::timestamp(0),
                 };
-                disk.write(&files::report_file(&report.job_id), &files::to_json(&report)).expect("initial report");
+                disk.write(&files::report_file(&report.job_id), Contents::of(report)).expect("initial report");
             }
         }
         let config = Config {

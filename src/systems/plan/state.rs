@@ -7,11 +7,13 @@
 //! into the write that follows it.
 
 use super::files::{
-    AgentReport, CheckpointContext, JOBS_FILE, Job, JobState, PLAN_FILE, PlanSpec, report_file, timestamp, to_json,
+    AgentReport, CheckpointContext, JOBS_FILE, Job, JobState, PLAN_FILE, PlanSpec, plan_contents, report_file,
+    timestamp,
 };
 use crate::history::Effect;
 use crate::platform::Platform;
 use crate::runtime::{Cx, FifoMutex, Ticket};
+use crate::storage::Contents;
 use crate::storage::Files;
 use serde_json::json;
 
@@ -94,9 +96,9 @@ pub struct PlanStore<P: Platform> {
 impl<P: Platform> PlanStore<P> {
     /// `loadPlan()`: no lock; returns a snapshot.
     pub fn load_plan(&self, cx: &mut Cx<'_, P>) -> Result<Option<PlanSpec>> {
-        let (step, text) = self.files.read(cx, "loadPlan", PLAN_FILE)?;
-        let Some(text) = text else { return Ok(None) };
-        let mut plan: PlanSpec = serde_json::from_str(&text).map_err(|e| Thrown(format!("plan.json: {e}")))?;
+        let (step, contents) = self.files.read(cx, "loadPlan", PLAN_FILE)?;
+        let Some(contents) = contents else { return Ok(None) };
+        let mut plan: PlanSpec = contents.parse().map_err(|e| Thrown(format!("plan.json: {e}")))?;
         plan.read_at = Some(step);
         Ok(Some(plan))
     }
@@ -105,7 +107,7 @@ impl<P: Platform> PlanStore<P> {
         let meta = json!({ "targets": targets, "basis": plan.read_at });
         let mut plan = plan.clone();
         plan.gh_authenticated = Some(true); // `await validateGhAuth()`, merged into the write's await
-        Ok(self.files.write(cx, func, PLAN_FILE, &to_json(&plan), meta)?)
+        Ok(self.files.write(cx, func, PLAN_FILE, plan_contents(&plan), meta)?)
     }
 
     /// `savePlan(plan)`: writes the caller's whole object, `jobs[]` included.
@@ -196,10 +198,10 @@ pub struct JobStore<P: Platform> {
 impl<P: Platform> JobStore<P> {
     /// `loadJobState()`: no lock.
     pub fn load_job_state(&self, cx: &mut Cx<'_, P>) -> Result<JobState> {
-        let (_, text) = self.files.read(cx, "loadJobState", JOBS_FILE)?;
-        match text {
+        let (_, contents) = self.files.read(cx, "loadJobState", JOBS_FILE)?;
+        match contents {
             None => Ok(JobState { version: 2, jobs: Vec::new(), updated_at: timestamp(0) }),
-            Some(t) => serde_json::from_str(&t).map_err(|e| Thrown(format!("jobs.json: {e}"))),
+            Some(c) => c.parse().map_err(|e| Thrown(format!("jobs.json: {e}"))),
         }
     }
 
@@ -214,7 +216,7 @@ impl<P: Platform> JobStore<P> {
             let mut state = self.load_job_state(cx)?;
             f(&mut state, cx.now());
             state.updated_at = timestamp(cx.now());
-            self.files.write(cx, func, JOBS_FILE, &to_json(&state), json!({}))?;
+            self.files.write(cx, func, JOBS_FILE, Contents::of(state), json!({}))?;
             Ok(())
         })
     }
@@ -246,16 +248,16 @@ impl<P: Platform> JobStore<P> {
 
     /// `readReport(jobId)`.
     pub fn read_report(&self, cx: &mut Cx<'_, P>, job_id: &str) -> Result<Option<AgentReport>> {
-        let (_, text) = self.files.read(cx, "readReport", &report_file(job_id))?;
-        match text {
+        let (_, contents) = self.files.read(cx, "readReport", &report_file(job_id))?;
+        match contents {
             None => Ok(None),
-            Some(t) => serde_json::from_str(&t).map(Some).map_err(|e| Thrown(format!("report: {e}"))),
+            Some(c) => c.parse().map(Some).map_err(|e| Thrown(format!("report: {e}"))),
         }
     }
 
     /// `writeReport(report)`: tmp + rename, no lock (another process).
     pub fn write_report(&self, cx: &mut Cx<'_, P>, report: &AgentReport) -> Result<()> {
-        self.files.write(cx, "writeReport", &report_file(&report.job_id), &to_json(report), json!({}))?;
+        self.files.write(cx, "writeReport", &report_file(&report.job_id), Contents::of(report.clone()), json!({}))?;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 //! outcomes.
 
 use super::Setup;
+use super::workflows::{RunRow, stamp};
 use crate::history::{Effect, Event};
 use crate::runtime::{StateHash, StateHasher};
 use crate::systems::monitor::{Monitor, Unknown};
@@ -92,19 +93,25 @@ impl Monitor for SingleOwner {
 /// A row's lifecycle fields as a write left them.
 #[derive(Clone)]
 struct Life {
-    status: String,
-    completed_at: Value,
+    status: &'static str,
+    completed_at: Option<u64>,
     /// Note: since when, and by whom, it has had this status.
     since: Option<(usize, String)>,
 }
 
-fn row_written(e: &Event) -> Option<(&str, Value)> {
+/// The row a write left (rows are written as values: no JSON in between).
+fn row_written(e: &Event) -> Option<(&str, &RunRow)> {
     match &e.effect {
-        Effect::Wrote { res, value, .. } => {
-            let id = res.strip_prefix("run:")?;
-            Some((id, serde_json::from_str(value).ok()?))
-        }
+        Effect::Wrote { res, value, .. } => Some((res.strip_prefix("run:")?, value.value::<RunRow>()?)),
         _ => None,
+    }
+}
+
+/// A completed_at as the row's JSON shows it.
+fn shown(completed_at: Option<u64>) -> String {
+    match completed_at {
+        Some(t) => format!("\"{}\"", stamp(t)),
+        None => "null".into(),
     }
 }
 
@@ -119,12 +126,7 @@ impl TerminalIsFinal {
         let rows = setup
             .initial_rows()
             .into_iter()
-            .map(|r| {
-                let json = serde_json::to_value(&r).unwrap_or(Value::Null);
-                let life =
-                    Life { status: r.status.to_string(), completed_at: json["completed_at"].clone(), since: None };
-                (r.id, life)
-            })
+            .map(|r| (r.id, Life { status: r.status, completed_at: r.completed_at, since: None }))
             .collect();
         TerminalIsFinal { rows }
     }
@@ -133,8 +135,7 @@ impl TerminalIsFinal {
 impl Monitor for TerminalIsFinal {
     fn observe(&mut self, e: &Event) -> Option<String> {
         let (id, row) = row_written(e)?;
-        let status = row["status"].as_str().unwrap_or("").to_string();
-        let completed_at = row["completed_at"].clone();
+        let (status, completed_at) = (row.status, row.completed_at);
         if let Some(old) = self.rows.get(id)
             && (old.status == "completed" || old.status == "cancelled")
             && (old.status != status || old.completed_at != completed_at)
@@ -146,7 +147,7 @@ impl Monitor for TerminalIsFinal {
             let change = if old.status != status {
                 format!("changed its status {}→{status}", old.status)
             } else {
-                format!("re-stamped its completed_at {}→{}", old.completed_at, completed_at)
+                format!("re-stamped its completed_at {}→{}", shown(old.completed_at), shown(completed_at))
             };
             return Some(format!("{became}; step {} {} {change}", e.step, who(e)));
         }
@@ -182,8 +183,7 @@ impl Monitor for CancelIsTruthful {
             self.missed.insert((e.task.to_string(), text(d, "res").to_string()), (e.step, text(d, "status").into()));
         }
         if let Some((id, row)) = row_written(e) {
-            let status = row["status"].as_str().unwrap_or("").to_string();
-            self.written.insert((id.to_string(), status), (who(e), e.step));
+            self.written.insert((id.to_string(), row.status.to_string()), (who(e), e.step));
         }
         let data = e.note("cancel-result")?;
         let reported = data.get("reported").and_then(Value::as_bool).unwrap_or(false);

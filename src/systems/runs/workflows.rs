@@ -11,6 +11,7 @@ use crate::history::Effect;
 use crate::platform::Platform;
 use crate::runtime::{Cx, Shared};
 use crate::storage::Table;
+use crate::storage::{Contents, FileShape};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -69,6 +70,14 @@ crate::state_hash_fields!(RunRow {
     last_activity_at,
     metadata,
 });
+
+/// A row as the history keeps it: the row itself, rendered as compact JSON
+/// for reports.
+impl FileShape for RunRow {
+    fn render(&self) -> String {
+        self.to_json()
+    }
+}
 
 impl RunRow {
     pub fn to_json(&self) -> String {
@@ -172,12 +181,12 @@ impl<P: Platform> Db<P> {
     }
 
     fn read(cx: &Cx<'_, P>, func: &'static str, id: &str, row: Option<&RunRow>) -> usize {
-        cx.record(func, Effect::Read { res: res(id), value: row.map(|r| r.to_json().into()) })
+        cx.record(func, Effect::Read { res: res(id), value: row.map(|r| Contents::of(r.clone())) })
     }
 
     fn wrote(cx: &Cx<'_, P>, func: &'static str, row: &RunRow, sql: &str, change: String) -> usize {
         let meta = json!({ "sql": sql, "rows": 1, "change": change });
-        cx.record(func, Effect::Wrote { res: res(&row.id), value: row.to_json().into(), meta })
+        cx.record(func, Effect::Wrote { res: res(&row.id), value: Contents::of(row.clone()), meta })
     }
 
     fn zero_rows(cx: &Cx<'_, P>, func: &'static str, id: &str, sql: &str, found: Option<&RunRow>) -> usize {
@@ -237,7 +246,7 @@ impl<P: Platform> Db<P> {
 
     /// Records a multi-row SELECT: which rows it returned.
     fn read_many(cx: &Cx<'_, P>, func: &'static str, query: String, found: Option<&RunRow>) {
-        cx.record(func, Effect::Read { res: query.into(), value: found.map(|r| r.to_json().into()) });
+        cx.record(func, Effect::Read { res: query.into(), value: found.map(|r| Contents::of(r.clone())) });
     }
 
     /// `findResumableRun(workflowName, workingPath)`: the resumable clause,
