@@ -118,7 +118,8 @@ fn parse_variant(scenario: &Scenario, text: &str) -> Result<Variant, String> {
 
 fn check(args: CheckArgs) -> Result<u8, String> {
     let scenarios = load_all(args.paths.clone())?;
-    let limits = Limits { max_time: Duration::from_secs(args.max_time) };
+    let limits =
+        Limits { max_states: args.max_states.map(|n| n as usize), ..Limits::time(Duration::from_secs(args.max_time)) };
     let bound = match args.bound.as_deref() {
         None => None,
         Some("none") => Some(None),

@@ -11,7 +11,7 @@ use racecheck::explore::{Explorer, Limits, Reduction, Verdict, explore, outcomes
 use racecheck::platform::Platform;
 use racecheck::runtime::{Cx, Runtime, Semantics, StateParts, Symmetry};
 use racecheck::scenario;
-use racecheck::storage::{Disk, Files};
+use racecheck::storage::{Contents, Disk, Files};
 use racecheck::systems::{
     Args, DynSystem, FieldError, ModelSystem, Monitor, OpSpec, SystemSpec, Variant, World, disk_state,
 };
@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 fn limit() -> Limits {
-    Limits { max_time: Duration::from_secs(60) }
+    Limits::time(Duration::from_secs(60))
 }
 
 fn shipped(file: &str, variant: &str) -> (Model, Variant) {
@@ -139,6 +139,9 @@ impl ModelSystem for Hidden {
     }
     fn parse_op(&self, _: &(), _: &str, _: &Args) -> Result<MarkAndReport, FieldError> {
         Ok(MarkAndReport)
+    }
+    fn initial_files(&self, _: &()) -> Vec<(String, Contents)> {
+        Vec::new()
     }
     fn build<P: Platform>(&self, _: &Arc<Runtime<P>>, disk: Arc<dyn Disk>, _: &(), _: &Variant) -> HiddenWorld {
         if RESET.load(Ordering::SeqCst) {

@@ -457,7 +457,7 @@ fn measure_buggy(
     plan: &Plan,
     tally: &mut Tally,
 ) -> Buggy {
-    let limits = Limits { max_time: plan.cap };
+    let limits = Limits::time(plan.cap);
     let (model, variant) = (&scenario.model, &expectation.variant);
     let mut sampling = Vec::new();
     let mut explorers: Vec<Box<dyn Fn(u64) -> Explorer>> =
@@ -551,7 +551,7 @@ fn event_loop_search(
 }
 
 fn measure_fixed(scenario: &Scenario, expectation: &Expectation, plan: &Plan, tally: &mut Tally) -> Fixed {
-    let limits = Limits { max_time: plan.cap };
+    let limits = Limits::time(plan.cap);
     let proofs = plan
         .proof_bounds
         .iter()
@@ -590,7 +590,7 @@ pub fn compare(scenario: &Scenario, plan: &Plan) -> Result<Baseline, String> {
     use baseline::CheckpointWrite::{FieldsOnly, WholePlan};
     let fixed = expectation_with(scenario, "fields-only")?;
     expectation_with(scenario, "whole-plan")?;
-    let limits = Limits { max_time: plan.cap };
+    let limits = Limits::time(plan.cap);
     let mut comparisons = Vec::new();
     let mut compare_one = |measurement: String, bare: baseline::BareRun, explorer: Explorer| {
         let report = explore(&scenario.model, &fixed.variant, &explorer, &limits);

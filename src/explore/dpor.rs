@@ -291,9 +291,7 @@ pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> (Verdict
             verdict_for_panic(message, searched.history.events(), Replay::Reduced { execution: executions })
         }
         (None, None) if searched.finished => Verdict::Proved { bound: None },
-        (None, None) => Verdict::Incomplete {
-            reason: format!("time limit of {:?} reached after {executions} executions", limits.max_time),
-        },
+        (None, None) => Verdict::Incomplete { reason: limits.cut_reason(executions, None) },
     };
     (verdict, executions)
 }

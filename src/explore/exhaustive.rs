@@ -69,7 +69,7 @@ pub(super) fn run(model: &Model, variant: &Variant, bound: Option<usize>, limits
     let mut total = 0;
     for step in deepening(bound) {
         let remaining = limits.max_time.saturating_sub(start.elapsed());
-        let (verdict, executions) = run_bound(model, variant, step, &Limits { max_time: remaining });
+        let (verdict, executions) = run_bound(model, variant, step, &Limits::time(remaining));
         total += executions;
         match verdict {
             Verdict::Proved { .. } => continue,
@@ -168,9 +168,7 @@ fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Li
         (None, Some(message)) => {
             verdict_for_panic(message, searched.history.events(), Replay::Exhaustive { bound, execution: executions })
         }
-        (None, None) if searched.timed_out => Verdict::Incomplete {
-            reason: format!("time limit of {:?} reached after {executions} executions", limits.max_time),
-        },
+        (None, None) if searched.timed_out => Verdict::Incomplete { reason: limits.cut_reason(executions, None) },
         (None, None) => Verdict::Proved { bound },
     };
     (verdict, executions)

@@ -84,11 +84,36 @@ impl Explorer {
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub max_time: Duration,
+    /// The most distinct states the stateful explorer may keep (its
+    /// memory). The other explorers keep no states.
+    pub max_states: Option<usize>,
+}
+
+impl Limits {
+    /// A time limit only.
+    pub fn time(max_time: Duration) -> Limits {
+        Limits { max_time, max_states: None }
+    }
+
+    /// What cut a search short after `executions` (and `states`, for the
+    /// stateful explorer).
+    pub fn cut_reason(&self, executions: usize, states: Option<usize>) -> String {
+        match states {
+            Some(states) if self.max_states.is_some_and(|max| states >= max) => {
+                format!("state limit of {states} reached after {executions} executions")
+            }
+            Some(states) => format!(
+                "time limit of {:?} reached after {executions} executions and {states} distinct states",
+                self.max_time
+            ),
+            None => format!("time limit of {:?} reached after {executions} executions", self.max_time),
+        }
+    }
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_time: Duration::from_secs(120) }
+        Limits::time(Duration::from_secs(120))
     }
 }
 

@@ -169,8 +169,10 @@ impl Search<'_> {
         false
     }
 
+    /// The time is up, or the states fill the memory allowed.
     fn time_up(&self) -> bool {
         self.start.elapsed() >= self.limits.max_time
+            || self.limits.max_states.is_some_and(|max| self.visited.len() >= max)
     }
 
     /// Runs one execution: replays the path, then explores new states
@@ -498,12 +500,7 @@ pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> Found {
             verdict_for_panic(message, history.events(), Replay::Stateful { execution })
         }
         Some((Ended::Broken(reason, _), _)) => Verdict::Incomplete { reason },
-        Some((Ended::TimeUp, _)) => Verdict::Incomplete {
-            reason: format!(
-                "time limit of {:?} reached after {executions} executions and {states} distinct states",
-                limits.max_time
-            ),
-        },
+        Some((Ended::TimeUp, _)) => Verdict::Incomplete { reason: limits.cut_reason(executions, Some(states)) },
         Some((Ended::Pruned | Ended::End(_) | Ended::Asymmetric(_), _)) => {
             unreachable!("the search goes on past these")
         }
@@ -523,10 +520,7 @@ pub(super) fn outcomes(model: &Model, variant: &Variant, reduction: Reduction, l
     let cut = match searched.ended {
         None => None,
         Some((Ended::Broken(message, _), _)) => Some(message),
-        Some(_) => Some(format!(
-            "time limit of {:?} reached after {} executions and {} distinct states",
-            limits.max_time, searched.executions, searched.states
-        )),
+        Some(_) => Some(limits.cut_reason(searched.executions, Some(searched.states))),
     };
     Enumeration { ends, executions: searched.executions, states: Some(searched.states), cut }
 }

@@ -718,7 +718,7 @@ pub fn hunt(config: &HuntConfig) -> Result<Hunt, String> {
     let spec = sys.spec();
     let choices = parse_variant(spec, &config.variant)?;
     let plan = plan(spec.name, &choices)?;
-    let limits = Limits { max_time: config.max_time };
+    let limits = Limits::time(config.max_time);
     let sampling = Sampling { schedules: config.schedules, seed: config.seed, depth: 3 };
     let c2 = choices.clone();
     let found = search(&plan.vocabulary, move |d| as_property(d, &c2, sampling), config.cases, config.seed, &limits)?;
@@ -765,7 +765,7 @@ fn finish(
         crate::runtime::Semantics::Threads => None,
     };
     if let Some(proving) = proving {
-        let tried = explore(&scenario.model, &variant, &proving, &Limits { max_time: config.exhaustive_time });
+        let tried = explore(&scenario.model, &variant, &proving, &Limits::time(config.exhaustive_time));
         if matches!(tried.verdict, Verdict::Violation(_)) {
             explorer = proving;
             report = tried;

@@ -422,7 +422,7 @@ fn touch_event(footprint: &Loop, effect: &Effect) {
             footprint.touch(Resource::Named(res.clone()), AccessKind::Write)
         }
         Effect::LockWait { res } | Effect::Locked { res } | Effect::Unlocked { res } => {
-            footprint.touch(Resource::Named(format!("lock {res}").into()), AccessKind::Write)
+            footprint.touch(Resource::Lock(res.clone()), AccessKind::Write)
         }
         Effect::Note { .. } | Effect::Threw { .. } => footprint.touch_named("notes", AccessKind::Write),
         Effect::Spawned { .. } => {}

@@ -51,8 +51,10 @@ pub enum AccessKind {
 pub enum Resource {
     /// A [`Shared`](super::Shared) cell or [`Flag`](super::Flag), numbered in creation order.
     Cell(usize),
-    /// A file, a lock, the notes of the history, the clock.
+    /// A file, the notes of the history, the clock.
     Named(Arc<str>),
+    /// A FIFO mutex's queue, by the mutex's name.
+    Lock(Arc<str>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +64,14 @@ pub struct Access {
 }
 
 impl Access {
+    /// Another access of the same resource in the same turn: a turn that
+    /// did two different things to it did something that conflicts with both.
+    fn merge(&mut self, kind: AccessKind) {
+        if self.kind != kind {
+            self.kind = AccessKind::Write;
+        }
+    }
+
     /// Two accesses whose order can change what someone sees.
     pub fn conflicts(&self, other: &Access) -> bool {
         use AccessKind::*;
@@ -87,9 +97,16 @@ impl Turn {
 
     fn touch(&mut self, resource: Resource, kind: AccessKind) {
         match self.accesses.iter_mut().find(|a| a.resource == resource) {
-            Some(a) if a.kind == kind => {}
-            Some(a) => a.kind = AccessKind::Write,
+            Some(a) => a.merge(kind),
             None => self.accesses.push(Access { resource, kind }),
+        }
+    }
+
+    /// [`Turn::touch`] of `Named(name)`, allocating only for a new name.
+    fn touch_named(&mut self, name: &str, kind: AccessKind) {
+        match self.accesses.iter_mut().find(|a| matches!(&a.resource, Resource::Named(n) if **n == *name)) {
+            Some(a) => a.merge(kind),
+            None => self.accesses.push(Access { resource: Resource::Named(name.into()), kind }),
         }
     }
 }
@@ -262,7 +279,7 @@ impl Loop {
     pub fn touch_named(&self, name: &str, kind: AccessKind) {
         let mut s = self.state();
         if !s.replaying {
-            s.turn.touch(Resource::Named(name.into()), kind);
+            s.turn.touch_named(name, kind);
         }
     }
 

@@ -18,7 +18,7 @@ pub use monitor::{FinalState, Monitor};
 
 use crate::platform::{Loom, Platform, Shuttle, Std};
 use crate::runtime::{Cx, Runtime};
-use crate::storage::Disk;
+use crate::storage::{Contents, Disk};
 use args::{Fields, PathSeg};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -159,7 +159,11 @@ pub trait ModelSystem: Send + Sync + 'static {
     fn parse_setup(&self, setup: &Value) -> Result<Self::Setup, FieldError>;
     /// Parses one operation of an actor; `setup` is known by then.
     fn parse_op(&self, setup: &Self::Setup, name: &str, args: &Args) -> Result<Self::Op, FieldError>;
-    /// Builds the state of one execution, inside the model.
+    /// The files on disk as the scenario starts: built once per scenario,
+    /// written again (shared, not rebuilt) before every execution.
+    fn initial_files(&self, setup: &Self::Setup) -> Vec<(String, Contents)>;
+    /// Builds the state of one execution, inside the model, on a disk that
+    /// holds the initial files.
     fn build<P: Platform>(
         &self,
         rt: &Arc<Runtime<P>>,
@@ -259,6 +263,7 @@ impl Backend for Shuttle {
 struct CompiledSystem<S: ModelSystem> {
     system: &'static S,
     setup: Arc<S::Setup>,
+    files: Vec<(String, Contents)>,
     actors: Arc<Vec<Actor<S::Op>>>,
 }
 
@@ -284,6 +289,9 @@ impl<P: Platform, S: ModelSystem> DynWorld<P> for BoundWorld<P, S> {
 
 impl<S: ModelSystem> CompiledSystem<S> {
     fn bind<P: Platform>(&self, rt: &Arc<Runtime<P>>, disk: Arc<dyn Disk>, variant: &Variant) -> Box<dyn DynWorld<P>> {
+        for (path, contents) in &self.files {
+            disk.write(path, contents.clone()).unwrap_or_else(|e| panic!("writing the initial {path}: {e}"));
+        }
         let world = self.system.build(rt, disk, &self.setup, variant);
         Box::new(BoundWorld::<P, S> { world, actors: self.actors.clone() })
     }
@@ -335,6 +343,7 @@ impl<S: ModelSystem> DynSystem for S {
             }
             parsed.push(Actor { name: name.clone(), ops: list });
         }
-        Ok(Arc::new(CompiledSystem { system: self, setup: Arc::new(setup), actors: Arc::new(parsed) }))
+        let files = self.initial_files(&setup);
+        Ok(Arc::new(CompiledSystem { system: self, setup: Arc::new(setup), files, actors: Arc::new(parsed) }))
     }
 }

@@ -597,6 +597,15 @@ impl ModelSystem for ManifestSystem {
         })
     }
 
+    fn initial_files(&self, setup: &Setup) -> Vec<(String, Contents)> {
+        let initial = setup.initial();
+        vec![
+            (MANIFEST_FILE.into(), manifest_contents(&initial.disk)),
+            (PLAN_FILE.into(), Contents::text(initial.disk_plan.as_str())),
+            (GEN_FILE.into(), Contents::text(initial.disk.server_generation.to_string())),
+        ]
+    }
+
     fn build<P: Platform>(
         &self,
         rt: &Arc<Runtime<P>>,
@@ -605,9 +614,6 @@ impl ModelSystem for ManifestSystem {
         variant: &Variant,
     ) -> ManifestWorld<P> {
         let initial = setup.initial();
-        disk.write(MANIFEST_FILE, manifest_contents(&initial.disk)).expect("initial manifest.json");
-        disk.write(PLAN_FILE, Contents::text(initial.disk_plan.as_str())).expect("initial plan.md");
-        disk.write(GEN_FILE, Contents::text(initial.disk.server_generation.to_string())).expect("initial .gen");
         let config = Config {
             persist_check: match variant.choice("persist_check") {
                 "etag-only" => PersistCheck::EtagOnly,

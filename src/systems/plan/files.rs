@@ -148,8 +148,7 @@ impl FileShape for AgentReport {}
 /// `plan.json` as `savePlan` writes `plan`: what it holds on disk, without
 /// the model's own notes on the snapshot (`read_at`, `touched_jobs`), which
 /// JSON would drop too.
-pub fn plan_contents(plan: &PlanSpec) -> Contents {
-    let mut on_disk = plan.clone();
+pub fn plan_contents(mut on_disk: PlanSpec) -> Contents {
     on_disk.read_at = None;
     on_disk.touched_jobs.clear();
     Contents::of(on_disk)

@@ -549,17 +549,12 @@ impl ModelSystem for PlanSystem {
         })
     }
 
-    fn build<P: Platform>(
-        &self,
-        rt: &Arc<Runtime<P>>,
-        disk: Arc<dyn Disk>,
-        setup: &Setup,
-        variant: &Variant,
-    ) -> PlanWorld<P> {
+    fn initial_files(&self, setup: &Setup) -> Vec<(String, Contents)> {
+        let mut files = Vec::new();
         if let Some(plan) = setup.initial_plan() {
-            disk.write(files::PLAN_FILE, files::plan_contents(&plan)).expect("initial plan.json");
+            files.push((files::PLAN_FILE.to_string(), files::plan_contents(plan)));
         }
-        disk.write(files::JOBS_FILE, Contents::of(setup.initial_job_state())).expect("initial jobs.json");
+        files.push((files::JOBS_FILE.to_string(), Contents::of(setup.initial_job_state())));
         for job in &setup.jobs {
             if let Some(status) = &job.report {
                 let report = files::AgentReport {
@@ -569,9 +564,19 @@ impl ModelSystem for PlanSystem {
                     message: String::new(),
                     timestamp: files::timestamp(0),
                 };
-                disk.write(&files::report_file(&report.job_id), Contents::of(report)).expect("initial report");
+                files.push((files::report_file(&report.job_id), Contents::of(report)));
             }
         }
+        files
+    }
+
+    fn build<P: Platform>(
+        &self,
+        rt: &Arc<Runtime<P>>,
+        disk: Arc<dyn Disk>,
+        setup: &Setup,
+        variant: &Variant,
+    ) -> PlanWorld<P> {
         let config = Config {
             checkpoint_write: if variant.choice("checkpoint_write") == "whole-plan" {
                 CheckpointWrite::WholePlan

@@ -103,11 +103,16 @@ impl<P: Platform> PlanStore<P> {
         Ok(Some(plan))
     }
 
-    fn write_plan(&self, cx: &mut Cx<'_, P>, func: &'static str, plan: &PlanSpec, targets: &[String]) -> Result<usize> {
+    fn write_plan(
+        &self,
+        cx: &mut Cx<'_, P>,
+        func: &'static str,
+        mut plan: PlanSpec,
+        targets: &[String],
+    ) -> Result<usize> {
         let meta = json!({ "targets": targets, "basis": plan.read_at });
-        let mut plan = plan.clone();
         plan.gh_authenticated = Some(true); // `await validateGhAuth()`, merged into the write's await
-        Ok(self.files.write(cx, func, PLAN_FILE, plan_contents(&plan), meta)?)
+        Ok(self.files.write(cx, func, PLAN_FILE, plan_contents(plan), meta)?)
     }
 
     /// `savePlan(plan)`: writes the caller's whole object, `jobs[]` included.
@@ -118,7 +123,7 @@ impl<P: Platform> PlanStore<P> {
             {
                 return Err(Thrown("active plan already exists".into()));
             }
-            self.write_plan(cx, "savePlan", plan, &plan.touched_jobs)?;
+            self.write_plan(cx, "savePlan", plan.clone(), &plan.touched_jobs)?;
             Ok(())
         })
     }
@@ -149,7 +154,7 @@ impl<P: Platform> PlanStore<P> {
             if update.merged_at.is_some() {
                 spec.merged_at = update.merged_at.clone();
             }
-            let step = self.write_plan(cx, "updatePlanJob", &plan, &[job.to_string()])?;
+            let step = self.write_plan(cx, "updatePlanJob", plan, &[job.to_string()])?;
             cx.record(
                 "updatePlanJob",
                 Effect::Note { kind: "job-update", data: json!({ "job": job, "status": update.status, "step": step }) },
@@ -175,7 +180,7 @@ impl<P: Platform> PlanStore<P> {
                 return Err(Thrown(format!("Plan ID mismatch: {} != {plan_id}", plan.id)));
             }
             update.apply(&mut plan);
-            self.write_plan(cx, "updatePlanFields", &plan, &[])?;
+            self.write_plan(cx, "updatePlanFields", plan, &[])?;
             Ok(())
         })
     }

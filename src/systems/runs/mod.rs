@@ -43,7 +43,7 @@ pub use workflows::{DAY, HOUR, MINUTE, ORPHAN_RESUME_STALE_DAYS, RunRow, STATUSE
 use crate::history::Effect;
 use crate::platform::Platform;
 use crate::runtime::{Cx, FifoMutex, Runtime, Shared};
-use crate::storage::{Disk, Table};
+use crate::storage::{Contents, Disk, Table};
 use crate::systems::args::{Fields, PathSeg, check_unique};
 use crate::systems::{
     ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
@@ -746,6 +746,11 @@ impl ModelSystem for RunsSystem {
             }
             _ => unreachable!("every op of SPEC is parsed"),
         })
+    }
+
+    /// The table is the runs' state; they keep no files.
+    fn initial_files(&self, _: &Setup) -> Vec<(String, Contents)> {
+        Vec::new()
     }
 
     fn build<P: Platform>(
