@@ -43,6 +43,9 @@ pub struct Scope {
     pub ops: &'static [&'static str],
     pub invariants: &'static [&'static str],
     pub features: Features,
+    /// Other knobs held at a choice (unless the hunt sets them): a later
+    /// fix whose window the statement leaves out (`about` says which).
+    pub holding: &'static [(&'static str, &'static str)],
     /// What the fix covers and what the scope leaves out, and why.
     pub about: &'static str,
 }
@@ -63,9 +66,12 @@ impl Scope {
         format!("{} {}={}→{} ({})", self.system, self.knob, self.buggy.join("|"), self.fixed, self.semantics.name())
     }
 
-    /// The fixed variant's choices.
+    /// The fixed variant's choices, with the knobs the scope holds.
     pub fn fixed_choices(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([(self.knob.to_string(), self.fixed.to_string())])
+        let mut choices: BTreeMap<String, String> =
+            self.holding.iter().map(|(k, c)| (k.to_string(), c.to_string())).collect();
+        choices.insert(self.knob.to_string(), self.fixed.to_string());
+        choices
     }
 }
 
@@ -134,6 +140,7 @@ pub const SCOPES: &[Scope] = &[
         ops: PLAN_OPS,
         invariants: &["no-lost-job-update", "plan-not-resurrected"],
         features: PLAN_FEATURES,
+        holding: &[],
         about: "#71: plan-field writes re-read inside planMutex (and throw once the plan is cleared), so no \
                 stale snapshot reverts a job update or brings a cancelled plan back. Left out: approve \
                 (mc_plan_approve still saves the whole object: approve-races-completion) and \
@@ -148,6 +155,7 @@ pub const SCOPES: &[Scope] = &[
         ops: PLAN_RECONCILE,
         invariants: &["every-trigger-seen"],
         features: PLAN_FEATURES,
+        holding: &[],
         about: "#15: a trigger during a pass sets reconcilePending and the pass reruns, on an event loop. \
                 Left out: cancel_plan and approve (a pass that throws ends its loop)",
     },
@@ -160,6 +168,7 @@ pub const SCOPES: &[Scope] = &[
         ops: PLAN_RECONCILE,
         invariants: &["every-trigger-seen"],
         features: PLAN_FEATURES,
+        holding: &[],
         about: "#15 ported to preemptive threads: announce pending with a swap, then try to own the pass \
                 (reconcile-rerun-under-threads). Left out: cancel_plan and approve (a pass that throws ends \
                 its loop)",
@@ -173,11 +182,13 @@ pub const SCOPES: &[Scope] = &[
         ops: RUNS_RESUME,
         invariants: &["single-owner"],
         features: NONE,
+        holding: &[("backstop", "none")],
         about: "#1830: the resume UPDATE is a compare-and-swap on a resumable status, so one resumer wins. \
                 Left out: same_second stamps (path-lock-same-second), server_restart \
                 (server-restart-orphans-live-cli-run), cancels (cancel-frees-worktree-before-executor-stops) \
-                and advance_clock (the model's executor heartbeats once per layer, so a day passing mid-layer \
-                makes a live run a stale orphan)",
+                advance_clock (the model's executor heartbeats once per layer, so a day passing mid-layer \
+                makes a live run a stale orphan), and #1563's finally backstop, held at `none`: it fails \
+                whichever executor's run it finds running (backstop-fails-the-next-resumers-run)",
     },
     Scope {
         system: "runs",
@@ -202,6 +213,7 @@ pub const SCOPES: &[Scope] = &[
         ],
         invariants: &["terminal-is-final", "cancel-is-truthful"],
         features: NONE,
+        holding: &[],
         about: "#1830: cancelWorkflowRun skips completed and cancelled rows and says whether it changed one. \
                 Left out: server_restart (a second executor of one run: server-restart-orphans-live-cli-run, \
                 whose path-lock self-cancel is unguarded: path-lock-self-cancel-overwrites-completion)",
@@ -223,6 +235,7 @@ pub const SCOPES: &[Scope] = &[
         ],
         invariants: &["no-silent-overwrite", "generation-monotonic"],
         features: Features { self_write_window: true, ..NONE },
+        holding: &[],
         about: "#375/#382: persistManifest re-reads the disk generation before the write and before the rename. \
                 Covers external writes that landed before the service acts. Left out: external writes \
                 concurrent with a persist (rename-window-clobber) and writes that keep the generation \
@@ -246,6 +259,7 @@ pub const SCOPES: &[Scope] = &[
         ],
         invariants: &["cache-never-regresses"],
         features: Features { self_write_window: true, same_generation: true, ..NONE },
+        holding: &[],
         about: "#375: the watcher's reload runs inside the run mutex, so it never splits a persist and what \
                 subscribers see never goes back",
     },
@@ -258,6 +272,7 @@ pub const SCOPES: &[Scope] = &[
         ops: &["external_write", "watcher_fire", "advance_clock", "load_into_runtime"],
         invariants: &["cache-catches-up"],
         features: NONE,
+        holding: &[],
         about: "#408: one debounce timer per file, so a change to one file never clears the other's reload. \
                 Left out: the service's own writes and an open self-write window, which hide an external \
                 change for good (self-write-window-hides-external-change), and unwatched writes",
@@ -293,6 +308,8 @@ pub struct Plan {
     pub vocabulary: Vocabulary,
     /// The scopes of the variant's choices (empty: the whole system).
     pub scopes: Vec<&'static Scope>,
+    /// The hunted variant: the choices given, and the knobs its scopes hold.
+    pub variant: BTreeMap<String, String>,
     /// The hunted variant with each scoped knob set to its fix.
     pub counterpart: BTreeMap<String, String>,
 }
@@ -339,6 +356,7 @@ pub fn plan(system: &str, choices: &BTreeMap<String, String>) -> Result<Plan, St
                 features: Features::ALL,
             },
             scopes,
+            variant: choices.clone(),
             counterpart,
         });
     }
@@ -348,7 +366,13 @@ pub fn plan(system: &str, choices: &BTreeMap<String, String>) -> Result<Plan, St
     }
     let mut vocabulary =
         Vocabulary { system: spec.name, semantics, ops: Vec::new(), invariants: Vec::new(), features: NONE };
-    let mut counterpart = choices.clone();
+    let mut variant = choices.clone();
+    for s in &scopes {
+        for (knob, choice) in s.holding {
+            variant.entry(knob.to_string()).or_insert_with(|| choice.to_string());
+        }
+    }
+    let mut counterpart = variant.clone();
     for s in &scopes {
         for op in s.ops {
             if !vocabulary.ops.contains(op) {
@@ -363,7 +387,7 @@ pub fn plan(system: &str, choices: &BTreeMap<String, String>) -> Result<Plan, St
         vocabulary.features = vocabulary.features.union(s.features);
         counterpart.insert(s.knob.to_string(), s.fixed.to_string());
     }
-    Ok(Plan { vocabulary, scopes, counterpart })
+    Ok(Plan { vocabulary, scopes, variant, counterpart })
 }
 
 /// The sampling search each generated scenario gets.
@@ -716,8 +740,8 @@ pub fn hunt(config: &HuntConfig) -> Result<Hunt, String> {
         format!("expected a modeled system, found {:?}\n  = valid: {}", config.system, names.join(", "))
     })?;
     let spec = sys.spec();
-    let choices = parse_variant(spec, &config.variant)?;
-    let plan = plan(spec.name, &choices)?;
+    let plan = plan(spec.name, &parse_variant(spec, &config.variant)?)?;
+    let choices = plan.variant.clone();
     let limits = Limits::time(config.max_time);
     let sampling = Sampling { schedules: config.schedules, seed: config.seed, depth: 3 };
     let c2 = choices.clone();

@@ -2,7 +2,7 @@
 //! buttons on a workflow run.
 
 use super::executor::Ends;
-use super::orchestrator_agent::{Fresh, dispatch_orchestrator_workflow};
+use super::orchestrator_agent::{Fresh, handle_message};
 use super::workflows::RESUMABLE;
 use super::{Archon, Outcome, Reply};
 use crate::history::Effect;
@@ -10,9 +10,10 @@ use crate::platform::Platform;
 use crate::runtime::Cx;
 use serde_json::json;
 
-/// `POST /api/workflows/runs/:id/resume`: validate the status, then
-/// `dispatchToOrchestrator(parentConversation, '/workflow run <name>')`,
-/// bypassing the conversation lock.
+/// `POST /api/workflows/runs/:id/resume`: validate the status (outside any
+/// lock), then `dispatchToOrchestrator(parentConversation, '/workflow run
+/// <name>')`, which runs `handleMessage` under the conversation lock a chat
+/// message of the same conversation takes.
 pub fn resume_route<P: Platform>(
     archon: &Archon<P>,
     cx: &mut Cx<'_, P>,
@@ -28,7 +29,7 @@ pub fn resume_route<P: Platform>(
     }
     let cwd = run.working_path.clone().unwrap_or_default();
     let fresh = Fresh { id: fresh_id, cwd: &cwd, ends: fresh_ends };
-    dispatch_orchestrator_workflow(archon, cx, &run.workflow_name, &run.parent_conversation_id, fresh)
+    handle_message(archon, cx, &run.workflow_name, &run.parent_conversation_id, fresh)
 }
 
 /// `POST /api/workflows/runs/:id/cancel`: a status check (TOCTOU), then

@@ -47,7 +47,7 @@ pub fn workflow_run_command<P: Platform>(
             conversation: format!("cli-{fresh_id}"),
             path: cwd.to_string(),
         };
-        return Reply::executed(execute_workflow(db, cx, start, archon.layers, ends), Outcome::FreshRun);
+        return Reply::executed(execute_workflow(archon, cx, start, ends), Outcome::FreshRun);
     }
     // Conversation, codebase and isolation lookups touch no modeled state.
     let Some(resumable) = db.find_resumable_run(cx, workflow, cwd) else {
@@ -59,10 +59,7 @@ pub fn workflow_run_command<P: Platform>(
     match hydrate_resumable_run(db, cx, &resumable) {
         Ok(Some(prepared)) => {
             let ends = archon.ends_of(&prepared.run.id);
-            Reply::executed(
-                execute_workflow(db, cx, Start::PreCreated(prepared.run), archon.layers, ends),
-                Outcome::Resumed,
-            )
+            Reply::executed(execute_workflow(archon, cx, Start::PreCreated(prepared.run), ends), Outcome::Resumed)
         }
         Ok(None) => Reply::new(
             Outcome::NothingToResume,

@@ -3,10 +3,12 @@
 //!
 //! The executor runs in its caller's task, as the origin awaits it. Its
 //! awaits: the path lock, one heartbeat per DAG layer (node streaming merged
-//! into it), a status poll between layers, `skipIfStatusChanged`, and the
-//! final guarded write. Notes `executor-start` / `executor-end` bracket the
-//! time it owns the run and its working path.
+//! into it), a status poll after every layer, `skipIfStatusChanged`, the
+//! final guarded write, then the final `getWorkflowRun` read and the
+//! `finally` backstop. Notes `executor-start` / `executor-end` bracket the
+//! time it does the run's work in its working path.
 
+use super::Archon;
 use super::workflows::{Db, Result, RunRow};
 use crate::history::Effect;
 use crate::platform::Platform;
@@ -75,14 +77,21 @@ pub enum Executed {
     PathLocked { run: String, holder: String },
 }
 
-/// `executeWorkflow(...)` for one workflow of `layers` DAG layers.
-pub fn execute_workflow<P: Platform>(
-    db: &Db<P>,
-    cx: &mut Cx<'_, P>,
-    start: Start,
-    layers: usize,
-    ends: Ends,
-) -> Executed {
+/// What `executeWorkflow`'s `finally` does once the DAG is left (#1563).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backstop {
+    /// Before `5593498c` (#1563): no `finally`; a run the executor left
+    /// `running` stays so.
+    None,
+    /// `5593498c`: read the status and `failWorkflowRun` if it says
+    /// `running`. Status only: no owner check, so it fails whichever
+    /// executor's run it finds running.
+    StatusOnly,
+}
+
+/// `executeWorkflow(...)` for one workflow of the deployment's DAG layers.
+pub fn execute_workflow<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, start: Start, ends: Ends) -> Executed {
+    let db = &archon.db;
     let (row, fresh) = match start {
         Start::PreCreated(row) => (row, false),
         Start::Fresh { id, workflow, conversation, path } => {
@@ -93,7 +102,7 @@ pub fn execute_workflow<P: Platform>(
     let path = row.working_path.clone().unwrap_or_default();
     // Path lock (#1212, mutates_checkout): yield to an older active run on
     // the same worktree. It excludes this row's own id, so two holders of
-    // the same row both pass it.
+    // the same row both pass it. Its return is before the `try`: no backstop.
     if !path.is_empty()
         && let Some(holder) = db.get_active_workflow_run_by_path(cx, &path, &row)
     {
@@ -107,36 +116,50 @@ pub fn execute_workflow<P: Platform>(
         cx.record("executeWorkflow", Effect::Note { kind, data: json!({ "run": id, "path": path, "how": how }) });
     };
     note(cx, "executor-start", None);
-    let end = |cx: &Cx<'_, P>, how: String| {
-        note(cx, "executor-end", Some(&how));
-        Executed::Ran { run: id.clone(), how }
-    };
+    let how = execute_dag_workflow(db, cx, &id, archon.layers, ends);
+    // The executor's work ends here; what follows only reads, or fails a
+    // row it finds running, which may by then be another executor's.
+    note(cx, "executor-end", Some(&how));
+    // L743: `finalStatus = await getWorkflowRun(id)`, on every exit.
+    db.get_workflow_run(cx, &id);
+    if archon.backstop == Backstop::StatusOnly && db.get_workflow_run_status(cx, &id) == Some("running") {
+        // `.catch(log)`: a row no longer running makes it throw, quietly.
+        if let Err(e) = db.fail_workflow_run(cx, &id, "Workflow exited without finalizing — see logs") {
+            cx.record("executeWorkflow", Effect::Threw { error: e.to_string() });
+        }
+    }
+    Executed::Ran { run: id, how }
+}
+
+/// `executeDagWorkflow`: the layers, the poll after each, the final
+/// `skipIfStatusChanged` read and the guarded final write. Returns how it
+/// ended.
+fn execute_dag_workflow<P: Platform>(db: &Db<P>, cx: &mut Cx<'_, P>, id: &str, layers: usize, ends: Ends) -> String {
     for layer in 0..layers {
         // The layer's nodes stream (an await) and heartbeat on the way.
-        db.update_workflow_activity(cx, &id);
-        if layer + 1 < layers {
-            // Between layers: stop unless still running (paused stops silently).
-            let status = db.get_workflow_run_status(cx, &id);
-            if status != Some("running") {
-                return end(cx, format!("stopped after layer {} (status {})", layer + 1, status.unwrap_or("gone")));
-            }
+        db.update_workflow_activity(cx, id);
+        // After every layer, the last included: stop unless still running
+        // (paused stops silently).
+        let status = db.get_workflow_run_status(cx, id);
+        if status != Some("running") {
+            return format!("stopped after layer {} (status {})", layer + 1, status.unwrap_or("gone"));
         }
     }
     // skipIfStatusChanged: a cancel or pause that landed meanwhile wins.
-    let status = db.get_workflow_run_status(cx, &id);
+    let status = db.get_workflow_run_status(cx, id);
     if status != Some("running") {
-        return end(cx, format!("skipped its final write (status {})", status.unwrap_or("gone")));
+        return format!("skipped its final write (status {})", status.unwrap_or("gone"));
     }
     let result = match ends {
-        Ends::Completed => db.complete_workflow_run(cx, &id),
-        Ends::Failed => db.fail_workflow_run(cx, &id, "a node failed"),
-        Ends::Paused => db.pause_workflow_run(cx, &id),
+        Ends::Completed => db.complete_workflow_run(cx, id),
+        Ends::Failed => db.fail_workflow_run(cx, id, "a node failed"),
+        Ends::Paused => db.pause_workflow_run(cx, id),
     };
     match result {
-        Ok(r) => end(cx, r.status.to_string()),
+        Ok(r) => r.status.to_string(),
         Err(e) => {
             cx.record("executeWorkflow", Effect::Threw { error: e.to_string() });
-            end(cx, format!("threw: {e}"))
+            format!("threw: {e}")
         }
     }
 }

@@ -7,7 +7,7 @@
 //! CLI) run the executor in their own task.
 //! Variants: `resume_guard` (#1830's compare-and-swap, and its review finding
 //! C1), `cancel_guard` (#1830's terminal guard, and its first commit that
-//! returned nothing).
+//! returned nothing), `backstop` (#1563's `finally` in `executeWorkflow`).
 //!
 //! `[setup]` of a scenario:
 //!
@@ -48,7 +48,7 @@ use crate::systems::args::{Fields, PathSeg, check_unique};
 use crate::systems::{
     ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
 };
-use executor::{Executed, Start};
+use executor::{Backstop, Executed, Start};
 use orchestrator_agent::Fresh;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -121,7 +121,7 @@ static SPEC: SystemSpec = SystemSpec {
         OpSpec {
             name: "web_resume",
             origin: "POST /api/workflows/runs/:id/resume → dispatchOrchestratorWorkflow",
-            about: "the web Resume button: check the status, then dispatch to the orchestrator without the conversation lock; resume (or start fresh) and execute",
+            about: "the web Resume button: check the status, then dispatch to the orchestrator under the run's parent conversation lock (the chat path's lock); resume (or start fresh) and execute",
             args: &[RUN, NEW_RUN, ENDS, EXPECT],
         },
         OpSpec {
@@ -258,6 +258,18 @@ static SPEC: SystemSpec = SystemSpec {
                 ("terminal-guard", "status NOT IN (completed, cancelled), returns { cancelled: rowCount > 0 }"),
             ],
             default: "terminal-guard",
+        },
+        KnobSpec {
+            name: "backstop",
+            about: "what executeWorkflow's `finally` does after the DAG (#1563, commit 5593498c)",
+            choices: &[
+                ("none", "before 5593498c: no `finally`; a run left running stays running"),
+                (
+                    "status-only",
+                    "5593498c: read the status and failWorkflowRun if running, with no owner check (both #1830 commits)",
+                ),
+            ],
+            default: "status-only",
         },
     ],
     invariants: &[
@@ -787,6 +799,10 @@ impl ModelSystem for RunsSystem {
             layers: setup.layers,
             ends: setup.rows.iter().map(|r| (r.id.clone(), r.ends)).collect(),
             conversation_locks,
+            backstop: match variant.choice("backstop") {
+                "none" => Backstop::None,
+                _ => Backstop::StatusOnly,
+            },
         };
         RunsWorld { archon: Arc::new(archon) }
     }
@@ -804,6 +820,7 @@ pub struct Archon<P: Platform> {
     /// How each existing run's remaining nodes end.
     pub ends: BTreeMap<String, Ends>,
     pub conversation_locks: BTreeMap<String, FifoMutex<P>>,
+    pub backstop: Backstop,
 }
 
 impl<P: Platform> Archon<P> {
@@ -903,8 +920,7 @@ impl<P: Platform> World<P> for RunsWorld<P> {
                 let reply = match db.get_workflow_run(cx, run) {
                     None => Reply::new(Outcome::NotFound, format!("run {run} not found")),
                     Some(row) => {
-                        let executed =
-                            executor::execute_workflow(db, cx, Start::PreCreated(row), a.layers, a.ends_of(run));
+                        let executed = executor::execute_workflow(a, cx, Start::PreCreated(row), a.ends_of(run));
                         Reply::executed(executed, Outcome::Executed)
                     }
                 };

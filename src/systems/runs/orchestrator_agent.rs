@@ -1,7 +1,7 @@
 //! `packages/core/src/orchestrator/orchestrator-agent.ts`:
 //! `dispatchOrchestratorWorkflow`, where a chat message (or the web Resume
 //! button, through `dispatchToOrchestrator`) resumes a conversation's run or
-//! starts a fresh one, and the per-conversation lock the chat path runs under.
+//! starts a fresh one, and the per-conversation lock both run under.
 
 use super::executor::{Ends, Start, execute_workflow, hydrate_resumable_run};
 use super::workflows::Thrown;
@@ -36,7 +36,7 @@ pub fn dispatch_orchestrator_workflow<P: Platform>(
         match hydrate_resumable_run(db, cx, &candidate) {
             Ok(Some(prepared)) => {
                 let ends = archon.ends_of(&prepared.run.id);
-                let executed = execute_workflow(db, cx, Start::PreCreated(prepared.run), archon.layers, ends);
+                let executed = execute_workflow(archon, cx, Start::PreCreated(prepared.run), ends);
                 return Reply::executed(executed, Outcome::Resumed);
             }
             // Since #1830: another resumer owns the worktree; do not fall
@@ -59,12 +59,15 @@ pub fn dispatch_orchestrator_workflow<P: Platform>(
         conversation: conversation.to_string(),
         path: cwd,
     };
-    Reply::executed(execute_workflow(db, cx, start, archon.layers, fresh.ends), Outcome::FreshRun)
+    Reply::executed(execute_workflow(archon, cx, start, fresh.ends), Outcome::FreshRun)
 }
 
-/// A chat message handled under `ConversationLockManager`'s lock for its
-/// conversation (keyed by conversation, not by run: it serializes only
-/// messages of the same conversation).
+/// `lockManager.acquireLock(conversationId, () => handleMessage(...))`: a
+/// chat message, or the web Resume route's `dispatchToOrchestrator`,
+/// handled under `ConversationLockManager`'s lock for its conversation
+/// (keyed by conversation, not by run: it serializes only the server's
+/// dispatches for the same conversation; the CLI and other processes take
+/// no part in it).
 pub fn handle_message<P: Platform>(
     archon: &Archon<P>,
     cx: &mut Cx<'_, P>,
