@@ -148,8 +148,16 @@ static SPEC: SystemSpec = SystemSpec {
         OpSpec {
             name: "approve",
             origin: "mc_plan_approve",
-            about: "unlocked loadPlan, whole-object savePlan, then resumePlan() on an Orchestrator instance",
-            args: &[ORCH],
+            about: "unlocked loadPlan; a paused plan with a checkpoint is accepted (a touch-set failure's job becomes ready_to_merge) or, with `retry`, that job is retried; a pending plan gets its integration branch; the snapshot is set running with no checkpoint and written whole with savePlan, then resumePlan() on `orchestrator`, which stands for the new Orchestrator the origin creates (name one no other actor uses)",
+            args: &[
+                ORCH,
+                ArgSpec {
+                    name: "retry",
+                    kind: "job",
+                    required: false,
+                    about: "retry this failed, conflict or needs_rebase job (mc_plan_approve's `retry`)",
+                },
+            ],
         },
     ],
     knobs: &[
@@ -439,7 +447,7 @@ pub enum Op {
     Reconcile { orchestrator: usize },
     IntervalTick { orchestrator: usize },
     CancelPlan,
-    Approve { orchestrator: usize },
+    Approve { orchestrator: usize, retry: Option<String> },
 }
 
 impl fmt::Display for Op {
@@ -458,7 +466,8 @@ impl fmt::Display for Op {
             Op::Reconcile { orchestrator } => write!(f, "reconcile(#{orchestrator})"),
             Op::IntervalTick { orchestrator } => write!(f, "interval_tick(#{orchestrator})"),
             Op::CancelPlan => write!(f, "cancel_plan"),
-            Op::Approve { orchestrator } => write!(f, "approve(#{orchestrator})"),
+            Op::Approve { orchestrator, retry: None } => write!(f, "approve(#{orchestrator})"),
+            Op::Approve { orchestrator, retry: Some(job) } => write!(f, "approve(#{orchestrator}, retry {job})"),
         }
     }
 }
@@ -544,7 +553,10 @@ impl ModelSystem for PlanSystem {
             "reconcile" => Op::Reconcile { orchestrator: orchestrator()? },
             "interval_tick" => Op::IntervalTick { orchestrator: orchestrator()? },
             "cancel_plan" => Op::CancelPlan,
-            "approve" => Op::Approve { orchestrator: orchestrator()? },
+            "approve" => Op::Approve {
+                orchestrator: orchestrator()?,
+                retry: f.name_in("retry", "a job defined in [setup]", &jobs)?,
+            },
             _ => unreachable!("every op of SPEC is parsed"),
         })
     }
@@ -670,7 +682,7 @@ impl<P: Platform> World<P> for PlanWorld<P> {
             Op::Reconcile { orchestrator } => mc.reconcile(cx, *orchestrator),
             Op::IntervalTick { orchestrator } => mc.interval_tick(cx, *orchestrator),
             Op::CancelPlan => caught(mc.cancel_plan(cx), cx),
-            Op::Approve { orchestrator } => caught(mc.approve(cx, *orchestrator), cx),
+            Op::Approve { orchestrator, retry } => caught(mc.approve(cx, *orchestrator, retry.as_deref()), cx),
         }
     }
 

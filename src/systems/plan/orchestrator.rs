@@ -204,14 +204,19 @@ impl<P: Platform> MissionControl<P> {
         Ok(())
     }
 
-    /// `clearCheckpoint()`.
+    /// `clearCheckpoint()`: the in-memory checkpoint is cleared before the
+    /// first await, on every path (and `pre_merge` is read from memory), so
+    /// while the plan loads and its fields are written this instance
+    /// already acts as if no checkpoint were set.
     pub fn clear_checkpoint(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) -> Result<()> {
         let orch = &self.orchestrators[o];
+        let was_pre_merge = orch.checkpoint.get().as_deref() == Some("pre_merge");
+        orch.checkpoint.set(None);
         let Some(plan) = self.plans.load_plan(cx)? else { return Ok(()) };
         if plan.status != "paused" {
             return Ok(());
         }
-        if plan.checkpoint.as_deref() == Some("pre_merge") {
+        if was_pre_merge {
             let ready: Vec<String> =
                 plan.jobs.iter().filter(|j| j.status == "ready_to_merge").map(|j| j.name.clone()).collect();
             orch.approved_for_merge.with(|a| a.extend(ready));
@@ -223,15 +228,18 @@ impl<P: Platform> MissionControl<P> {
             ..Default::default()
         };
         self.write_plan_fields(cx, plan, update)?;
-        orch.checkpoint.set(None);
         if !orch.reconciler_running.load(cx) {
             self.start_reconciler(cx, o);
         }
         Ok(())
     }
 
-    /// `startReconciler()`: sets the interval and reconciles once now.
+    /// `startReconciler()`: unless the interval is already set, set it and
+    /// reconcile once now.
     fn start_reconciler(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) {
+        if self.orchestrators[o].reconciler_running.load(cx) {
+            return;
+        }
         self.orchestrators[o].reconciler_running.store(cx, true);
         self.reconcile(cx, o);
     }
@@ -362,6 +370,7 @@ impl<P: Platform> MissionControl<P> {
             if !deps_merged {
                 if job.status != "waiting_deps" {
                     self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("waiting_deps"))?;
+                    plan.jobs[i].status = "waiting_deps".into();
                 }
                 continue;
             }
@@ -372,7 +381,9 @@ impl<P: Platform> MissionControl<P> {
             running_count += 1;
             plan.jobs[i].status = "running".into();
         }
-        // 6. Completed jobs: touch-set check, then ready_to_merge.
+        // 6. Completed jobs: touch-set check, then ready_to_merge. Each write
+        // is also made to the pass's snapshot (the origin's `job.status = …`
+        // on the same objects), so step 7 sees it in this pass.
         for &i in &order {
             let job = plan.jobs[i].clone();
             if job.status != "completed" {
@@ -385,10 +396,12 @@ impl<P: Platform> MissionControl<P> {
                     &job.name,
                     &JobUpdate::status("failed").with_error("touch set violation"),
                 )?;
+                plan.jobs[i].status = "failed".into();
                 let context = CheckpointContext { job_name: job.name.clone(), failure_kind: "touchset".into() };
                 return self.set_checkpoint(cx, o, "on_error", plan, Some(context));
             }
             self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("ready_to_merge"))?;
+            plan.jobs[i].status = "ready_to_merge".into();
         }
         // 7. Ready jobs whose predecessors are merged join the merge train.
         for &i in &order {
@@ -408,6 +421,7 @@ impl<P: Platform> MissionControl<P> {
             cx.await_point(); // await checkMergeability(): a trial merge
             if self.config.merge.get(&job.name) == Some(&MergeOutcome::Conflict) {
                 self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("needs_rebase"))?;
+                plan.jobs[i].status = "needs_rebase".into();
                 let context = CheckpointContext { job_name: job.name.clone(), failure_kind: "merge_conflict".into() };
                 return self.set_checkpoint(cx, o, "on_error", plan, Some(context));
             }
@@ -416,6 +430,7 @@ impl<P: Platform> MissionControl<P> {
             }
             orch.merge_queue.with(|q| q.push_back(job.name.clone()));
             self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("merging"))?;
+            plan.jobs[i].status = "merging".into();
             orch.approved_for_merge.with(|a| a.remove(&job.name));
         }
         // 8. The merge train merges one job (a long await), tests included.
@@ -427,6 +442,10 @@ impl<P: Platform> MissionControl<P> {
                     let update =
                         JobUpdate { status: "merged", merged_at: Some(timestamp(cx.now())), ..Default::default() };
                     self.plans.update_plan_job(cx, &plan.id, &name, &update)?;
+                    // `byName.get(name).status = 'merged'`.
+                    if let Some(j) = plan.jobs.iter_mut().find(|j| j.name == name) {
+                        j.status = "merged".into();
+                    }
                     None
                 }
                 MergeOutcome::Conflict => Some(("conflict", "merge_conflict")),
@@ -566,16 +585,56 @@ impl<P: Platform> MissionControl<P> {
         self.plans.clear_plan(cx)
     }
 
-    /// `mc_plan_approve`: an unlocked snapshot, mutated and written whole with
-    /// `savePlan` (unchanged by #71), then a new instance's `resumePlan()`.
-    pub fn approve(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) -> Result<()> {
+    /// `mc_plan_approve` (`tools/plan-approve.ts`): an unlocked snapshot,
+    /// mutated and written whole with `savePlan` (unchanged by #71), then
+    /// `resumePlan()` on the instance the origin creates for it. The
+    /// snapshot is set running with no checkpoint before the write, so the
+    /// new instance's `resumePlan` finds nothing to unpause.
+    pub fn approve(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance, retry: Option<&str>) -> Result<()> {
         let Some(mut plan) = self.plans.load_plan(cx)? else { return Err(Thrown("No active plan".into())) };
-        if plan.status != "pending" && plan.status != "paused" {
-            return Err(Thrown(format!("plan is {}, nothing to approve", plan.status)));
+        if let Some(name) = retry {
+            let retryable =
+                plan.job(name).is_some_and(|j| ["failed", "conflict", "needs_rebase"].contains(&j.status.as_str()));
+            if !retryable {
+                return Err(Thrown(format!("job {name} is not failed, conflict or needs_rebase")));
+            }
         }
-        if plan.status == "pending" {
-            plan.status = "running".into();
+        if plan.status == "paused" && plan.checkpoint.is_some() {
+            cx.await_point(); // await loadConfig()
+            let context = plan.checkpoint_context.clone();
+            let touchset =
+                |name: &str| context.as_ref().is_some_and(|c| c.failure_kind == "touchset" && c.job_name == name);
+            let ready = match retry {
+                Some(name) => {
+                    if touchset(name) {
+                        cx.await_point(); // await validateTouchSet()
+                        if self.config.touch_set_violation.contains(name) {
+                            return Err(Thrown(format!("job {name} still violates its touch set")));
+                        }
+                    }
+                    Some(name.to_string())
+                }
+                // Accept: a touch-set failure's job is taken as it is.
+                None => context
+                    .as_ref()
+                    .filter(|c| touchset(&c.job_name) && plan.job(&c.job_name).is_some_and(|j| j.status == "failed"))
+                    .map(|c| c.job_name.clone()),
+            };
+            if let Some(name) = ready
+                && let Some(job) = plan.jobs.iter_mut().find(|j| j.name == name)
+            {
+                job.status = "ready_to_merge".into();
+                job.error = None;
+            }
+        } else if plan.status == "pending" {
+            cx.await_point(); // await loadConfig()
+            cx.await_point(); // await createIntegrationBranch(): git worktree and hooks
+        } else {
+            return Err(Thrown(format!("plan is {}, not pending or paused", plan.status)));
         }
+        plan.status = "running".into();
+        plan.checkpoint = None;
+        plan.checkpoint_context = None;
         self.plans.save_plan(cx, &plan)?;
         self.resume_plan(cx, o)
     }

@@ -1,0 +1,82 @@
+//! The plan system's model against the origin's control flow, one
+//! behaviour at a time: small scenarios run in one order, their final
+//! state compared with what the origin's code leaves.
+
+use racecheck::explore::{Explorer, Limits, outcomes};
+use racecheck::scenario::parse;
+use racecheck::systems::Variant;
+use std::path::Path;
+
+/// The one end of a scenario with one actor: its final state as text.
+fn only_end(toml: &str) -> String {
+    let s = parse(Path::new("plan_models.toml"), toml).unwrap_or_else(|e| panic!("{e}"));
+    let variant: &Variant = &s.expectations[0].variant;
+    let (ends, _) = outcomes(&s.model, variant, &Explorer::Stateful, &Limits::default()).unwrap();
+    assert_eq!(ends.len(), 1, "one actor, one end: {ends:#?}");
+    ends.into_iter().next().unwrap()
+}
+
+fn scenario(setup: &str, ops: &str) -> String {
+    format!(
+        "title = \"t\"\norigin = \"t\"\nsystem = \"plan\"\nsemantics = \"event-loop\"\n\n[setup]\n{setup}\n\n\
+         [[actor]]\nname = \"r\"\ndo = [{ops}]\n\n[check]\ninvariants = [\"no-lost-job-update\"]\n\n[[expect]]\nvariant = {{}}\nverdict = \"proved\"\n"
+    )
+}
+
+#[test]
+fn one_reconcile_pass_takes_a_completed_job_to_merged() {
+    // `_doReconcile` step 6 sets the local `job.status = 'ready_to_merge'`
+    // after its write, so steps 7 and 8 merge the job in the same pass.
+    let end = only_end(&scenario(r#"jobs = [{ name = "A", status = "completed" }]"#, r#"{ op = "reconcile" }"#));
+    eprintln!("{end}");
+    assert!(end.contains("merged"), "{end}");
+}
+
+#[test]
+fn resume_on_an_instance_whose_reconciler_runs_starts_no_pass() {
+    // `startReconciler()` returns at once when `isRunning` (the interval is
+    // set): `resumePlan` on such an instance reconciles nothing itself.
+    let setup = r#"jobs = [{ name = "A", status = "completed" }]
+orchestrators = [{ name = "main", reconciler = true }]"#;
+    let end = only_end(&scenario(setup, r#"{ op = "resume_plan" }"#));
+    assert!(end.contains(r#""name":"A","prompt":"do A","status":"completed""#), "{end}");
+    assert!(!end.contains("merged"), "{end}");
+}
+
+#[test]
+fn clear_checkpoint_forgets_the_in_memory_checkpoint_on_every_path() {
+    // `this.checkpoint = null` runs before the first await, whatever the
+    // plan on disk says: here it is not paused, and the origin still
+    // clears the instance's checkpoint.
+    let setup = r#"jobs = [{ name = "A", status = "running" }]
+orchestrators = [{ name = "main", checkpoint = "on_error", reconciler = false }]"#;
+    let end = only_end(&scenario(setup, r#"{ op = "clear_checkpoint" }"#));
+    assert!(end.contains(r#""orchestrators":{"main":{"activePlanId":"plan-1","checkpoint":null,"#), "{end}");
+}
+
+#[test]
+fn approve_writes_the_plan_running_and_a_retried_job_ready_to_merge() {
+    // mc_plan_approve mutates its snapshot (the retried job ready_to_merge,
+    // the plan running, no checkpoint) and writes it with one savePlan; the
+    // new instance's resumePlan then finds a running plan and reconciles.
+    let setup = r#"status = "paused"
+checkpoint = "on_error"
+jobs = [{ name = "A", status = "failed", state = "failed" }]
+orchestrators = [{ name = "old", active = true, checkpoint = "on_error", reconciler = false }, { name = "new", active = false }]"#;
+    let end = only_end(&scenario(setup, r#"{ op = "approve", orchestrator = "new", retry = "A" }"#));
+    assert!(end.contains(r#""status":"merged""#) && end.contains(r#""status":"completed""#), "{end}");
+    // Accepting with no touch-set failure to accept leaves A failed.
+    let end = only_end(&scenario(setup, r#"{ op = "approve", orchestrator = "new" }"#));
+    assert!(end.contains(r#""name":"A","prompt":"do A","status":"failed""#), "{end}");
+    assert!(end.contains(r#""checkpoint":null"#), "{end}");
+}
+
+#[test]
+fn approve_refuses_a_plan_neither_pending_nor_paused_at_a_checkpoint() {
+    let setup = r#"status = "paused"
+jobs = [{ name = "A", status = "running" }]
+orchestrators = [{ name = "main", reconciler = false }]"#;
+    let end = only_end(&scenario(setup, r#"{ op = "approve" }"#));
+    // Nothing written: the plan stays paused.
+    assert!(end.contains(r#""mode":"autopilot","name":"scenario plan","status":"paused""#), "{end}");
+}
