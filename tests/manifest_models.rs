@@ -25,6 +25,7 @@ const SCENARIOS: &[&str] = &[
     "checkout-swaps-run-bundle",
     "shared-debounce-drops-manifest-reload",
     "self-write-window-hides-external-change",
+    "self-write-window-hides-external-change-after-a-patch",
     "generation-goes-backwards",
     "conflict-refresh-lets-the-next-writer-rebase",
 ];
@@ -151,6 +152,11 @@ fn self_write_window_hides_external_change() {
 }
 
 #[test]
+fn self_write_window_hides_external_change_after_a_patch() {
+    check("self-write-window-hides-external-change-after-a-patch");
+}
+
+#[test]
 fn generation_goes_backwards() {
     check("generation-goes-backwards");
 }
@@ -231,7 +237,7 @@ fn operations_in_sequence() {
             json!({"op": "manifest_patch", "if_match": "initial"}),
             json!({"op": "manifest_patch", "if_match": "disk", "task": "t1", "status": "done"}),
         ],
-        &[],
+        &[("heartbeat", "direct-patch")],
     );
     assert_eq!(
         results(&outcome),
@@ -261,11 +267,11 @@ fn watcher_reloads_and_suppresses() {
     );
     assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["manifest"]["serverGeneration"], 4);
     assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["now"], 50);
-    // ...is skipped inside the self-write window of a heartbeat...
+    // ...is skipped inside the self-write window of a heartbeat (before #382)...
     let outcome = run_alone(
         json!({"generation": 3}),
         vec![json!({"op": "heartbeat"}), json!({"op": "external_write"}), json!({"op": "watcher_fire"})],
-        &[],
+        &[("heartbeat", "direct-patch")],
     );
     assert!(outcome.events.iter().any(|e| e.note("reload-suppressed").is_some()));
     assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["manifest"]["serverGeneration"], 4);
@@ -278,7 +284,7 @@ fn watcher_reloads_and_suppresses() {
             json!({"op": "external_write"}),
             json!({"op": "watcher_fire"}),
         ],
-        &[],
+        &[("heartbeat", "direct-patch")],
     );
     assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["manifest"]["serverGeneration"], 5);
     // Another run's manifest suspends the run; post-fix mutators refuse.
@@ -413,7 +419,12 @@ fn explain_rows_cover_every_knob_and_invariant() {
     let knobs: Vec<(&str, &str)> = spec.knobs.iter().map(|k| (k.name, k.default)).collect();
     assert_eq!(
         knobs,
-        vec![("persist_check", "generation"), ("watcher_reload", "inside-mutex"), ("debounce_timer", "per-file")]
+        vec![
+            ("persist_check", "generation"),
+            ("watcher_reload", "inside-mutex"),
+            ("debounce_timer", "per-file"),
+            ("heartbeat", "liveness-file")
+        ]
     );
     for k in spec.knobs {
         assert!(k.choices.iter().any(|(c, _)| *c == k.default));
@@ -423,4 +434,32 @@ fn explain_rows_cover_every_knob_and_invariant() {
     for i in ["no-silent-overwrite", "generation-monotonic", "cache-never-regresses", "cache-catches-up"] {
         assert!(invariants.contains(&i));
     }
+}
+
+#[test]
+fn a_heartbeat_since_382_leaves_manifest_json_and_the_watcher_alone() {
+    // 83dfd7a8: the cached agent's lastHeartbeatAt and heartbeats.json; no
+    // persistManifest (generation and etag unchanged), no self-write window,
+    // so an external write right after it is reloaded.
+    let outcome = run_alone(
+        json!({"generation": 3}),
+        vec![
+            json!({"op": "advance_clock", "ms": 7}),
+            json!({"op": "heartbeat"}),
+            json!({"op": "external_write"}),
+            json!({"op": "watcher_fire"}),
+        ],
+        &[],
+    );
+    let state = outcome.final_state.as_ref().expect("kept");
+    assert_eq!(results(&outcome), ["ok"]);
+    assert_eq!(state["files"]["heartbeats.json"], json!({"lead": 7}));
+    assert!(outcome.events.iter().all(|e| e.note("reload-suppressed").is_none()));
+    assert_eq!(state["runtime"]["manifest"]["serverGeneration"], 4, "the external write was reloaded");
+    // Alone, it changes neither manifest.json nor the cache's version.
+    let outcome = run_alone(json!({"generation": 3}), vec![json!({"op": "heartbeat"})], &[]);
+    let state = outcome.final_state.as_ref().expect("kept");
+    assert_eq!(state["files"]["manifest.json"]["serverGeneration"], 3);
+    assert_eq!(state["runtime"]["manifest"]["serverGeneration"], 3);
+    assert_eq!(state["runtime"]["manifest"]["etag"], state["files"]["manifest.json"]["etag"]);
 }

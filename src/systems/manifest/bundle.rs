@@ -15,6 +15,9 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const MANIFEST_TMP: &str = "manifest.json.tmp";
 pub const PLAN_FILE: &str = "plan.md";
 pub const GEN_FILE: &str = ".gen";
+/// Agents' liveness since #382: `{ sessionId: lastHeartbeatAt }`, unwatched.
+pub const HEARTBEATS_FILE: &str = "heartbeats.json";
+pub const HEARTBEATS_TMP: &str = "heartbeats.json.tmp";
 /// `history` is a ring of at most this many entries.
 pub const HISTORY_LIMIT: usize = 50;
 /// The runId an `external_write` of `generation = "other-run"` brings.

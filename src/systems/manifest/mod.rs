@@ -56,6 +56,17 @@ pub enum DebounceTimer {
     PerFile,
 }
 
+/// Where an agent's heartbeat goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heartbeat {
+    /// `fcac3dc5` (#361 series): `directPatch`, a new generation and etag
+    /// through `persistManifest`, which opens the self-write window.
+    DirectPatch,
+    /// `83dfd7a8` (with #382): the cache and `heartbeats.json` only; no
+    /// `persistManifest`, no self-write mark.
+    LivenessFile,
+}
+
 /// The registered manifest system.
 pub struct ManifestSystem;
 
@@ -226,6 +237,21 @@ static SPEC: SystemSpec = SystemSpec {
                 ("per-file", "watcherDebounceTimers[kind]: each file's reload is debounced on its own"),
             ],
             default: "per-file",
+        },
+        KnobSpec {
+            name: "heartbeat",
+            about: "where agentHeartbeat writes (#361 series, moved with #382)",
+            choices: &[
+                (
+                    "direct-patch",
+                    "fcac3dc5: directPatch through persistManifest: a new generation, a new etag and a self-write window each time",
+                ),
+                (
+                    "liveness-file",
+                    "83dfd7a8: the cached agent and heartbeats.json only; manifest.json, its etag and the self-write window are untouched",
+                ),
+            ],
+            default: "liveness-file",
         },
     ],
     invariants: &[
@@ -627,6 +653,10 @@ impl ModelSystem for ManifestSystem {
                 "shared" => DebounceTimer::Shared,
                 _ => DebounceTimer::PerFile,
             },
+            heartbeat: match variant.choice("heartbeat") {
+                "direct-patch" => Heartbeat::DirectPatch,
+                _ => Heartbeat::LivenessFile,
+            },
             self_write_window: setup.self_write_window,
             debounce: setup.debounce,
         };
@@ -700,10 +730,12 @@ impl<P: Platform> World<P> for ManifestWorld<P> {
                 let change = Change::Release { task: task.clone(), session: session(cx, s) };
                 run.mutate(cx, "releaseTask", None, &change);
             }
-            Op::Heartbeat { session: s } => {
-                let change = Change::Heartbeat { session: session(cx, s) };
-                run.mutate(cx, "heartbeat", None, &change);
-            }
+            Op::Heartbeat { session: s } => match run.config.heartbeat {
+                Heartbeat::DirectPatch => {
+                    run.mutate(cx, "heartbeat", None, &Change::Heartbeat { session: session(cx, s) });
+                }
+                Heartbeat::LivenessFile => run.agent_heartbeat(cx, &session(cx, s)),
+            },
             Op::ExternalWrite(change) => external::external_write(run, cx, change),
             Op::WatcherFire { file } => run.watcher_fire(cx, *file),
             Op::AdvanceClock { ms } => {

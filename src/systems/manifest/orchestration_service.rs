@@ -10,13 +10,17 @@
 //! the `beforeCommit` re-check and the rename are separate awaits, so a write
 //! of another process can land between them.
 
-use super::bundle::{BundleFile, GEN_FILE, MANIFEST_FILE, MANIFEST_TMP, Manifest, make_etag, manifest_contents, parse};
-use super::{DebounceTimer, PersistCheck, WatcherReload};
+use super::bundle::{
+    BundleFile, GEN_FILE, HEARTBEATS_FILE, HEARTBEATS_TMP, MANIFEST_FILE, MANIFEST_TMP, Manifest, make_etag,
+    manifest_contents, parse,
+};
+use super::{DebounceTimer, Heartbeat, PersistCheck, WatcherReload};
 use crate::history::Effect;
 use crate::platform::Platform;
 use crate::runtime::{Cx, FifoMutex, Flag, Shared, StateHash, StateHasher, hash_as_json};
 use crate::storage::{Contents, Files};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 /// The code choices and constants this execution runs with.
 #[derive(Clone, Debug)]
@@ -24,6 +28,7 @@ pub struct Config {
     pub persist_check: PersistCheck,
     pub watcher_reload: WatcherReload,
     pub debounce_timer: DebounceTimer,
+    pub heartbeat: Heartbeat,
     /// `markSelfWrite`: `recentSelfWriteUntil = now + window`.
     pub self_write_window: u64,
     /// `debouncedReload`'s `setTimeout` delay.
@@ -384,6 +389,46 @@ impl<P: Platform> RunRuntime<P> {
             Err(Thrown::Conflict) => Outcome::EtagConflict,
             Err(Thrown::Suspended) => Outcome::ValidationFailed("run is suspended (bundle changed externally)".into()),
             Err(Thrown::Error(e)) => Outcome::Threw(e),
+        }
+    }
+
+    /// `agentHeartbeat` since #382 (`83dfd7a8`): inside the run mutex, the
+    /// cached agent's `lastHeartbeatAt` (etag and generation unchanged),
+    /// then `heartbeats.json` read and written whole. No `persistManifest`,
+    /// no self-write mark, no disk check; the watcher does not watch the file.
+    pub fn agent_heartbeat(&self, cx: &mut Cx<'_, P>, session: &str) {
+        let outcome = self.mutex.with_lock(cx, |cx| self.agent_heartbeat_locked(cx, session));
+        note(cx, "agentHeartbeat", "patch-result", json!({ "result": outcome.name() }));
+    }
+
+    fn agent_heartbeat_locked(&self, cx: &mut Cx<'_, P>, session: &str) -> Outcome {
+        match self.load_into_runtime(cx) {
+            Ok(()) => {}
+            Err(Thrown::Error(e)) => return Outcome::Threw(e),
+            Err(_) => return Outcome::ValidationFailed("run is suspended".into()),
+        }
+        let Some(mut current) = self.manifest.get().filter(|_| !self.suspended.load(cx)) else {
+            return Outcome::ValidationFailed("run is suspended".into());
+        };
+        let now = self.now();
+        let change = Change::Heartbeat { session: session.to_string() };
+        if let Err(refused) = change.apply(&mut current.manifest, now, cx.task()) {
+            return refused;
+        }
+        self.manifest.set(Some(current));
+        let written = (|| {
+            // readHeartbeatLiveness: `{}` on any error.
+            let (_, text) = self.files.read(cx, "readHeartbeatLiveness", HEARTBEATS_FILE)?;
+            let mut beats: BTreeMap<String, u64> =
+                text.and_then(|t| serde_json::from_str(t.as_text()).ok()).unwrap_or_default();
+            beats.insert(session.to_string(), now);
+            let text = serde_json::to_string(&beats).unwrap_or_default();
+            self.files.write(cx, "writeHeartbeatLiveness", HEARTBEATS_TMP, text, json!({}))?;
+            self.files.rename(cx, "writeHeartbeatLiveness", HEARTBEATS_TMP, HEARTBEATS_FILE, json!({}))
+        })();
+        match written {
+            Ok(_) => Outcome::Ok,
+            Err(e) => Outcome::Threw(e.to_string()),
         }
     }
 
