@@ -24,8 +24,17 @@ pub enum Command {
         /// Scenario files or directories (default: scenarios/).
         paths: Vec<PathBuf>,
     },
-    /// Explain a scenario: its story, actors, variants and invariants in plain words.
-    Explain { file: PathBuf },
+    /// Explain a scenario (its story, actors, variants and invariants in plain
+    /// words), or with --system everything a scenario may say about a system.
+    Explain {
+        /// The scenario file.
+        #[arg(required_unless_present = "system", conflicts_with = "system")]
+        file: Option<PathBuf>,
+        /// A modeled system (plan, runs, manifest): its [setup] fields,
+        /// operations, knobs, invariants and reachable conditions.
+        #[arg(long)]
+        system: Option<String>,
+    },
     /// Run a scenario on real threads and a real directory N times and count
     /// the runs that violate an invariant (how often a race shows for real).
     HitRate {

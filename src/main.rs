@@ -46,7 +46,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check(args),
         Command::List { paths } => list(paths),
-        Command::Explain { file } => explain(&file),
+        Command::Explain { file: Some(file), .. } => explain(&file),
+        Command::Explain { system, .. } => explain_system(system.as_deref().unwrap_or_default()),
         Command::HitRate { file, variant, runs } => hit_rate(&file, &variant, runs),
         Command::Hunt(args) => hunt(args),
         Command::Replay { file, variant, schedule, format } => replay_schedule(&file, &variant, &schedule, format),
@@ -303,6 +304,12 @@ fn explain(file: &std::path::Path) -> Result<u8, String> {
     for inv in &s.model.invariants {
         outln!("  {inv}: {}", spec.invariant(inv).map_or("", |i| i.about));
     }
+    if !s.model.reachable.is_empty() {
+        outln!("\nconditions a proof must reach (else it is vacuous):");
+        for c in &s.model.reachable {
+            outln!("  {c}: {}", spec.condition(c).map_or("", |c| c.about));
+        }
+    }
     outln!("\nvariants of the {} system (default first marked *):", spec.name);
     for knob in spec.knobs {
         outln!("  {}: {}", knob.name, knob.about);
@@ -315,6 +322,15 @@ fn explain(file: &std::path::Path) -> Result<u8, String> {
     for e in &s.expectations {
         outln!("  {} → {}", e.variant, report::expected_text(&e.expected));
     }
+    Ok(OK)
+}
+
+fn explain_system(name: &str) -> Result<u8, String> {
+    let system = racecheck::systems::find(name).ok_or_else(|| {
+        let names: Vec<&str> = racecheck::systems::registry().iter().map(|s| s.spec().name).collect();
+        format!("error: expected a modeled system, found {name:?}\n  = valid: {}", names.join(", "))
+    })?;
+    out!("{}", report::system_text(system.spec()));
     Ok(OK)
 }
 

@@ -138,3 +138,21 @@ fn a_closed_pipe_ends_quietly() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").is_dir());
 }
+
+#[test]
+fn explain_system_lists_everything_a_scenario_may_say() {
+    for system in racecheck::systems::registry() {
+        let spec = system.spec();
+        let (code, out, err) = racecheck(&["explain", "--system", spec.name]);
+        assert_eq!(code, 0, "{err}");
+        let names = spec.setup.iter().map(|f| f.name).chain(spec.ops.iter().map(|o| o.name));
+        let names = names.chain(spec.knobs.iter().flat_map(|k| k.choices.iter().map(|c| c.0).chain([k.name])));
+        let names = names.chain(spec.invariants.iter().map(|i| i.name)).chain(spec.conditions.iter().map(|c| c.name));
+        for name in names {
+            assert!(out.contains(name), "{}: {name} missing from explain --system", spec.name);
+        }
+    }
+    let (code, _, err) = racecheck(&["explain", "--system", "nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("valid: plan, runs, manifest"), "{err}");
+}

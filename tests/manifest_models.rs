@@ -198,6 +198,8 @@ fn run_alone(setup: Value, ops: Vec<Value>, choices: &[(&str, &str)]) -> raceche
         compiled,
         semantics: Semantics::EventLoop,
         invariants: vec!["no-silent-overwrite".into(), "cache-never-regresses".into()],
+        reachable: Vec::new(),
+        reached: Default::default(),
         keep_final_states: true,
     };
     let choices = choices.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

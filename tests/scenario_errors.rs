@@ -306,3 +306,24 @@ fn more_tasks_than_loom_holds() {
     assert_at(&e, 22, 1);
     assert!(e.expected.contains("pct"), "{e}");
 }
+
+#[test]
+fn unknown_reachable_condition_lists_the_conditions() {
+    let e = error(&with(
+        "invariants = [\"no-lost-job-update\"]",
+        "invariants = [\"no-lost-job-update\"]\nreachable = [\"stale-snapshot-write\", \"race-window\"]",
+    ));
+    assert_at(&e, 14, 38);
+    assert!(e.valid.contains(&"trigger-during-pass".to_string()), "{e}");
+    let e = error(&with(
+        "invariants = [\"no-lost-job-update\"]",
+        "invariants = [\"no-lost-job-update\"]\nreachable = \"x\"",
+    ));
+    assert_eq!(e.expected, "an array of reachable condition names");
+    let twice = "reachable = [\"trigger-during-pass\", \"trigger-during-pass\"]";
+    let e = error(&with(
+        "invariants = [\"no-lost-job-update\"]",
+        &format!("invariants = [\"no-lost-job-update\"]\n{twice}"),
+    ));
+    assert_eq!(e.expected, "each reachable condition named once");
+}

@@ -490,7 +490,7 @@ fn measure_buggy(
                     times.push(report.elapsed.as_secs_f64());
                 }
                 Verdict::Violation(_) => cell.other += 1,
-                Verdict::Incomplete { .. } => cell.incomplete += 1,
+                Verdict::Incomplete { .. } | Verdict::Vacuous { .. } => cell.incomplete += 1,
                 Verdict::NotFound | Verdict::Proved { .. } => {}
             }
         }

@@ -118,6 +118,7 @@ fn violation_cell(search: &Search, invariant: &str, time: bool) -> String {
         ("violation", Some(inv)) if inv == invariant => what,
         ("violation", Some(inv)) => format!("{what} ({inv})"),
         ("proved", _) => format!("none: {what} proved"),
+        ("vacuous", _) => format!("none: {what}, window not reached"),
         (verdict, _) => format!("{verdict} at {what}"),
     }
 }
@@ -136,6 +137,7 @@ fn proof_cell(search: &Search) -> String {
     let figures = format!("{}{states} in {}", search.executions, secs(search.seconds));
     match search.verdict {
         "proved" => format!("proved, {figures}"),
+        "vacuous" => format!("VACUOUS (window not reached), {figures}"),
         "incomplete" if search.reason.as_deref().is_some_and(|r| r.contains("time limit")) => {
             format!("incomplete at cap, {figures}")
         }

@@ -157,7 +157,7 @@ impl Controlled {
             self.monitors.at_end(&events, &final_state);
         }
         // The monitors go with the execution; its tasks are unwound with `runner`.
-        let monitors = std::mem::replace(&mut self.monitors, Monitors { entries: Vec::new(), first: None });
+        let monitors = std::mem::take(&mut self.monitors);
         monitors.outcome(events, final_state, self.keep_final_state)
     }
 }

@@ -17,7 +17,8 @@ use crate::runtime::{Runtime, Semantics, StateHasher, Symmetry, fingerprint};
 use crate::storage::{Disk, MemoryDisk};
 use crate::systems::{Backend, Compiled, DynSystem, DynWorld, FinalState, Monitor, Variant};
 use serde_json::Value;
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 /// A scenario ready to run: system, parsed body, semantics, invariants.
 #[derive(Clone)]
@@ -28,15 +29,49 @@ pub struct Model {
     pub compiled: Arc<dyn Compiled>,
     pub semantics: Semantics,
     pub invariants: Vec<String>,
+    /// Conditions of the system some execution must reach (`[check]
+    /// reachable`), or a proof is vacuous.
+    pub reachable: Vec<String>,
+    /// The conditions the executions of the current search reached.
+    pub reached: Reached,
     /// Keep every execution's final state in its outcome (enumerations
     /// compare them). Otherwise only a violating execution's is built.
     pub keep_final_states: bool,
+}
+
+/// The reachable conditions some execution of one search reached: shared
+/// by every execution of the search (a search starts with a fresh one).
+#[derive(Clone, Default)]
+pub struct Reached(Arc<Mutex<BTreeSet<String>>>);
+
+impl Reached {
+    fn insert(&self, condition: &str) {
+        let mut reached = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !reached.contains(condition) {
+            reached.insert(condition.to_string());
+        }
+    }
+
+    pub fn names(&self) -> BTreeSet<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 impl Model {
     /// The model, keeping every execution's final state.
     pub fn keeping_final_states(&self) -> Model {
         Model { keep_final_states: true, ..self.clone() }
+    }
+
+    /// The model for a new search: nothing reached yet.
+    pub fn for_search(&self) -> Model {
+        Model { reached: Reached::default(), ..self.clone() }
+    }
+
+    /// The `reachable` conditions no execution of this search reached.
+    pub fn unreached(&self) -> Vec<String> {
+        let reached = self.reached.names();
+        self.reachable.iter().filter(|c| !reached.contains(*c)).cloned().collect()
     }
 
     pub fn actor_count(&self) -> usize {
@@ -81,40 +116,56 @@ pub struct Outcome {
     pub broken: Vec<String>,
 }
 
-/// The scenario's invariants as monitors of one execution.
-#[derive(Clone)]
+/// The scenario's invariants and reachable conditions as monitors of one
+/// execution.
+#[derive(Clone, Default)]
 pub struct Monitors {
     entries: Vec<Watch>,
     first: Option<Violation>,
+    reached: Reached,
 }
 
 struct Watch {
     invariant: String,
     monitor: Box<dyn Monitor>,
+    /// Broken (an invariant) or reached (a condition): it sees no more.
     broken: bool,
+    condition: bool,
 }
 
 impl Clone for Watch {
     fn clone(&self) -> Self {
-        Watch { invariant: self.invariant.clone(), monitor: self.monitor.boxed_clone(), broken: self.broken }
+        Watch {
+            invariant: self.invariant.clone(),
+            monitor: self.monitor.boxed_clone(),
+            broken: self.broken,
+            condition: self.condition,
+        }
     }
 }
 
 impl Monitors {
     pub fn new(model: &Model) -> Monitors {
-        let entries = model
-            .invariants
-            .iter()
-            .map(|inv| Watch { invariant: inv.clone(), monitor: model.compiled.monitor(inv), broken: false })
-            .collect();
-        Monitors { entries, first: None }
+        let watch = |name: &String, condition| Watch {
+            invariant: name.clone(),
+            monitor: model.compiled.monitor(name),
+            broken: false,
+            condition,
+        };
+        let invariants = model.invariants.iter().map(|i| watch(i, false));
+        let entries = invariants.chain(model.reachable.iter().map(|c| watch(c, true))).collect();
+        Monitors { entries, first: None, reached: model.reached.clone() }
     }
 
     fn judge(&mut self, step: Option<usize>, mut verdict: impl FnMut(&mut dyn Monitor) -> Option<String>) {
         for w in self.entries.iter_mut().filter(|w| !w.broken) {
             if let Some(message) = verdict(&mut *w.monitor) {
                 w.broken = true;
-                self.first.get_or_insert(Violation { invariant: w.invariant.clone(), message, step });
+                if w.condition {
+                    self.reached.insert(&w.invariant);
+                } else {
+                    self.first.get_or_insert(Violation { invariant: w.invariant.clone(), message, step });
+                }
             }
         }
     }
@@ -135,7 +186,7 @@ impl Monitors {
     }
 
     pub fn broken(&self) -> Vec<String> {
-        self.entries.iter().filter(|w| w.broken).map(|w| w.invariant.clone()).collect()
+        self.entries.iter().filter(|w| w.broken && !w.condition).map(|w| w.invariant.clone()).collect()
     }
 
     /// The monitors' states (what their verdicts on the rest depend on).

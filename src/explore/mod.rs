@@ -197,6 +197,11 @@ pub enum Verdict {
     Incomplete {
         reason: String,
     },
+    /// The search found no violation but never reached these conditions
+    /// of `[check] reachable`: it proves nothing about the race window.
+    Vacuous {
+        unreached: Vec<String>,
+    },
 }
 
 impl Verdict {
@@ -206,6 +211,7 @@ impl Verdict {
             Verdict::Proved { .. } => "proved",
             Verdict::NotFound => "not-found",
             Verdict::Incomplete { .. } => "incomplete",
+            Verdict::Vacuous { .. } => "vacuous",
         }
     }
 }
@@ -229,6 +235,7 @@ pub struct Report {
 /// Searches `model` under `variant` with `explorer`.
 pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &Limits) -> Report {
     let start = Instant::now();
+    let model = &model.for_search();
     let (mut states, mut symmetry) = (None, Ok(Vec::new()));
     let (verdict, executions) = match explorer {
         Explorer::Exhaustive { bound } => exhaustive::run(model, variant, *bound, limits),
@@ -247,6 +254,9 @@ pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &L
     };
     let verdict = match verdict {
         Verdict::Violation(f) => Verdict::Violation(Box::new(f.minimize(model, variant))),
+        Verdict::Proved { .. } | Verdict::NotFound if !model.unreached().is_empty() => {
+            Verdict::Vacuous { unreached: model.unreached() }
+        }
         other => other,
     };
     Report { explorer: explorer.clone(), verdict, executions, states, symmetry, elapsed: start.elapsed() }

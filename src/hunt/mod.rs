@@ -825,7 +825,7 @@ fn finish(
             Verdict::Proved { .. } => Some(("proved", None)),
             Verdict::NotFound => Some(("not-found", None)),
             Verdict::Violation(f) => Some(("violation", Some(f.violation.invariant.clone()))),
-            Verdict::Incomplete { .. } => None,
+            Verdict::Incomplete { .. } | Verdict::Vacuous { .. } => None,
         };
         let shown = match &r.verdict {
             Verdict::Violation(f) => format!("violation of {}: {}", f.violation.invariant, f.violation.message),
@@ -833,6 +833,7 @@ fn finish(
             Verdict::Proved { bound: None } => "proved".into(),
             Verdict::NotFound => format!("not found in {} schedules", config.schedules),
             Verdict::Incomplete { reason } => format!("incomplete: {reason}"),
+            Verdict::Vacuous { unreached } => format!("vacuous: never reached {}", unreached.join(", ")),
         };
         if let Some((verdict, inv)) = verdict {
             doc.expects.push(ExpectDoc { variant: plan.counterpart.clone(), verdict: verdict.into(), invariant: inv });

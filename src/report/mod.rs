@@ -19,6 +19,7 @@ pub fn verdict_text(verdict: &Verdict) -> String {
         Verdict::Proved { bound: None } => "proved (unbounded)".into(),
         Verdict::NotFound => "not-found".into(),
         Verdict::Incomplete { reason } => format!("incomplete: {reason}"),
+        Verdict::Vacuous { unreached } => format!("vacuous: no execution reached {}", unreached.join(", ")),
     }
 }
 
@@ -70,6 +71,7 @@ pub fn json_row(check: &Check) -> Value {
     let (invariant, message) = match &check.report.verdict {
         Verdict::Violation(f) => (Some(f.violation.invariant.clone()), Some(f.violation.message.clone())),
         Verdict::Incomplete { reason } => (None, Some(reason.clone())),
+        Verdict::Vacuous { unreached } => (None, Some(format!("no execution reached {}", unreached.join(", ")))),
         _ => (None, None),
     };
     json!({
@@ -300,4 +302,41 @@ pub fn failure_json(failure: &Failure) -> Value {
         json["final_state"] = state.clone();
     }
     json
+}
+
+/// Everything a scenario may say about a system, from its spec (so it
+/// cannot drift from what the loader accepts): `explain --system`.
+pub fn system_text(spec: &crate::systems::SystemSpec) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "{} — {}\norigin: {}\n", spec.name, spec.about, spec.origin);
+    let _ = writeln!(out, "[setup] fields:");
+    for f in spec.setup {
+        let _ = writeln!(out, "  {:<34} {:<28} {}", f.name, f.kind, f.about);
+    }
+    let _ = writeln!(out, "\noperations (`do = [{{ op = \"NAME\", ARG = VALUE }}]`):");
+    for op in spec.ops {
+        let _ = writeln!(out, "  {} — {}\n      origin: {}", op.name, op.about, op.origin);
+        for a in op.args {
+            let need = if a.required { "required" } else { "optional" };
+            let _ = writeln!(out, "      {:<12} {:<28} {need}: {}", a.name, a.kind, a.about);
+        }
+    }
+    let _ = writeln!(out, "\nknobs (`variant = {{ KNOB = \"CHOICE\" }}`; * marks the default, the fix):");
+    for k in spec.knobs {
+        let _ = writeln!(out, "  {}: {}", k.name, k.about);
+        for (choice, about) in k.choices {
+            let mark = if *choice == k.default { "*" } else { " " };
+            let _ = writeln!(out, "    {mark} {choice:<18} {about}");
+        }
+    }
+    let _ = writeln!(out, "\ninvariants (`[check] invariants`):");
+    for i in spec.invariants {
+        let _ = writeln!(out, "  {:<28} {}", i.name, i.about);
+    }
+    let _ = writeln!(out, "\nreachable conditions (`[check] reachable`: a proof that never reaches one is vacuous):");
+    for c in spec.conditions {
+        let _ = writeln!(out, "  {:<32} {}", c.name, c.about);
+    }
+    out
 }

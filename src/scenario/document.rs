@@ -52,6 +52,8 @@ pub struct ActorDoc {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CheckDoc {
     pub invariants: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reachable: Vec<String>,
 }
 
 /// `[explore]`; a missing field takes the loader's default.
@@ -155,6 +157,10 @@ impl Document {
         out.push_str("\n[check]\n");
         let invariants: Vec<Value> = self.check.invariants.iter().cloned().map(Value::String).collect();
         let _ = writeln!(out, "invariants = {}", inline(&Value::Array(invariants))?);
+        if !self.check.reachable.is_empty() {
+            let reachable: Vec<Value> = self.check.reachable.iter().cloned().map(Value::String).collect();
+            let _ = writeln!(out, "reachable = {}", inline(&Value::Array(reachable))?);
+        }
         if let Some(explore) = &self.explore {
             out.push_str("\n[explore]\n");
             let value = serde_json::to_value(explore).map_err(|e| TomlError(e.to_string()))?;

@@ -14,7 +14,7 @@ mod source;
 
 pub use document::{Document, load_document, parse_document};
 pub use error::ScenarioError;
-pub use run::{Check, check_expectation, check_regression, explorer_for};
+pub use run::{Check, check_expectation, check_regression, explorer_for, satisfies};
 
 use crate::execution::Model;
 use crate::explore::StepSchedule;
@@ -314,25 +314,14 @@ impl Loader<'_> {
         }
 
         // [check]
-        self.table_keys(&[key("check")], "a key of [check]", &["invariants"])?;
-        let inv_path = [key("check"), key("invariants")];
-        let invariants = match self.get(&inv_path) {
-            Some(Value::Array(items)) if !items.is_empty() => items.clone(),
-            Some(v) if !v.is_array() => return Err(self.err(&inv_path, "an array of invariant names", describe(v))),
-            _ => return Err(self.err(&[key("check")], "[check] with at least one invariant in `invariants`", "none")),
-        };
-        let valid_invariants: Vec<&str> = spec.invariants.iter().map(|i| i.name).collect();
-        let mut checked = Vec::new();
-        for (i, v) in invariants.iter().enumerate() {
-            let p = [inv_path[0].clone(), inv_path[1].clone(), PathSeg::Index(i)];
-            let name = v.as_str().ok_or_else(|| self.err(&p, "an invariant name", describe(v)))?;
-            if spec.invariant(name).is_none() {
-                return Err(self
-                    .err(&p, format!("an invariant of the {} system", spec.name), format!("{name:?}"))
-                    .with_valid(valid_invariants.iter().copied()));
-            }
-            checked.push(name.to_string());
+        self.table_keys(&[key("check")], "a key of [check]", &["invariants", "reachable"])?;
+        let valid: Vec<&str> = spec.invariants.iter().map(|i| i.name).collect();
+        let checked = self.names_of(spec, "invariants", "invariant", &valid)?;
+        if checked.is_empty() {
+            return Err(self.err(&[key("check")], "[check] with at least one invariant in `invariants`", "none"));
         }
+        let valid: Vec<&str> = spec.conditions.iter().map(|c| c.name).collect();
+        let reachable = self.names_of(spec, "reachable", "reachable condition", &valid)?;
 
         // [explore]
         let explore = self.explore_settings(actors.len(), semantics)?;
@@ -359,8 +348,16 @@ impl Loader<'_> {
             .map(|l| l.trim())
             .collect::<Vec<_>>()
             .join("\n");
-        let model =
-            Model { name: name.clone(), system, compiled, semantics, invariants: checked, keep_final_states: false };
+        let model = Model {
+            name: name.clone(),
+            system,
+            compiled,
+            semantics,
+            invariants: checked,
+            reachable,
+            reached: Default::default(),
+            keep_final_states: false,
+        };
         let mut explore = explore;
         if explore.explorer == ExplorerKind::Exhaustive
             && let Err(e) = self.fits_loom(&model, &expectations)
@@ -384,6 +381,38 @@ impl Loader<'_> {
             expectations,
             regressions,
         })
+    }
+
+    /// `[check] <field>`: names among `valid` (`what`s of the system), each
+    /// named once; none if the field is absent.
+    fn names_of(
+        &self,
+        spec: &SystemSpec,
+        field: &str,
+        what: &str,
+        valid: &[&str],
+    ) -> Result<Vec<String>, ScenarioError> {
+        let path = [key("check"), key(field)];
+        let items = match self.get(&path) {
+            None => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items.clone(),
+            Some(v) => return Err(self.err(&path, format!("an array of {what} names"), describe(v))),
+        };
+        let mut names: Vec<String> = Vec::new();
+        for (i, v) in items.iter().enumerate() {
+            let p = [path[0].clone(), path[1].clone(), PathSeg::Index(i)];
+            let name = v.as_str().ok_or_else(|| self.err(&p, format!("{} {what} name", article(what)), describe(v)))?;
+            if !valid.contains(&name) {
+                return Err(self
+                    .err(&p, format!("{} {what} of the {} system", article(what), spec.name), format!("{name:?}"))
+                    .with_valid(valid.iter().copied()));
+            }
+            if names.iter().any(|n| n == name) {
+                return Err(self.err(&p, format!("each {what} named once"), format!("{name:?} again")));
+            }
+            names.push(name.to_string());
+        }
+        Ok(names)
     }
 
     fn explore_settings(&self, actors: usize, semantics: Semantics) -> Result<ExploreSettings, ScenarioError> {
@@ -598,4 +627,9 @@ fn last_key(path: &[PathSeg]) -> String {
         Some(PathSeg::Key(k)) => k.clone(),
         _ => "value".into(),
     }
+}
+
+/// "an invariant", "a reachable condition".
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
 }

@@ -28,16 +28,15 @@ pub struct Check {
     pub holds: bool,
 }
 
-/// Whether `verdict` satisfies `expected`. An incomplete search never does;
-/// `proved` is only ever given by the exhaustive explorer, but a sampling
-/// explorer that finds nothing does not contradict it.
-fn satisfies(expected: &Expected, verdict: &Verdict) -> bool {
+/// Whether `verdict` satisfies `expected`. An incomplete or vacuous search
+/// never does, and a sampler's `not-found` is never a proof.
+pub fn satisfies(expected: &Expected, verdict: &Verdict) -> bool {
     match (expected, verdict) {
-        (_, Verdict::Incomplete { .. }) => false,
+        (_, Verdict::Incomplete { .. } | Verdict::Vacuous { .. }) => false,
         (Expected::Violation { invariant }, Verdict::Violation(f)) => &f.violation.invariant == invariant,
         (Expected::Violation { .. }, _) => false,
         (Expected::Proved, Verdict::Proved { .. }) => true,
-        (Expected::Proved, Verdict::NotFound) => true,
+        (Expected::Proved, Verdict::NotFound) => false,
         (Expected::NotFound, Verdict::NotFound | Verdict::Proved { .. }) => true,
         (Expected::Proved | Expected::NotFound, Verdict::Violation(_)) => false,
     }

@@ -66,14 +66,32 @@ pub struct InvariantSpec {
     pub about: &'static str,
 }
 
+/// A `[setup]` field: `name` is its path, a table array's fields written
+/// `rows[].id`. The loader accepts exactly the fields listed.
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub about: &'static str,
+}
+
+/// A situation a proof must reach to mean anything (the race window a
+/// scenario is about): `[check] reachable` names them, and a search that
+/// never reached one reports `vacuous`, never `proved`.
+pub struct ConditionSpec {
+    pub name: &'static str,
+    pub about: &'static str,
+}
+
 /// What a system offers a scenario author.
 pub struct SystemSpec {
     pub name: &'static str,
     pub origin: &'static str,
     pub about: &'static str,
+    pub setup: &'static [FieldSpec],
     pub ops: &'static [OpSpec],
     pub knobs: &'static [KnobSpec],
     pub invariants: &'static [InvariantSpec],
+    pub conditions: &'static [ConditionSpec],
 }
 
 impl SystemSpec {
@@ -85,6 +103,21 @@ impl SystemSpec {
     }
     pub fn invariant(&self, name: &str) -> Option<&'static InvariantSpec> {
         self.invariants.iter().find(|i| i.name == name)
+    }
+    pub fn condition(&self, name: &str) -> Option<&'static ConditionSpec> {
+        self.conditions.iter().find(|c| c.name == name)
+    }
+
+    /// The keys `[setup]` accepts in `table` (`""`: the top level, `"rows[]"`:
+    /// each entry of the `rows` array).
+    pub fn setup_keys(&self, table: &str) -> Vec<&'static str> {
+        self.setup
+            .iter()
+            .filter_map(|f| match table {
+                "" => (!f.name.contains('.')).then_some(f.name),
+                _ => f.name.strip_prefix(table).and_then(|rest| rest.strip_prefix('.')),
+            })
+            .collect()
     }
 
     /// The arguments of an operation `name`, which must be one of `ops`,
@@ -171,7 +204,8 @@ pub trait ModelSystem: Send + Sync + 'static {
         setup: &Self::Setup,
         variant: &Variant,
     ) -> Self::World<P>;
-    /// A monitor of one invariant, fresh for an execution.
+    /// A monitor of one invariant or reachable condition (its `observe`
+    /// says `Some` when the condition is reached), fresh for an execution.
     fn monitor(&self, invariant: &str, setup: &Self::Setup) -> Box<dyn Monitor>;
 }
 

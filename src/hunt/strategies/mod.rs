@@ -126,7 +126,10 @@ fn document(vocabulary: &Vocabulary, setup: Map<String, Value>, actors: Vec<Vec<
         semantics: Some(vocabulary.semantics.name().to_string()),
         setup,
         actors,
-        check: CheckDoc { invariants: vocabulary.invariants.iter().map(|s| s.to_string()).collect() },
+        check: CheckDoc {
+            invariants: vocabulary.invariants.iter().map(|s| s.to_string()).collect(),
+            reachable: Vec::new(),
+        },
         ..Document::default()
     }
 }

@@ -5,7 +5,11 @@
 //! watcher debounce timers, self-write window) and a logical clock in ms
 //! that actors advance. Other processes write the bundle directly.
 //! Variants: `persist_check` (#375/#382), `watcher_reload` (#375),
-//! `debounce_timer` (#408).
+//! `debounce_timer` (#408), `heartbeat` (#361 series, #382).
+//!
+//! What a scenario may say about the system (its `[setup]` fields,
+//! operations, knobs, invariants and reachable conditions) is `SPEC` below,
+//! which `racecheck explain --system manifest` prints.
 //!
 //! Simplification: the watcher's change event for the service's own writes
 //! is not modeled. Its reload would fire inside the self-write window and be
@@ -13,6 +17,7 @@
 //! `external_write` on the other file already shows.
 
 mod bundle;
+mod conditions;
 mod external;
 mod invariants;
 mod orchestration_service;
@@ -25,7 +30,8 @@ use crate::runtime::{Cx, FifoMutex, Flag, Runtime, Shared};
 use crate::storage::{Contents, Disk, Files};
 use crate::systems::args::{Fields, PathSeg, check_unique, describe};
 use crate::systems::{
-    ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World, disk_state,
+    ArgSpec, Args, FieldError, FieldSpec, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
+    disk_state,
 };
 use bundle::{GEN_FILE, MANIFEST_FILE, PLAN_FILE, TASK_STATUSES, make_etag, manifest_contents};
 use orchestration_service::{Cached, Change, Config, RunRuntime, Timer, Timers};
@@ -94,6 +100,65 @@ static SPEC: SystemSpec = SystemSpec {
     name: "manifest",
     origin: "ADE apps/desktop/src/main/services/orchestration/orchestrationService.ts",
     about: "a run bundle's manifest.json, the service's cached copy, its run mutex and the file watcher that reloads external changes",
+    setup: &[
+        FieldSpec { name: "run_id", kind: "string", about: "the bundle's run (default run-1)" },
+        FieldSpec {
+            name: "generation",
+            kind: "integer ≥ 1",
+            about: "manifest.json's serverGeneration at the start (default 1)",
+        },
+        FieldSpec {
+            name: "cached",
+            kind: "boolean",
+            about: "the service has the manifest (as it was before any external write below) in its cache (default true)",
+        },
+        FieldSpec { name: "clock", kind: "integer", about: "Date.now() at the start, in ms (default 0)" },
+        FieldSpec { name: "self_write_window", kind: "integer", about: "markSelfWrite's window in ms (default 1000)" },
+        FieldSpec { name: "debounce", kind: "integer", about: "the watcher's debounce delay in ms (default 50)" },
+        FieldSpec {
+            name: "recent_self_write_until",
+            kind: "integer",
+            about: "the end of a self-write window already open at the start (default 0)",
+        },
+        FieldSpec { name: "tasks", kind: "array of tables", about: "the manifest's tasks (default one open task t1)" },
+        FieldSpec { name: "tasks[].id", kind: "string", about: "the task's id (required, unique)" },
+        FieldSpec { name: "tasks[].status", kind: "a task status", about: "its status (default open)" },
+        FieldSpec { name: "tasks[].assignee", kind: "string", about: "the session that claimed it" },
+        FieldSpec { name: "tasks[].lease_until", kind: "integer", about: "when its claim's lease ends, in ms" },
+        FieldSpec { name: "plan", kind: "string", about: "plan.md's text (default: a checklist of the tasks)" },
+        FieldSpec {
+            name: "external_writes",
+            kind: "array of tables",
+            about: "writes of other processes that landed before the start, in order (the cache has not seen them)",
+        },
+        FieldSpec {
+            name: "external_writes[].file",
+            kind: "manifest | plan",
+            about: "the file written (default manifest)",
+        },
+        FieldSpec {
+            name: "external_writes[].generation",
+            kind: "bumped | same | other-run | integer",
+            about: "the serverGeneration it carries (default bumped: one more than the file it replaces)",
+        },
+        FieldSpec { name: "external_writes[].task", kind: "task id", about: "a task it changes" },
+        FieldSpec {
+            name: "external_writes[].status",
+            kind: "a task status",
+            about: "the task's new status (default done, or claimed with an assignee)",
+        },
+        FieldSpec { name: "external_writes[].assignee", kind: "string", about: "the task's new assignee" },
+        FieldSpec {
+            name: "external_writes[].lease_ms",
+            kind: "integer",
+            about: "the new claim's lease in ms (default 60000)",
+        },
+        FieldSpec {
+            name: "external_writes[].watched",
+            kind: "boolean",
+            about: "the watcher saw it and armed its debounce timer (default true)",
+        },
+    ],
     ops: &[
         OpSpec {
             name: "load_into_runtime",
@@ -272,6 +337,7 @@ static SPEC: SystemSpec = SystemSpec {
             about: "once every debounce timer has fired, the cache holds what is on disk: no external change is dropped for good",
         },
     ],
+    conditions: conditions::CONDITIONS,
 };
 
 /// A task of `[setup]`.
@@ -504,7 +570,7 @@ fn parse_external(f: &Fields, tasks: &[&str]) -> Result<ExternalChange, FieldErr
 }
 
 fn parse_task(v: &Value, path: Vec<PathSeg>) -> Result<TaskSetup, FieldError> {
-    let f = Fields::new(v, path, &["id", "status", "assignee", "lease_until"])?;
+    let f = Fields::new(v, path, &SPEC.setup_keys("tasks[]"))?;
     Ok(TaskSetup {
         id: f.required_string("id")?,
         status: f.choice("status", TASK_STATUSES)?.unwrap_or_else(|| "open".into()),
@@ -523,22 +589,7 @@ impl ModelSystem for ManifestSystem {
     }
 
     fn parse_setup(&self, setup: &Value) -> Result<Setup, FieldError> {
-        let f = Fields::new(
-            setup,
-            Vec::new(),
-            &[
-                "run_id",
-                "generation",
-                "cached",
-                "clock",
-                "self_write_window",
-                "debounce",
-                "recent_self_write_until",
-                "tasks",
-                "plan",
-                "external_writes",
-            ],
-        )?;
+        let f = Fields::new(setup, Vec::new(), &SPEC.setup_keys(""))?;
         let mut tasks = f.tables("tasks", parse_task)?;
         let ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
         check_unique("tasks", "id", "a task id not used before", &ids)?;
@@ -556,7 +607,7 @@ impl ModelSystem for ManifestSystem {
         }
         let ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
         let external_writes = f.tables("external_writes", |v, path| {
-            let w = Fields::new(v, path, &["file", "generation", "task", "status", "assignee", "lease_ms", "watched"])?;
+            let w = Fields::new(v, path, &SPEC.setup_keys("external_writes[]"))?;
             parse_external(&w, &ids)
         })?;
         let plan = f.string("plan")?.unwrap_or_else(|| {
@@ -682,7 +733,7 @@ impl ModelSystem for ManifestSystem {
     }
 
     fn monitor(&self, invariant: &str, setup: &Setup) -> Box<dyn crate::systems::Monitor> {
-        invariants::monitor(invariant, setup)
+        conditions::condition(invariant, setup).unwrap_or_else(|| invariants::monitor(invariant, setup))
     }
 }
 

@@ -4,7 +4,12 @@
 //! `planMutex` / `stateMutex`, and one or more `Orchestrator` instances.
 //! Variants: `checkpoint_write` (#63/#71), `reconcile_guard` (#15 and its
 //! port to threads), `safety_net` (#71's reconcile cross-check).
+//!
+//! What a scenario may say about the system (its `[setup]` fields,
+//! operations, knobs, invariants and reachable conditions) is `SPEC` below,
+//! which `racecheck explain --system plan` prints.
 
+mod conditions;
 mod files;
 mod invariants;
 mod orchestrator;
@@ -17,7 +22,8 @@ use crate::runtime::{Cx, FifoMutex, Flag, Runtime, Shared};
 use crate::storage::{Contents, Disk, Files};
 use crate::systems::args::{Fields, PathSeg};
 use crate::systems::{
-    ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World, disk_state,
+    ArgSpec, Args, FieldError, FieldSpec, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
+    disk_state,
 };
 use files::{CHECKPOINTS, JOB_STATUSES, MODES, PLAN_STATUSES, REPORT_STATUSES, STATE_JOB_STATUSES};
 use orchestrator::{Config, MergeOutcome, MissionControl, Orchestrator, Pane};
@@ -59,6 +65,80 @@ static SPEC: SystemSpec = SystemSpec {
     name: "plan",
     origin: "opencode-mission-control (src/lib/orchestrator.ts, plan-state.ts, job-state.ts, monitor.ts)",
     about: "a plan of jobs in plan.json, their processes in jobs.json, and the orchestrator that reconciles them",
+    setup: &[
+        FieldSpec { name: "plan", kind: "boolean", about: "whether plan.json exists (default true)" },
+        FieldSpec { name: "mode", kind: "autopilot | supervisor", about: "the plan's mode (default autopilot)" },
+        FieldSpec { name: "status", kind: "a plan status", about: "the plan's status (default running)" },
+        FieldSpec {
+            name: "checkpoint",
+            kind: "pre_merge | on_error | pre_pr",
+            about: "the plan's checkpoint (default none)",
+        },
+        FieldSpec {
+            name: "max_parallel", kind: "integer ≥ 1", about: "jobs the reconciler runs at once (default 3)"
+        },
+        FieldSpec { name: "jobs", kind: "array of tables", about: "the plan's jobs, in plan.jobs order" },
+        FieldSpec { name: "jobs[].name", kind: "string", about: "the job's name (required, unique)" },
+        FieldSpec { name: "jobs[].status", kind: "a job status", about: "its status in plan.json (default running)" },
+        FieldSpec {
+            name: "jobs[].depends_on",
+            kind: "array of job names",
+            about: "jobs that must be merged before it launches",
+        },
+        FieldSpec {
+            name: "jobs[].merge_order",
+            kind: "integer",
+            about: "its place in the merge order (default: its index)",
+        },
+        FieldSpec {
+            name: "jobs[].state",
+            kind: "a jobs.json status, or none",
+            about: "its entry in jobs.json (default running for a running job, else none)",
+        },
+        FieldSpec { name: "jobs[].pane", kind: "alive | exited", about: "its tmux pane (default alive)" },
+        FieldSpec { name: "jobs[].exit_code", kind: "integer", about: "the exit status of an exited pane (default 0)" },
+        FieldSpec {
+            name: "jobs[].report",
+            kind: "a report status",
+            about: "the report file the agent left (default none)",
+        },
+        FieldSpec {
+            name: "jobs[].merge",
+            kind: "clean | conflict | test-failure",
+            about: "how its merge goes (default clean)",
+        },
+        FieldSpec {
+            name: "jobs[].touch_set_violation",
+            kind: "boolean",
+            about: "its changes leave its touch set (default false)",
+        },
+        FieldSpec {
+            name: "orchestrators",
+            kind: "array of tables",
+            about: "Orchestrator instances in the process (default one, `main`, active)",
+        },
+        FieldSpec { name: "orchestrators[].name", kind: "string", about: "the instance's name (required)" },
+        FieldSpec {
+            name: "orchestrators[].active",
+            kind: "boolean",
+            about: "it holds the plan as active (default true)",
+        },
+        FieldSpec {
+            name: "orchestrators[].reconciler",
+            kind: "boolean",
+            about: "its reconcile interval is set (default: active and the plan running)",
+        },
+        FieldSpec {
+            name: "orchestrators[].subscribed",
+            kind: "boolean",
+            about: "it listens to monitor events (default: active)",
+        },
+        FieldSpec {
+            name: "orchestrators[].checkpoint",
+            kind: "a checkpoint",
+            about: "its in-memory checkpoint (default none)",
+        },
+    ],
     ops: &[
         OpSpec {
             name: "handle_job_failed",
@@ -215,6 +295,7 @@ static SPEC: SystemSpec = SystemSpec {
             about: "once plan.json is removed (cancel), nothing writes it back",
         },
     ],
+    conditions: conditions::CONDITIONS,
 };
 
 /// A job of `[setup]`.
@@ -328,22 +409,7 @@ pub(crate) fn static_str(list: &'static [&'static str], value: &str) -> Option<&
 }
 
 fn parse_job(v: &Value, path: Vec<PathSeg>) -> Result<JobSetup, FieldError> {
-    let f = Fields::new(
-        v,
-        path,
-        &[
-            "name",
-            "status",
-            "depends_on",
-            "merge_order",
-            "state",
-            "pane",
-            "exit_code",
-            "report",
-            "merge",
-            "touch_set_violation",
-        ],
-    )?;
+    let f = Fields::new(v, path, &SPEC.setup_keys("jobs[]"))?;
     let status = f.choice("status", JOB_STATUSES)?.unwrap_or_else(|| "running".into());
     let default_state = (status == "running").then(|| "running".to_string());
     let state = match f.choice("state", &[STATE_JOB_STATUSES, &["none"]].concat())? {
@@ -482,11 +548,7 @@ impl ModelSystem for PlanSystem {
     }
 
     fn parse_setup(&self, setup: &Value) -> Result<Setup, FieldError> {
-        let f = Fields::new(
-            setup,
-            Vec::new(),
-            &["plan", "mode", "status", "checkpoint", "max_parallel", "jobs", "orchestrators"],
-        )?;
+        let f = Fields::new(setup, Vec::new(), &SPEC.setup_keys(""))?;
         let jobs = f.tables("jobs", parse_job)?;
         check_dependencies(&jobs)?;
         let status = f.choice("status", PLAN_STATUSES)?.unwrap_or_else(|| "running".into());
@@ -494,7 +556,7 @@ impl ModelSystem for PlanSystem {
         let max_parallel = f.positive("max_parallel", "a positive integer")?.map_or(3, |n| n as usize);
         let running = status == "running";
         let mut orchestrators = f.tables("orchestrators", |v, path| {
-            let o = Fields::new(v, path, &["name", "active", "reconciler", "subscribed", "checkpoint"])?;
+            let o = Fields::new(v, path, &SPEC.setup_keys("orchestrators[]"))?;
             let active = o.boolean("active")?.unwrap_or(true);
             Ok(OrchestratorSetup {
                 name: o.required_string("name")?,
@@ -632,7 +694,7 @@ impl ModelSystem for PlanSystem {
     }
 
     fn monitor(&self, invariant: &str, setup: &Setup) -> Box<dyn crate::systems::Monitor> {
-        invariants::monitor(invariant, setup)
+        conditions::condition(invariant).unwrap_or_else(|| invariants::monitor(invariant, setup))
     }
 }
 

@@ -10,7 +10,7 @@ use super::state::{FieldsUpdate, JobStore, JobUpdate, PlanStore, Result, Thrown,
 use super::{CheckpointWrite, ReconcileGuard};
 use crate::history::Effect;
 use crate::platform::Platform;
-use crate::runtime::{Cx, Flag, Shared};
+use crate::runtime::{Cx, Flag, Semantics, Shared};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -254,7 +254,12 @@ impl<P: Platform> MissionControl<P> {
     /// `reconcile()`: the guard around `_doReconcile`, per variant.
     pub fn reconcile(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance) {
         let orch = &self.orchestrators[o];
-        Self::note(cx, "reconcile", "reconcile-trigger", json!({ "orchestrator": orch.name }));
+        // Whether a pass is in flight, for the `trigger-during-pass` condition
+        // (on an event loop, where reading the flag is no scheduling point;
+        // under threads the flag's own notes say it).
+        let during_pass = (cx.semantics() == Semantics::EventLoop).then(|| orch.is_reconciling.peek());
+        let data = json!({ "orchestrator": orch.name, "duringPass": during_pass });
+        Self::note(cx, "reconcile", "reconcile-trigger", data);
         match self.config.reconcile_guard {
             ReconcileGuard::Drop => {
                 if orch.is_reconciling.load(cx) {

@@ -9,29 +9,13 @@
 //! C1), `cancel_guard` (#1830's terminal guard, and its first commit that
 //! returned nothing), `backstop` (#1563's `finally` in `executeWorkflow`).
 //!
-//! `[setup]` of a scenario:
-//!
-//! ```toml
-//! [setup]
-//! clock_days = 100      # the clock starts at day 100 (rows are placed before it)
-//! layers = 2            # DAG layers of every workflow; a status poll runs between two
-//! same_second = false   # true: every stamp between two clock advances is the same
-//!                       # second (SQLite's datetime('now')); false: one second apart
-//! rows = [
-//!   { id = "X", status = "failed",        # pending|running|paused|failed|completed|cancelled
-//!     workflow = "fix-issue", conversation = "conv-1", working_path = "/wt/X",  # defaults
-//!     last_activity_hours_ago = 0,        # also _days_ago / _minutes_ago (summed);
-//!                                         # never_active = true for NULL
-//!     started_hours_ago = 0,              # default: the last activity
-//!     completed_nodes = 1,                # what getCompletedDagNodeOutputs finds
-//!     metadata = {},                      # `approval` or `loop_user_input` keys make a
-//!                                         # run with no completed node resumable
-//!     ends = "completed" },               # how its executor's nodes end: completed|failed|paused
-//! ]
-//! ```
+//! What a scenario may say about the system (its `[setup]` fields,
+//! operations, knobs, invariants and reachable conditions) is `SPEC` below, which
+//! `racecheck explain --system runs` prints.
 
 mod api;
 mod cli;
+mod conditions;
 mod executor;
 mod invariants;
 mod orchestrator_agent;
@@ -46,7 +30,7 @@ use crate::runtime::{Cx, FifoMutex, Runtime, Shared};
 use crate::storage::{Contents, Disk, Table};
 use crate::systems::args::{Fields, PathSeg, check_unique};
 use crate::systems::{
-    ArgSpec, Args, FieldError, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
+    ArgSpec, Args, FieldError, FieldSpec, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
 };
 use executor::{Backstop, Executed, Start};
 use orchestrator_agent::Fresh;
@@ -117,6 +101,75 @@ static SPEC: SystemSpec = SystemSpec {
     name: "runs",
     origin: "Archon (packages/core/src/db/workflows.ts, packages/workflows/src/executor.ts, orchestrator-agent.ts, server routes, CLI)",
     about: "workflow run rows in SQL, the callers that resume and cancel them, and the executor that runs them in a worktree",
+    setup: &[
+        FieldSpec {
+            name: "clock_days",
+            kind: "integer",
+            about: "the day the clock starts at (rows are placed before it; default 100)",
+        },
+        FieldSpec {
+            name: "layers",
+            kind: "integer ≥ 1",
+            about: "DAG layers of every workflow; a status poll runs after each (default 2)",
+        },
+        FieldSpec {
+            name: "same_second",
+            kind: "boolean",
+            about: "true: every stamp between two clock advances is the same second (SQLite's datetime('now')); default false: one second apart",
+        },
+        FieldSpec { name: "rows", kind: "array of tables", about: "the remote_agent_workflow_runs rows" },
+        FieldSpec { name: "rows[].id", kind: "string", about: "the run id (required, unique)" },
+        FieldSpec {
+            name: "rows[].status",
+            kind: "pending | running | paused | failed | completed | cancelled",
+            about: "the row's status (required)",
+        },
+        FieldSpec { name: "rows[].workflow", kind: "string", about: "workflow_name (default fix-issue)" },
+        FieldSpec { name: "rows[].conversation", kind: "string", about: "parent_conversation_id (default conv-1)" },
+        FieldSpec { name: "rows[].working_path", kind: "string", about: "the worktree (default /wt/<id>)" },
+        FieldSpec {
+            name: "rows[].last_activity_days_ago",
+            kind: "integer",
+            about: "last_activity_at, days before the clock (the three are summed)",
+        },
+        FieldSpec {
+            name: "rows[].last_activity_hours_ago",
+            kind: "integer",
+            about: "last_activity_at, hours before the clock",
+        },
+        FieldSpec {
+            name: "rows[].last_activity_minutes_ago",
+            kind: "integer",
+            about: "last_activity_at, minutes before the clock",
+        },
+        FieldSpec { name: "rows[].never_active", kind: "boolean", about: "last_activity_at is NULL" },
+        FieldSpec {
+            name: "rows[].started_days_ago",
+            kind: "integer",
+            about: "started_at, days before the clock (default: the last activity)",
+        },
+        FieldSpec { name: "rows[].started_hours_ago", kind: "integer", about: "started_at, hours before the clock" },
+        FieldSpec {
+            name: "rows[].started_minutes_ago",
+            kind: "integer",
+            about: "started_at, minutes before the clock",
+        },
+        FieldSpec {
+            name: "rows[].completed_nodes",
+            kind: "integer",
+            about: "what getCompletedDagNodeOutputs finds (default 1)",
+        },
+        FieldSpec {
+            name: "rows[].metadata",
+            kind: "table",
+            about: "the row's metadata; an `approval` or `loop_user_input` key makes a run with no completed node resumable",
+        },
+        FieldSpec {
+            name: "rows[].ends",
+            kind: "completed | failed | paused",
+            about: "how its executor's remaining nodes end (default completed)",
+        },
+    ],
     ops: &[
         OpSpec {
             name: "web_resume",
@@ -287,6 +340,7 @@ static SPEC: SystemSpec = SystemSpec {
         },
         InvariantSpec { name: "outcome-as-expected", about: "every operation with an `expect` argument ends that way" },
     ],
+    conditions: conditions::CONDITIONS,
 };
 
 /// Every outcome an operation can end with.
@@ -476,26 +530,8 @@ fn ago(f: &Fields<'_>, prefix: &str) -> Result<Option<u64>, FieldError> {
     Ok(total)
 }
 
-const ROW_FIELDS: &[&str] = &[
-    "id",
-    "status",
-    "workflow",
-    "conversation",
-    "working_path",
-    "last_activity_days_ago",
-    "last_activity_hours_ago",
-    "last_activity_minutes_ago",
-    "never_active",
-    "started_days_ago",
-    "started_hours_ago",
-    "started_minutes_ago",
-    "completed_nodes",
-    "metadata",
-    "ends",
-];
-
 fn parse_row(v: &Value, path: Vec<PathSeg>, clock_start: u64) -> Result<RowSetup, FieldError> {
-    let f = Fields::new(v, path, ROW_FIELDS)?;
+    let f = Fields::new(v, path, &SPEC.setup_keys("rows[]"))?;
     let id = f.required_string("id")?;
     if id.is_empty() {
         return Err(FieldError::new(&f.path_to("id"), "a non-empty run id", "\"\""));
@@ -660,7 +696,7 @@ impl ModelSystem for RunsSystem {
     }
 
     fn parse_setup(&self, setup: &Value) -> Result<Setup, FieldError> {
-        let f = Fields::new(setup, Vec::new(), &["rows", "clock_days", "layers", "same_second"])?;
+        let f = Fields::new(setup, Vec::new(), &SPEC.setup_keys(""))?;
         let clock_start = f.unsigned("clock_days")?.unwrap_or(100) * DAY;
         let rows = f.tables("rows", |v, path| parse_row(v, path, clock_start))?;
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
@@ -808,7 +844,7 @@ impl ModelSystem for RunsSystem {
     }
 
     fn monitor(&self, invariant: &str, setup: &Setup) -> Box<dyn crate::systems::Monitor> {
-        invariants::monitor(invariant, setup)
+        conditions::condition(invariant).unwrap_or_else(|| invariants::monitor(invariant, setup))
     }
 }
 

@@ -1,0 +1,113 @@
+//! The plan system's reachable conditions: the race windows its scenarios
+//! are about, as monitors that say when an execution reaches one. A proof
+//! whose scenario names a condition no execution reached is `vacuous`.
+
+use super::files::PLAN_FILE;
+use crate::history::{Effect, Event};
+use crate::runtime::StateHasher;
+use crate::systems::ConditionSpec;
+use crate::systems::monitor::Monitor;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const CONDITIONS: &[ConditionSpec] = &[
+    ConditionSpec {
+        name: "stale-snapshot-write",
+        about: "a caller wrote plan-level fields (savePlan or updatePlanFields), or threw holding planMutex, after another task changed or removed plan.json since the caller's unlocked loadPlan: the window of #63",
+    },
+    ConditionSpec {
+        name: "trigger-during-pass",
+        about: "reconcile() was called while a pass of the same Orchestrator was in flight: the window of #15",
+    },
+];
+
+/// The monitor of condition `name`, if it is one.
+pub fn condition(name: &str) -> Option<Box<dyn Monitor>> {
+    Some(match name {
+        "stale-snapshot-write" => Box::new(StaleSnapshotWrite::default()),
+        "trigger-during-pass" => Box::new(TriggerDuringPass),
+        _ => return None,
+    })
+}
+
+#[derive(Clone)]
+struct TriggerDuringPass;
+
+impl Monitor for TriggerDuringPass {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        // On an event loop the trigger says whether a pass was in flight;
+        // under threads, `isReconciling` read or swapped while set says it.
+        let during = match (e.note("reconcile-trigger"), e.note("flag")) {
+            (Some(d), _) => d["duringPass"] == true,
+            (_, Some(d)) => d["flag"] == "isReconciling" && d["op"] != "clear" && d["value"] == true,
+            _ => false,
+        };
+        during.then(|| format!("step {} {} ({})", e.step, e.task, e.op))
+    }
+    fn state_hash(&self, _: &mut StateHasher) {}
+}
+
+/// Tasks holding `planMutex`, and each task's unlocked snapshot: whether
+/// `plan.json` is still what it read. Reached when a task writes plan-level
+/// fields (`savePlan`, `updatePlanFields`), or throws holding the lock, with
+/// a snapshot another task has outdated.
+#[derive(Clone, Default)]
+struct StaleSnapshotWrite {
+    holding: BTreeSet<String>,
+    current: BTreeMap<String, bool>,
+}
+
+impl StaleSnapshotWrite {
+    fn outdated(&self, task: &str) -> bool {
+        self.current.get(task) == Some(&false)
+    }
+}
+
+impl Monitor for StaleSnapshotWrite {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let task = &*e.task;
+        let reached = || Some(format!("step {} {} ({} in {}) from an outdated snapshot", e.step, task, e.func, e.op));
+        match &e.effect {
+            Effect::Locked { res } if &**res == "planMutex" => {
+                self.holding.insert(task.to_string());
+            }
+            Effect::Unlocked { res } if &**res == "planMutex" => {
+                self.holding.remove(task);
+            }
+            Effect::Read { res, .. } if &**res == PLAN_FILE && e.func == "loadPlan" && !self.holding.contains(task) => {
+                self.current.insert(task.to_string(), true);
+            }
+            Effect::Wrote { res, .. } if &**res == PLAN_FILE && ["savePlan", "updatePlanFields"].contains(&e.func) => {
+                if self.outdated(task) {
+                    return reached();
+                }
+                self.others_outdated(task);
+            }
+            Effect::Wrote { res, .. } | Effect::Removed { res } if &**res == PLAN_FILE => self.others_outdated(task),
+            Effect::Threw { .. } if self.holding.contains(task) && self.outdated(task) => return reached(),
+            _ => {}
+        }
+        None
+    }
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        h.u64(self.holding.len() as u64);
+        for t in &self.holding {
+            h.task(t);
+        }
+        h.u64(self.current.len() as u64);
+        for (t, current) in &self.current {
+            h.task(t);
+            h.u64(*current as u64);
+        }
+    }
+}
+
+impl StaleSnapshotWrite {
+    fn others_outdated(&mut self, writer: &str) {
+        for (t, current) in self.current.iter_mut() {
+            if t != writer {
+                *current = false;
+            }
+        }
+    }
+}

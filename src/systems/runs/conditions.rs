@@ -1,0 +1,120 @@
+//! The runs system's reachable conditions: the race windows its scenarios
+//! are about, as monitors that say when an execution reaches one. A proof
+//! whose scenario names a condition no execution reached is `vacuous`.
+
+use super::workflows::RunRow;
+use crate::history::{Effect, Event};
+use crate::runtime::{StateHash, StateHasher};
+use crate::systems::ConditionSpec;
+use crate::systems::monitor::Monitor;
+use std::collections::BTreeMap;
+
+pub const CONDITIONS: &[ConditionSpec] = &[
+    ConditionSpec {
+        name: "resume-cas-lost",
+        about: "a resumeWorkflowRun UPDATE matched no row because another resumer had claimed the run since this one found it resumable: the window #1830's compare-and-swap closes",
+    },
+    ConditionSpec {
+        name: "cancel-found-it-finished",
+        about: "a cancel whose status check passed found, at its UPDATE, the run already completed or cancelled",
+    },
+    ConditionSpec {
+        name: "path-lock-found-a-holder",
+        about: "an executor's path lock found an older active run on its worktree",
+    },
+    ConditionSpec {
+        name: "conversation-lock-contended",
+        about: "a dispatch waited for a conversation lock another dispatch held",
+    },
+    ConditionSpec {
+        name: "orphan-reclaimed",
+        about: "resumeWorkflowRun claimed a row that said running (a stale orphan)",
+    },
+];
+
+/// The monitor of condition `name`, if it is one.
+pub fn condition(name: &str) -> Option<Box<dyn Monitor>> {
+    Some(match name {
+        "resume-cas-lost" => Box::new(NoteSeen {
+            kind: "zero-rows",
+            when: |d| d["sql"].as_str().is_some_and(|q| q.contains("resumable")) && d["status"] == "running",
+        }),
+        "cancel-found-it-finished" => Box::new(NoteSeen { kind: "cancel-result", when: |d| d["changed"] == false }),
+        "path-lock-found-a-holder" => Box::new(Seen(|e| {
+            e.func == "getActiveWorkflowRunByPath" && matches!(&e.effect, Effect::Read { value: Some(_), .. })
+        })),
+        "conversation-lock-contended" => {
+            Box::new(Seen(|e| matches!(&e.effect, Effect::LockWait { res } if res.starts_with("conversationLock:"))))
+        }
+        "orphan-reclaimed" => Box::new(OrphanReclaimed::default()),
+        _ => return None,
+    })
+}
+
+/// Reached at the first event `.0` accepts; keeps no state.
+#[derive(Clone)]
+struct Seen(fn(&Event) -> bool);
+
+impl Monitor for Seen {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        (self.0)(e).then(|| format!("step {} {} ({})", e.step, e.task, e.func))
+    }
+    fn state_hash(&self, _: &mut StateHasher) {}
+}
+
+/// Reached at the first note of `kind` whose data `when` accepts.
+#[derive(Clone)]
+struct NoteSeen {
+    kind: &'static str,
+    when: fn(&serde_json::Value) -> bool,
+}
+
+impl Monitor for NoteSeen {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let data = e.note(self.kind)?;
+        (self.when)(data).then(|| format!("step {} {} ({})", e.step, e.task, e.func))
+    }
+    fn state_hash(&self, _: &mut StateHasher) {}
+}
+
+/// The row a read returned, if any (by id or by query).
+fn row_read(e: &Event) -> Option<&RunRow> {
+    match &e.effect {
+        Effect::Read { value: Some(v), .. } => v.value::<RunRow>(),
+        _ => None,
+    }
+}
+
+fn row_written(e: &Event) -> Option<&RunRow> {
+    match &e.effect {
+        Effect::Wrote { value, .. } => value.value::<RunRow>(),
+        _ => None,
+    }
+}
+
+/// Each run's last status seen (read or written).
+#[derive(Clone, Default)]
+struct OrphanReclaimed {
+    status: BTreeMap<String, &'static str>,
+}
+
+impl Monitor for OrphanReclaimed {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        if let Some(row) = row_written(e) {
+            let before = self.status.insert(row.id.clone(), row.status);
+            if e.func == "resumeWorkflowRun" && before == Some("running") {
+                return Some(format!("step {} {} reclaimed run {}", e.step, e.task, row.id));
+            }
+        } else if let Some(row) = row_read(e) {
+            self.status.insert(row.id.clone(), row.status);
+        }
+        None
+    }
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        h.u64(self.status.len() as u64);
+        for (run, status) in &self.status {
+            (run.as_str(), *status).state_hash(h);
+        }
+    }
+}
