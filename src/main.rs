@@ -124,9 +124,12 @@ fn check(args: CheckArgs) -> Result<u8, String> {
     let bound = match args.bound.as_deref() {
         None => None,
         Some("none") => Some(None),
-        Some(b) => Some(Some(
-            b.parse::<usize>().map_err(|_| format!("error: expected a number or `none` for --bound, found {b:?}"))?,
-        )),
+        Some(b) => {
+            Some(Some(b.parse::<usize>().ok().filter(|b| *b <= racecheck::explore::MAX_BOUND).ok_or_else(|| {
+                let max = racecheck::explore::MAX_BOUND;
+                format!("error: expected a number from 0 to {max} (loom's limit) or `none` for --bound, found {b:?}")
+            })?))
+        }
     };
     if args.format == Format::Text {
         outln!("{}", report::ROW_HEADER);

@@ -327,3 +327,10 @@ fn unknown_reachable_condition_lists_the_conditions() {
     ));
     assert_eq!(e.expected, "each reachable condition named once");
 }
+
+#[test]
+fn a_bound_beyond_loom_is_a_located_error() {
+    let e = error(&with("[check]", "[explore]\nexplorer = \"exhaustive\"\nbound = 4000000000\n\n[check]"));
+    assert_at(&e, 14, 9);
+    assert_eq!(e.expected, "a preemption bound of at most 255 (loom's limit)");
+}

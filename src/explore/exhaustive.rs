@@ -16,6 +16,10 @@ pub const LOOM_THREADS: usize = 5;
 /// So at most four actors (each a thread), main aside.
 pub const MAX_EXHAUSTIVE_ACTORS: usize = LOOM_THREADS - 1;
 
+/// The largest preemption bound: loom counts preemptions in a `u8`, and a
+/// deepening search runs one round per bound up to it.
+pub const MAX_BOUND: usize = u8::MAX as usize;
+
 /// Threads an execution of `model` under `variant` starts besides main
 /// (actors and fire-and-forget tasks; the last task a finishing task starts
 /// goes on on its thread), counted on one execution along the explorer's

@@ -19,7 +19,7 @@ mod stateful;
 mod steer;
 mod stress;
 
-pub use exhaustive::{LOOM_THREADS, MAX_EXHAUSTIVE_ACTORS, loom_builder, threads_needed, too_many_threads};
+pub use exhaustive::{LOOM_THREADS, MAX_BOUND, MAX_EXHAUSTIVE_ACTORS, loom_builder, threads_needed, too_many_threads};
 pub use quiet::quietly;
 pub use stateful::Reduction;
 pub use steer::{StepSchedule, replay};
@@ -99,8 +99,8 @@ impl Limits {
     /// stateful explorer).
     pub fn cut_reason(&self, executions: usize, states: Option<usize>) -> String {
         match states {
-            Some(states) if self.max_states.is_some_and(|max| states >= max) => {
-                format!("state limit of {states} reached after {executions} executions")
+            Some(states) if let Some(max) = self.max_states.filter(|max| states >= *max) => {
+                format!("state limit of {max} reached after {executions} executions and {states} distinct states")
             }
             Some(states) => format!(
                 "time limit of {:?} reached after {executions} executions and {states} distinct states",

@@ -457,7 +457,14 @@ impl Loader<'_> {
         };
         Ok(ExploreSettings {
             explorer,
-            bound: self.uint(&at("bound"), 0)?,
+            bound: match self.uint(&at("bound"), 0)? {
+                Some(b) if b > crate::explore::MAX_BOUND => {
+                    let expected =
+                        format!("a preemption bound of at most {} (loom's limit)", crate::explore::MAX_BOUND);
+                    return Err(self.err(&at("bound"), expected, b.to_string()));
+                }
+                b => b,
+            },
             schedules: self.uint(&at("schedules"), 1)?.unwrap_or(1000),
             depth: self.uint(&at("depth"), 1)?.unwrap_or(3),
             seed,

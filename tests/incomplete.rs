@@ -1,0 +1,86 @@
+//! "Incomplete is never green": a search cut short by a limit is
+//! `incomplete` for every explorer, fails its expectation and exits 1, and
+//! an unbounded search is really unbounded. Each test fails on a mutant
+//! that reports the cut search as a proof.
+
+use racecheck::explore::{Explorer, Limits, Verdict, explore};
+use racecheck::scenario::{self, Expected, Scenario, load};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn scenario(file: &str) -> Scenario {
+    load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file)).unwrap()
+}
+
+const EXPLORERS: [Explorer; 6] = [
+    Explorer::Exhaustive { bound: None },
+    Explorer::Exhaustive { bound: Some(3) },
+    Explorer::Dpor,
+    Explorer::Stateful,
+    Explorer::Pct { depth: 3, schedules: 1000, seed: 1 },
+    Explorer::Random { schedules: 1000, seed: 1 },
+];
+
+#[test]
+fn a_time_limit_makes_every_explorer_incomplete() {
+    let s = scenario("plan/stale-checkpoint-overwrite.toml");
+    let e = s.expectations.iter().find(|e| e.expected == Expected::Proved).unwrap();
+    for explorer in EXPLORERS {
+        let report = explore(&s.model, &e.variant, &explorer, &Limits::time(Duration::ZERO));
+        assert!(
+            matches!(report.verdict, Verdict::Incomplete { .. }),
+            "{}: a search with no time is {:?}",
+            explorer.describe(),
+            report.verdict.name()
+        );
+        assert!(!scenario::satisfies(&e.expected, &report.verdict));
+    }
+}
+
+#[test]
+fn a_state_limit_makes_the_stateful_search_incomplete() {
+    let s = scenario("plan/stale-checkpoint-overwrite.toml");
+    let e = s.expectations.iter().find(|e| e.expected == Expected::Proved).unwrap();
+    let limits = Limits { max_states: Some(1000), ..Limits::time(Duration::from_secs(60)) };
+    let report = explore(&s.model, &e.variant, &Explorer::Stateful, &limits);
+    match &report.verdict {
+        Verdict::Incomplete { reason } => assert!(reason.contains("1000"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // Checked between executions: it stops within one execution of the limit.
+    assert!(report.states.is_some_and(|n| (1000..1100).contains(&n)), "{:?}", report.states);
+}
+
+#[test]
+fn unbounded_loom_goes_past_every_bound() {
+    let s = scenario("plan/dropped-reconcile-trigger.toml");
+    let e = s.expectations.iter().find(|e| e.expected == Expected::Proved).unwrap();
+    let runs = |bound| {
+        let report = explore(&s.model, &e.variant, &Explorer::Exhaustive { bound }, &Limits::default());
+        assert!(matches!(report.verdict, Verdict::Proved { bound: b } if b == bound), "{:?}", report.verdict);
+        report.executions
+    };
+    let (three, all) = (runs(Some(3)), runs(None));
+    assert!(all > three, "unbounded ran {all} executions, bound 3 {three}");
+}
+
+#[test]
+fn the_binary_exits_1_on_an_incomplete_search() {
+    for explorer in ["exhaustive", "dpor", "stateful", "pct", "random"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_racecheck"))
+            .args([
+                "check",
+                "scenarios/plan/stale-checkpoint-overwrite.toml",
+                "--variant",
+                "checkpoint_write=fields-only",
+            ])
+            .args(["--explorer", explorer, "--max-time", "0"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{explorer}: {stdout}");
+        assert!(stdout.contains("FAIL") && stdout.contains("incomplete"), "{explorer}: {stdout}");
+    }
+}
