@@ -98,6 +98,10 @@ pub struct CheckArgs {
     pub max_states: Option<u64>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// For every violation, expected or not: its timeline, the invariant in
+    /// words, the replay command and a `[[regression]]` block to paste.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 #[derive(Args)]

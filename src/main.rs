@@ -135,7 +135,7 @@ fn check(args: CheckArgs) -> Result<u8, String> {
         outln!("{}", report::ROW_HEADER);
     }
     let (mut held, mut failed) = (0, 0);
-    let mut failures = Vec::new();
+    let mut checks = Vec::new();
     for scenario in &scenarios {
         let mut settings = scenario.explore.clone();
         if let Some(e) = &args.explorer {
@@ -148,6 +148,7 @@ fn check(args: CheckArgs) -> Result<u8, String> {
         settings.depth = args.depth.unwrap_or(settings.depth);
         settings.seed = args.seed.unwrap_or(settings.seed);
         let only = args.variant.as_deref().map(|v| parse_variant(scenario, v)).transpose()?;
+        let file = scenario.path.display().to_string();
         for expectation in scenario.expectations.iter().filter(|e| only.as_ref().is_none_or(|v| &e.variant == v)) {
             let label = format!("{} {}", scenario.name, expectation.label());
             let checked = with_progress(&label, || check_expectation(scenario, expectation, &settings, &limits));
@@ -157,32 +158,73 @@ fn check(args: CheckArgs) -> Result<u8, String> {
                 Format::Mermaid => {}
             }
             if checked.holds {
-                held += 1;
+                held += 1
             } else {
-                failed += 1;
-                failures.push((scenario.path.display().to_string(), checked));
+                failed += 1
+            }
+            checks.push((file.clone(), checked));
+        }
+        // The recorded counterexamples replay as they were recorded.
+        for (i, regression) in scenario.regressions.iter().enumerate() {
+            if only.as_ref().is_some_and(|v| &regression.variant != v) {
+                continue;
+            }
+            let result = scenario::check_regression(scenario, regression);
+            if args.format == Format::Text {
+                outln!("{}", report::regression_row(&scenario.name, i + 1, &result));
+            }
+            match result {
+                Ok(()) => held += 1,
+                Err(_) => failed += 1,
             }
         }
     }
+    if let Some(v) = &args.variant
+        && held + failed == 0
+    {
+        return Err(format!("error: no expectation or regression of the scenarios checked has the variant {v:?}"));
+    }
+    let violations = checks.iter().filter_map(|(file, c)| match &c.report.verdict {
+        Verdict::Violation(f) => Some((file, c, f)),
+        _ => None,
+    });
     if args.format == Format::Mermaid {
-        for (_, checked) in &failures {
-            if let Verdict::Violation(f) = &checked.report.verdict {
-                outln!("%% {} {}\n{}", checked.scenario, checked.expectation.label(), report::mermaid(f));
-            }
-        }
-    }
-    if args.format == Format::Text {
-        for (file, checked) in &failures {
+        // One fenced block per violation, expected or not: each a document.
+        for (_, checked, f) in violations {
             outln!(
-                "\n{} {}: expected {}, got {}",
+                "**{} {}**: violation of {}\n\n```mermaid\n{}```\n",
                 checked.scenario,
                 checked.expectation.label(),
-                report::expected_text(&checked.expectation.expected),
-                report::verdict_text(&checked.report.verdict)
+                f.violation.invariant,
+                report::mermaid(f)
             );
-            if let Verdict::Violation(f) = &checked.report.verdict {
+        }
+    } else if args.format == Format::Text {
+        for (file, checked) in &checks {
+            let violation = match &checked.report.verdict {
+                Verdict::Violation(f) => Some(f),
+                _ => None,
+            };
+            if checked.holds && !(args.trace && violation.is_some()) {
+                continue;
+            }
+            let (name, label) = (&checked.scenario, checked.expectation.label());
+            let got = report::verdict_text(&checked.report.verdict);
+            if checked.holds {
+                outln!("\n{name} {label}: {got}, as expected");
+            } else {
+                let expected = report::expected_text(&checked.expectation.expected);
+                outln!("\n{name} {label}: expected {expected}, got {got}");
+            }
+            if let Some(f) = violation {
                 let replay = report::replay_command(file, &checked.expectation.variant.to_string(), f);
                 out!("{}", report::timeline(f, &replay));
+                if args.trace {
+                    outln!(
+                        "\nto keep it as a regression, paste into {file}:\n\n{}",
+                        report::regression_block(&checked.expectation.choices, f)
+                    );
+                }
             }
         }
         outln!("\n{held} passed, {failed} failed");

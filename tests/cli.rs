@@ -23,7 +23,35 @@ fn check_exits_0_when_every_expectation_holds() {
     let (code, out, _) = racecheck(&["check", SEED15]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("ok      plan/dropped-reconcile-trigger"), "{out}");
-    assert!(out.trim_end().ends_with("2 passed, 0 failed"), "{out}");
+    assert!(out.contains("regression-1                  replay"), "the recorded schedule replays: {out}");
+    assert!(out.trim_end().ends_with("3 passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn check_runs_the_regressions_and_trace_prints_every_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(SEED15)
+        .unwrap()
+        .replace("report-B/handleJobComplete*5", "report-B/handleJobComplete*4");
+    let file = dir.path().join("bogus.toml");
+    std::fs::write(&file, text).unwrap();
+    let (code, out, _) = racecheck(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "a bogus schedule fails check: {out}");
+    assert!(out.contains("FAIL    plan/bogus") && out.contains("regression-1"), "{out}");
+    let (code, out, _) = racecheck(&["check", SEED15, "--trace"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("drop: violation of every-trigger-seen, as expected"), "{out}");
+    assert!(out.contains("every-trigger-seen violated: ") && out.contains("racecheck replay "), "{out}");
+    assert!(
+        out.contains("[[regression]]\nvariant = { reconcile_guard = \"drop\" }\ninvariant = \"every-trigger-seen\""),
+        "{out}"
+    );
+    let (code, mermaid, _) = racecheck(&["check", SEED15, "--format", "mermaid"]);
+    assert_eq!(code, 0);
+    assert_eq!(mermaid.matches("```mermaid\nsequenceDiagram\n").count(), 1, "one block per violation: {mermaid}");
+    let (code, _, err) = racecheck(&["check", SEED15, "--variant", "safety_net=off"]);
+    assert_eq!(code, 2, "a filter that matches nothing is an error");
+    assert!(err.contains("no expectation or regression"), "{err}");
 }
 
 #[test]
@@ -40,7 +68,7 @@ fn check_exits_1_and_prints_the_counterexample_when_an_expectation_fails() {
     assert!(out.contains("FAIL"), "{out}");
     assert!(out.contains("every-trigger-seen violated: "), "{out}");
     assert!(out.contains("racecheck replay "), "{out}");
-    assert!(out.contains("1 passed, 1 failed"), "{out}");
+    assert!(out.contains("2 passed, 1 failed"), "{out}");
 }
 
 #[test]

@@ -66,6 +66,22 @@ pub fn row(check: &Check) -> String {
     )
 }
 
+/// One table row for a replayed `[[regression]]`.
+pub fn regression_row(scenario: &str, n: usize, result: &Result<(), String>) -> String {
+    let (mark, verdict) = match result {
+        Ok(()) => ("ok", "replays as recorded".to_string()),
+        Err(e) => ("FAIL", e.clone()),
+    };
+    format!(
+        "{mark:<6}  {scenario:<44}  {:<28}  {:<23}  {:>10}  {:>9}  {:>7}  {verdict}",
+        format!("regression-{n}"),
+        "replay",
+        1,
+        "-",
+        "-"
+    )
+}
+
 /// One JSON object for a checked expectation.
 pub fn json_row(check: &Check) -> Value {
     let (invariant, message) = match &check.report.verdict {
@@ -157,6 +173,18 @@ pub fn timeline(failure: &Failure, replay_command: &str) -> String {
     out.push_str(&format!("{}\n", found_by(failure)));
     out.push_str(&format!("replay: {replay_command}\n"));
     out
+}
+
+/// A `[[regression]]` entry that replays `failure` under `choices` (the
+/// expectation's written knobs), ready to paste into the scenario file.
+pub fn regression_block(choices: &std::collections::BTreeMap<String, String>, failure: &Failure) -> String {
+    let variant: Vec<String> = choices.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
+    format!(
+        "[[regression]]\nvariant = {{ {} }}\ninvariant = {:?}\nschedule = {:?}\n",
+        variant.join(", "),
+        failure.violation.invariant,
+        failure.schedule.to_string()
+    )
 }
 
 /// The command that reproduces `failure` of scenario file `file`.
