@@ -17,6 +17,7 @@ pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
         "every-trigger-seen" => Box::new(EveryTriggerSeen::default()),
         "no-job-stuck-running" => Box::new(NoJobStuckRunning),
         "plan-not-resurrected" => Box::new(PlanNotResurrected::default()),
+        "no-job-status-regression" => Box::new(NoJobStatusRegression::new(setup)),
         other => Box::new(Unknown(other.to_string())),
     }
 }
@@ -121,6 +122,56 @@ impl Monitor for CheckpointImpliesPaused {
     }
 
     fn state_hash(&self, _: &mut StateHasher) {}
+}
+
+/// Statuses on the way to a merge, in order; a job past `completed` that
+/// comes back to one of the earlier ones regresses. (`needs_rebase`,
+/// `conflict` and `failed` are where a merge legitimately ends.)
+const MERGE_PATH: &[&str] = &["queued", "waiting_deps", "running", "completed", "ready_to_merge", "merging", "merged"];
+
+fn merge_rank(status: &str) -> Option<usize> {
+    MERGE_PATH.iter().position(|s| *s == status)
+}
+
+/// Each job's status in `plan.json`; a write that takes a job from
+/// ready_to_merge or beyond back along the merge path breaks it.
+#[derive(Clone)]
+struct NoJobStatusRegression {
+    disk: BTreeMap<String, String>,
+}
+
+impl NoJobStatusRegression {
+    fn new(setup: &Setup) -> Self {
+        NoJobStatusRegression { disk: setup.initial_plan().map(|p| statuses(&p)).unwrap_or_default() }
+    }
+}
+
+impl Monitor for NoJobStatusRegression {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let (contents, meta) = plan_write(e)?;
+        let new = contents.with(|p: &PlanSpec| statuses(p))?;
+        let ready = merge_rank("ready_to_merge");
+        for (name, status) in &new {
+            let Some(before) = self.disk.get(name) else { continue };
+            if let (Some(b), Some(a)) = (merge_rank(before), merge_rank(status))
+                && Some(b) >= ready
+                && a < b
+            {
+                return Some(format!(
+                    "step {} {} wrote {name}={status}{} over {name}={before}: the job goes back, and a later pass would validate and merge it again",
+                    e.step,
+                    who(e),
+                    basis(meta)
+                ));
+            }
+        }
+        self.disk = new;
+        None
+    }
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        self.disk.state_hash(h);
+    }
 }
 
 /// A trigger no pass has followed yet (note).

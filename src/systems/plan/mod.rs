@@ -294,6 +294,10 @@ static SPEC: SystemSpec = SystemSpec {
             name: "plan-not-resurrected",
             about: "once plan.json is removed (cancel), nothing writes it back",
         },
+        InvariantSpec {
+            name: "no-job-status-regression",
+            about: "a job that reached ready_to_merge, merging or merged in plan.json never goes back to completed, running or an earlier status (it would be validated and merged again)",
+        },
     ],
     conditions: conditions::CONDITIONS,
 };
