@@ -67,6 +67,11 @@ fn runs_terminal_guard_keeps_terminal_rows_final() {
 }
 
 #[test]
+fn runs_guarded_completion_never_overwrites_a_cancel() {
+    fixed_holds("runs", "complete_guard", "running");
+}
+
+#[test]
 fn manifest_generation_check_never_overwrites_silently() {
     fixed_holds("manifest", "persist_check", "generation");
 }

@@ -219,6 +219,20 @@ pub const SCOPES: &[Scope] = &[
                 whose path-lock self-cancel is unguarded: path-lock-self-cancel-overwrites-completion)",
     },
     Scope {
+        system: "runs",
+        knob: "complete_guard",
+        buggy: &["unguarded"],
+        fixed: "running",
+        semantics: Semantics::EventLoop,
+        ops: &["execute_workflow", "web_cancel", "cancel_run", "complete_run", "fail_run", "pause_run", "heartbeat"],
+        invariants: &["terminal-is-final"],
+        features: NONE,
+        holding: &[],
+        about: "af4e8b48: the executor's terminal writes match only a running row, so they never overwrite a \
+                cancel. Left out: resumers (a resumed run is running again, legitimately) and server_restart \
+                (the path-lock self-cancel is unguarded: path-lock-self-cancel-overwrites-completion)",
+    },
+    Scope {
         system: "manifest",
         knob: "persist_check",
         buggy: &["etag-only"],

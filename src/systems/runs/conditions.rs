@@ -19,6 +19,10 @@ pub const CONDITIONS: &[ConditionSpec] = &[
         about: "a cancel whose status check passed found, at its UPDATE, the run already completed or cancelled",
     },
     ConditionSpec {
+        name: "finish-found-it-cancelled",
+        about: "an executor's guarded terminal write (complete, fail, pause) found the run cancelled after its skip read: the window af4e8b48's guard closes",
+    },
+    ConditionSpec {
         name: "path-lock-found-a-holder",
         about: "an executor's path lock found an older active run on its worktree",
     },
@@ -40,6 +44,12 @@ pub fn condition(name: &str) -> Option<Box<dyn Monitor>> {
             when: |d| d["sql"].as_str().is_some_and(|q| q.contains("resumable")) && d["status"] == "running",
         }),
         "cancel-found-it-finished" => Box::new(NoteSeen { kind: "cancel-result", when: |d| d["changed"] == false }),
+        "finish-found-it-cancelled" => Box::new(NoteSeen {
+            kind: "zero-rows",
+            when: |d| {
+                d["sql"].as_str().is_some_and(|q| q.ends_with("AND status='running'")) && d["status"] == "cancelled"
+            },
+        }),
         "path-lock-found-a-holder" => Box::new(Seen(|e| {
             e.func == "getActiveWorkflowRunByPath" && matches!(&e.effect, Effect::Read { value: Some(_), .. })
         })),

@@ -313,6 +313,18 @@ static SPEC: SystemSpec = SystemSpec {
             default: "terminal-guard",
         },
         KnobSpec {
+            name: "complete_guard",
+            about: "how the executor's terminal writes (completeWorkflowRun, failWorkflowRun, pauseWorkflowRun) are guarded (af4e8b48, merged in #813)",
+            choices: &[
+                (
+                    "unguarded",
+                    "before af4e8b48: WHERE id=$1, so a completion overwrites a cancel that landed after the skip read",
+                ),
+                ("running", "af4e8b48: WHERE id=$1 AND status='running', throwing on 0 rows"),
+            ],
+            default: "running",
+        },
+        KnobSpec {
             name: "backstop",
             about: "what executeWorkflow's `finally` does after the DAG (#1563, commit 5593498c)",
             choices: &[
@@ -818,6 +830,7 @@ impl ModelSystem for RunsSystem {
                 "cas-unbound-day" => ResumeGuard::CasUnboundDay,
                 _ => ResumeGuard::Cas,
             },
+            complete_guarded: variant.choice("complete_guard") != "unguarded",
             cancel_guard: match variant.choice("cancel_guard") {
                 "unguarded" => CancelGuard::Unguarded,
                 "guard-void" => CancelGuard::GuardVoid,

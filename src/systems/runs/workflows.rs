@@ -157,6 +157,9 @@ pub struct Db<P: Platform> {
     pub completed_nodes: BTreeMap<String, u64>,
     pub resume_guard: ResumeGuard,
     pub cancel_guard: CancelGuard,
+    /// `completeWorkflowRun` / `failWorkflowRun` / `pauseWorkflowRun` guarded
+    /// `AND status='running'` (`af4e8b48`), or `WHERE id` alone before it.
+    pub complete_guarded: bool,
 }
 
 fn res(id: &str) -> std::sync::Arc<str> {
@@ -398,14 +401,19 @@ impl<P: Platform> Db<P> {
     ) -> Result<RunRow> {
         cx.await_point();
         let now = self.stamp();
-        let sql = format!("UPDATE SET status='{status}' WHERE id=$1 AND status='running'");
+        let guarded = self.complete_guarded;
+        let sql = if guarded {
+            format!("UPDATE SET status='{status}' WHERE id=$1 AND status='running'")
+        } else {
+            format!("UPDATE SET status='{status}' WHERE id=$1")
+        };
         let terminal = status != "paused";
         self.update(
             cx,
             func,
             id,
             &sql,
-            |r| r.status == "running",
+            |r| !guarded || r.status == "running",
             |r| {
                 r.status = status;
                 if terminal {
