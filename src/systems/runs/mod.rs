@@ -325,6 +325,18 @@ static SPEC: SystemSpec = SystemSpec {
             default: "running",
         },
         KnobSpec {
+            name: "resume_started_at",
+            about: "what resumeWorkflowRun does to started_at, which the path lock's older-wins order reads (33d31c44f, #1212)",
+            choices: &[
+                (
+                    "kept",
+                    "before 33d31c44f: the resumed row keeps its original started_at, so it counts as older than a run that holds the worktree now",
+                ),
+                ("refreshed", "33d31c44f: started_at = now(), so a resumed run yields to the current holder"),
+            ],
+            default: "refreshed",
+        },
+        KnobSpec {
             name: "backstop",
             about: "what executeWorkflow's `finally` does after the DAG (#1563, commit 5593498c)",
             choices: &[
@@ -831,6 +843,7 @@ impl ModelSystem for RunsSystem {
                 _ => ResumeGuard::Cas,
             },
             complete_guarded: variant.choice("complete_guard") != "unguarded",
+            resume_refreshes_started_at: variant.choice("resume_started_at") != "kept",
             cancel_guard: match variant.choice("cancel_guard") {
                 "unguarded" => CancelGuard::Unguarded,
                 "guard-void" => CancelGuard::GuardVoid,

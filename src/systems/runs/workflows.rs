@@ -160,6 +160,9 @@ pub struct Db<P: Platform> {
     /// `completeWorkflowRun` / `failWorkflowRun` / `pauseWorkflowRun` guarded
     /// `AND status='running'` (`af4e8b48`), or `WHERE id` alone before it.
     pub complete_guarded: bool,
+    /// `resumeWorkflowRun` sets `started_at = now()` (`33d31c44f`, #1212), so
+    /// a resumed run is younger than any holder; before, it kept its age.
+    pub resume_refreshes_started_at: bool,
 }
 
 fn res(id: &str) -> std::sync::Arc<str> {
@@ -311,10 +314,13 @@ impl<P: Platform> Db<P> {
     pub fn resume_workflow_run(&self, cx: &mut Cx<'_, P>, id: &str) -> Result<RunRow> {
         cx.await_point();
         let now = self.stamp();
+        let refresh = self.resume_refreshes_started_at;
         let resume = |r: &mut RunRow| {
             r.status = "running";
             r.completed_at = None;
-            r.started_at = Some(now);
+            if refresh {
+                r.started_at = Some(now);
+            }
             r.last_activity_at = Some(now);
         };
         let func = "resumeWorkflowRun";
