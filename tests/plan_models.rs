@@ -80,3 +80,17 @@ orchestrators = [{ name = "main", reconciler = false }]"#;
     // Nothing written: the plan stays paused.
     assert!(end.contains(r#""mode":"autopilot","name":"scenario plan","status":"paused""#), "{end}");
 }
+
+#[test]
+fn a_cancel_that_stops_every_job_leaves_none_stuck() {
+    // no-job-stuck-running judges jobs.json once plan.json is gone: a cancel
+    // alone stops A, so the invariant holds (and fails only for an orphan:
+    // scenarios/plan/cancel-orphans-a-launching-job.toml).
+    let text = scenario(r#"jobs = [{ name = "A", status = "running" }]"#, r#"{ op = "cancel_plan" }"#)
+        .replace(r#"invariants = ["no-lost-job-update"]"#, r#"invariants = ["no-job-stuck-running"]"#);
+    let end = only_end(&text);
+    assert!(
+        end.starts_with("broken=[]") && !end.contains("plan.json") && end.contains(r#""status":"stopped""#),
+        "{end}"
+    );
+}

@@ -234,7 +234,9 @@ impl Monitor for EveryTriggerSeen {
     }
 }
 
-/// At the end, no job that `jobs.json` says completed is running in `plan.json`.
+/// At the end, no job that `jobs.json` says completed is running in
+/// `plan.json`; and once `plan.json` is gone (the plan cancelled), no entry
+/// of `jobs.json` is still running (nothing would ever stop it).
 #[derive(Clone)]
 struct NoJobStuckRunning;
 
@@ -245,8 +247,27 @@ impl Monitor for NoJobStuckRunning {
 
     fn at_end(&mut self, events: &[Event], final_state: &FinalState) -> Option<String> {
         let files = final_state.get().get("files")?;
-        let plan: PlanSpec = serde_json::from_value(files.get(PLAN_FILE)?.clone()).ok()?;
         let jobs = files.get("jobs.json")?.get("jobs")?.as_array()?;
+        let Some(plan) = files.get(PLAN_FILE) else {
+            let running = jobs.iter().find(|j| j.get("status").and_then(Value::as_str) == Some("running"))?;
+            let name = running.get("name").and_then(Value::as_str).unwrap_or("?");
+            let removed = events
+                .iter()
+                .rev()
+                .find(|e| is_plan_removal(e))
+                .map(|e| format!(" (removed at step {} by {})", e.step, who(e)))
+                .unwrap_or_default();
+            let added = events
+                .iter()
+                .rev()
+                .find(|e| matches!(&e.effect, Effect::Wrote { res, .. } if &**res == "jobs.json"))
+                .map(|e| format!("; jobs.json was last written at step {} by {}", e.step, who(e)))
+                .unwrap_or_default();
+            return Some(format!(
+                "at the end plan.json is gone{removed}, but jobs.json still has {name} running: nothing will stop it{added}"
+            ));
+        };
+        let plan: PlanSpec = serde_json::from_value(plan.clone()).ok()?;
         for entry in jobs {
             let (Some(name), Some(status)) =
                 (entry.get("name").and_then(Value::as_str), entry.get("status").and_then(Value::as_str))
