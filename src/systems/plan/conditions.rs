@@ -2,7 +2,7 @@
 //! are about, as monitors that say when an execution reaches one. A proof
 //! whose scenario names a condition no execution reached is `vacuous`.
 
-use super::files::PLAN_FILE;
+use super::files::{JOBS_FILE, JobState, PLAN_FILE, PlanSpec};
 use crate::history::{Effect, Event};
 use crate::runtime::StateHasher;
 use crate::systems::ConditionSpec;
@@ -15,6 +15,10 @@ pub const CONDITIONS: &[ConditionSpec] = &[
         about: "a caller wrote plan-level fields (savePlan or updatePlanFields), or threw holding planMutex, after another task changed or removed plan.json since the caller's unlocked loadPlan: the window of #63",
     },
     ConditionSpec {
+        name: "missed-completion",
+        about: "a task read jobs.json saying a job completed, failed or stopped while the plan.json it had read still said running: the gap #71's reconcile safety net closes",
+    },
+    ConditionSpec {
         name: "trigger-during-pass",
         about: "reconcile() was called while a pass of the same Orchestrator was in flight: the window of #15",
     },
@@ -25,8 +29,38 @@ pub fn condition(name: &str) -> Option<Box<dyn Monitor>> {
     Some(match name {
         "stale-snapshot-write" => Box::new(StaleSnapshotWrite::default()),
         "trigger-during-pass" => Box::new(TriggerDuringPass),
+        "missed-completion" => Box::new(MissedCompletion::default()),
         _ => return None,
     })
+}
+
+/// Each task's last `plan.json` snapshot: the jobs it says are running.
+#[derive(Clone, Default)]
+struct MissedCompletion {
+    running: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Monitor for MissedCompletion {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let Effect::Read { res, value: Some(value) } = &e.effect else { return None };
+        if &**res == PLAN_FILE {
+            let running = value.with(|p: &PlanSpec| {
+                p.jobs.iter().filter(|j| j.status == "running").map(|j| j.name.clone()).collect()
+            })?;
+            self.running.insert(e.task.to_string(), running);
+        } else if &**res == JOBS_FILE {
+            let running = self.running.get(&*e.task)?;
+            let ended = value.with(|s: &JobState| {
+                s.jobs
+                    .iter()
+                    .find(|j| running.contains(&j.name) && ["completed", "failed", "stopped"].contains(&j.status.as_str()))
+                    .map(|j| j.name.clone())
+            })??;
+            return Some(format!("step {} {} read {ended} ended in jobs.json, running in plan.json", e.step, e.task));
+        }
+        None
+    }
+    fn state_hash(&self, _: &mut StateHasher) {}
 }
 
 #[derive(Clone)]
