@@ -73,3 +73,14 @@ fn a_samplers_not_found_never_satisfies_a_proof() {
     assert!(scenario::satisfies(&Expected::Proved, &Verdict::Proved { bound: None }));
     assert!(!scenario::satisfies(&Expected::Proved, &Verdict::Incomplete { reason: "time".into() }));
 }
+
+#[test]
+fn a_condition_no_monitor_knows_is_never_reached() {
+    // The loader accepts only the system's conditions; a monitor that is
+    // missing for one of them must read as unreached, not as reached.
+    let mut s = web_chat_with("path-lock-found-a-holder");
+    s.model.reachable = vec!["no-such-condition".into()];
+    let e = s.expectations.iter().find(|e| e.label() == "cas").unwrap();
+    let report = explore(&s.model, &e.variant, &Explorer::Stateful, &Limits::default());
+    assert!(matches!(&report.verdict, Verdict::Vacuous { unreached } if unreached == &["no-such-condition"]));
+}

@@ -53,7 +53,9 @@ impl Monitor for MissedCompletion {
             let ended = value.with(|s: &JobState| {
                 s.jobs
                     .iter()
-                    .find(|j| running.contains(&j.name) && ["completed", "failed", "stopped"].contains(&j.status.as_str()))
+                    .find(|j| {
+                        running.contains(&j.name) && ["completed", "failed", "stopped"].contains(&j.status.as_str())
+                    })
                     .map(|j| j.name.clone())
             })??;
             return Some(format!("step {} {} read {ended} ended in jobs.json, running in plan.json", e.step, e.task));
