@@ -161,7 +161,7 @@ impl Monitors {
         // A condition is reached by an event, never by the end of an
         // execution (a monitor for a name no system knows says so at the end).
         let at_end = step.is_none();
-        for w in self.entries.iter_mut().filter(|w| !w.broken && !(at_end && w.condition)) {
+        for w in self.entries.iter_mut().filter(|w| !(w.broken || (at_end && w.condition))) {
             if let Some(message) = verdict(&mut *w.monitor) {
                 w.broken = true;
                 if w.condition {
