@@ -252,11 +252,10 @@ pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &L
         Explorer::Random { schedules, seed } => schedules::run_random(model, variant, *schedules, *seed, limits),
         Explorer::Stress { runs } => stress::run(model, variant, *runs, limits),
     };
+    let unreached = model.unreached();
     let verdict = match verdict {
         Verdict::Violation(f) => Verdict::Violation(Box::new(f.minimize(model, variant))),
-        Verdict::Proved { .. } | Verdict::NotFound if !model.unreached().is_empty() => {
-            Verdict::Vacuous { unreached: model.unreached() }
-        }
+        Verdict::Proved { .. } | Verdict::NotFound if !unreached.is_empty() => Verdict::Vacuous { unreached },
         other => other,
     };
     Report { explorer: explorer.clone(), verdict, executions, states, symmetry, elapsed: start.elapsed() }

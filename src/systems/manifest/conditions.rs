@@ -2,11 +2,13 @@
 //! scenarios are about, as monitors that say when an execution reaches one.
 //! A proof whose scenario names a condition no execution reached is
 //! `vacuous`.
+//! Conditions stay out of the state fingerprints (`execution::Monitors`), so
+//! their `state_hash` is empty.
 
 use super::Setup;
 use super::bundle::{MANIFEST_FILE, parse};
 use crate::history::{Effect, Event};
-use crate::runtime::{StateHash, StateHasher};
+use crate::runtime::StateHasher;
 use crate::systems::ConditionSpec;
 use crate::systems::monitor::Monitor;
 use std::collections::BTreeSet;
@@ -67,9 +69,7 @@ impl Monitor for PatchOnOutdatedCache {
         None
     }
 
-    fn state_hash(&self, h: &mut StateHasher) {
-        self.disk.state_hash(h);
-    }
+    fn state_hash(&self, _: &mut StateHasher) {}
 }
 
 /// The tasks between `patch-computed` and their `patch-result`.
@@ -90,12 +90,7 @@ impl Monitor for TimerFiresDuringPatch {
         None
     }
 
-    fn state_hash(&self, h: &mut StateHasher) {
-        h.u64(self.writing.len() as u64);
-        for t in &self.writing {
-            h.task(t);
-        }
-    }
+    fn state_hash(&self, _: &mut StateHasher) {}
 }
 
 /// The files whose reload timer is armed.
@@ -120,9 +115,7 @@ impl Monitor for TimersOverlap {
         None
     }
 
-    fn state_hash(&self, h: &mut StateHasher) {
-        self.armed.state_hash(h);
-    }
+    fn state_hash(&self, _: &mut StateHasher) {}
 }
 
 /// Whether a heartbeat ran since the last watcher timer fired.
@@ -146,7 +139,5 @@ impl Monitor for ExternalWriteAfterHeartbeat {
         None
     }
 
-    fn state_hash(&self, h: &mut StateHasher) {
-        h.u64(self.heartbeat as u64);
-    }
+    fn state_hash(&self, _: &mut StateHasher) {}
 }
