@@ -58,6 +58,22 @@ impl Reached {
 }
 
 impl Model {
+    /// A model of `compiled` that judges no invariant and looks for no
+    /// condition (a scenario file adds them; tests of the explorers build
+    /// models of small systems of their own).
+    pub fn new(name: &str, system: &'static dyn DynSystem, compiled: Arc<dyn Compiled>, semantics: Semantics) -> Model {
+        Model {
+            name: name.to_string(),
+            system,
+            compiled,
+            semantics,
+            invariants: Vec::new(),
+            reachable: Vec::new(),
+            reached: Reached::default(),
+            keep_final_states: false,
+        }
+    }
+
     /// The model, keeping every execution's final state.
     pub fn keeping_final_states(&self) -> Model {
         Model { keep_final_states: true, ..self.clone() }

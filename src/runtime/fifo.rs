@@ -19,10 +19,27 @@ pub struct Ticket {
     took: bool,
 }
 
+/// What a task holding a ticket knows of it (what a spawned task is handed).
+impl StateHash for Ticket {
+    fn state_hash(&self, h: &mut super::StateHasher) {
+        self.id.state_hash(h);
+        self.took.state_hash(h);
+    }
+}
+
 struct State<P: Platform> {
     holder: Option<u64>,
     queue: VecDeque<(u64, Arc<P::Condvar>)>,
-    next_ticket: u64,
+}
+
+impl<P: Platform> State<P> {
+    /// The smallest ticket not held or queued. Tickets are reused once
+    /// released, so a ticket says who is ahead of whom, not how many took
+    /// the lock before: two orders of the same critical sections leave the
+    /// same lock, and the same tickets in their callers.
+    fn free_ticket(&self) -> u64 {
+        (0..).find(|t| self.holder != Some(*t) && self.queue.iter().all(|(q, _)| q != t)).expect("a free ticket")
+    }
 }
 
 /// The queue by tickets: each waiter's condition variable is found from its
@@ -32,7 +49,16 @@ impl<P: Platform> StateHash for State<P> {
         self.holder.state_hash(h);
         let tickets: Vec<u64> = self.queue.iter().map(|(t, _)| *t).collect();
         tickets.state_hash(h);
-        self.next_ticket.state_hash(h);
+    }
+}
+
+/// A waiter's condition variable, if its ticket is still queued: the task
+/// learns only whether it is (the variable is found again from the ticket).
+struct Waiter<C>(Option<Arc<C>>);
+
+impl<C> StateHash for Waiter<C> {
+    fn state_hash(&self, h: &mut super::StateHasher) {
+        self.0.is_some().state_hash(h);
     }
 }
 
@@ -43,15 +69,16 @@ pub struct FifoMutex<P: Platform> {
 
 impl<P: Platform> FifoMutex<P> {
     pub fn new(rt: &super::Runtime<P>, name: &str) -> Self {
-        let state = State { holder: None, queue: VecDeque::new(), next_ticket: 0 };
+        let state = State { holder: None, queue: VecDeque::new() };
         FifoMutex { name: name.into(), state: Shared::new(rt, state) }
     }
 
     /// The synchronous part of `acquire()`: take the lock if free, else queue.
     pub fn enqueue(&self, cx: &Cx<'_, P>) -> Ticket {
-        let (ticket, took) = self.state.with(|s| {
-            let ticket = s.next_ticket;
-            s.next_ticket += 1;
+        // The caller learns its ticket and whether it took the lock, not
+        // who else waits (that is the lock's state, in every fingerprint).
+        let (ticket, took) = self.state.apply(|s| {
+            let ticket = s.free_ticket();
             if s.holder.is_none() {
                 s.holder = Some(ticket);
                 (ticket, true)
@@ -72,11 +99,12 @@ impl<P: Platform> FifoMutex<P> {
         }
         // Still queued: wait for the hand-off. (A task spawned with a ticket
         // may find the lock already handed to it when it first runs.)
-        let queued = self.state.with(|s| s.queue.iter().find(|(t, _)| *t == ticket.id).map(|(_, cv)| cv.clone()));
-        if let Some(cv) = queued {
+        let queued =
+            self.state.apply(|s| Waiter(s.queue.iter().find(|(t, _)| *t == ticket.id).map(|(_, cv)| cv.clone())));
+        if let Waiter(Some(cv)) = queued {
             let ready = |s: &mut State<P>| s.holder == Some(ticket.id);
             match cx.semantics() {
-                Semantics::EventLoop => cx.wait_on_loop(&cv, || self.state.with(ready)),
+                Semantics::EventLoop => cx.wait_on_loop(&cv, || self.state.apply(ready)),
                 Semantics::Threads => self.state.wait_until(&cv, ready),
             }
         }
@@ -86,7 +114,7 @@ impl<P: Platform> FifoMutex<P> {
     /// `release()`: hand the lock to the first waiter, or free it.
     pub fn release(&self, cx: &Cx<'_, P>) {
         cx.record("release", Effect::Unlocked { res: self.name.clone() });
-        self.state.with(|s| match s.queue.pop_front() {
+        self.state.apply(|s| match s.queue.pop_front() {
             Some((next, cv)) => {
                 s.holder = Some(next);
                 cx.notify_one(&cv);

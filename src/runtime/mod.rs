@@ -87,6 +87,8 @@ pub struct Runtime<P: Platform> {
     /// Tasks that got a thread of their own (or would have, on a
     /// controlled loop): what loom's thread limit counts, main aside.
     threads: std::sync::atomic::AtomicUsize,
+    /// `Date.now()`'s logical clock (see [`Cx::now`]).
+    clock: std::sync::atomic::AtomicUsize,
 }
 
 impl<P: Platform> Runtime<P> {
@@ -109,6 +111,7 @@ impl<P: Platform> Runtime<P> {
             controlled,
             fresh: Mutex::new(Vec::new()),
             threads: std::sync::atomic::AtomicUsize::new(0),
+            clock: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -194,7 +197,7 @@ impl<P: Platform> Runtime<P> {
         let lp = self.controlled.as_ref().expect("a controlled runtime");
         let canonical = lp.fingerprint(parts, symmetry, h);
         if parts.clock {
-            h.u64(self.history.events_len() as u64);
+            h.u64(self.clock.load(std::sync::atomic::Ordering::SeqCst) as u64);
         }
         canonical
     }
@@ -289,7 +292,7 @@ impl<'rt, P: Platform> Cx<'rt, P> {
     }
 
     /// Records a visible effect and returns its step number. (The step is a
-    /// label for reports: a model must not branch on it, see [`Cx::now`].)
+    /// label for reports: a model must not branch on it, see [`Cx::next_step`].)
     pub fn record(&self, func: &'static str, effect: Effect) -> usize {
         if let Some(lp) = self.controlled_loop() {
             touch_event(lp, &effect);
@@ -297,14 +300,27 @@ impl<'rt, P: Platform> Cx<'rt, P> {
         self.rt.history.push(self.task.clone(), self.op.clone(), func, effect)
     }
 
-    /// A logical clock for timestamps: the number of steps so far.
+    /// `Date.now()` for timestamps and unique names: a logical clock that
+    /// moves on at every reading, so two readings never agree and each is
+    /// later than the last. It counts readings, not steps: two orders of
+    /// the same turns read it as often, and end with the same clock, where
+    /// a count of steps (a lock taken at once or after a wait) would tell
+    /// them apart for ever. A model compares it with nothing; a system that
+    /// reasons about elapsed time keeps its own clock.
     pub fn now(&self) -> usize {
-        let now = self.rt.history.events_len();
+        let now = self.rt.clock.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if let Some(lp) = self.controlled_loop() {
-            lp.touch_named(CLOCK, AccessKind::Read);
+            lp.touch_named(CLOCK, AccessKind::Write);
             lp.observe(&("clock", now as u64));
         }
         now
+    }
+
+    /// The step number the next recorded event will have: a label for
+    /// reports and messages, which a model must not branch on (it is not
+    /// part of any state).
+    pub fn next_step(&self) -> usize {
+        self.rt.history.events_len() + 1
     }
 
     /// An `await`: other tasks may run here.
@@ -364,10 +380,20 @@ impl<'rt, P: Platform> Cx<'rt, P> {
 
     /// Fire-and-forget: `body` runs as a new task named `<this task>/<name>`.
     /// The caller must already have done the body's synchronous prefix.
-    pub fn spawn(&mut self, name: &str, body: TaskBody<P>) {
+    ///
+    /// `captured` is every value `body` takes from the caller's locals (what
+    /// the closure moves in, besides handles to the world): the new task's
+    /// local state starts from it, not from all its caller has observed, so
+    /// two callers that observed different things but handed the task the
+    /// same values start the same task. A value left out is state the
+    /// runtime does not see (caught like one, by `explore::stateful`'s
+    /// determinism check).
+    pub fn spawn(&mut self, name: &str, captured: &(impl StateHash + ?Sized), body: TaskBody<P>) {
         let task: Arc<str> = format!("{}/{}", self.task, name).into();
         self.record("spawn", Effect::Spawned { task: task.clone() });
-        let lineage = self.controlled.and_then(|(id, _)| Some(self.controlled_loop()?.child(id, &task, name)));
+        let captured = fingerprint(captured);
+        let lineage =
+            self.controlled.and_then(|(id, _)| Some(self.controlled_loop()?.child(id, &task, name, captured)));
         self.pending.push(Pending { task, body, lineage });
     }
 
@@ -403,7 +429,7 @@ impl<'rt, P: Platform> Cx<'rt, P> {
     }
 }
 
-/// The history's clock: every event advances it, [`Cx::now`] reads it.
+/// `Date.now()`'s clock, which every reading advances ([`Cx::now`]).
 const CLOCK: &str = "clock";
 
 /// Identifies a condition variable by address (it lives as long as its waiter).
@@ -415,7 +441,6 @@ fn cv_key<P: Platform>(cv: &P::Condvar) -> usize {
 /// explorer keeps every two events an invariant may compare in order. Notes
 /// (triggers, passes, job updates, errors) are compared with one another.
 fn touch_event(footprint: &Loop, effect: &Effect) {
-    footprint.touch_named(CLOCK, AccessKind::Add);
     match effect {
         Effect::Read { res, .. } => footprint.touch(Resource::Named(res.clone()), AccessKind::Read),
         Effect::Wrote { res, .. } | Effect::Removed { res } => {

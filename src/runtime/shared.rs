@@ -99,6 +99,19 @@ impl<P: Platform, T: Send + 'static> Shared<P, T> {
         self.access(f)
     }
 
+    /// Runs `f` on the value as one atomic step, where the task learns
+    /// only what `f` returns: its chain gets `f`'s result, not the whole
+    /// value (a lock's queue tells a waiter whether its turn came, not who
+    /// else waits). `f` must hand nothing else out of the value.
+    pub fn apply<R: StateHash>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        Probe::access(&self.probe, false, true);
+        let result = self.access(f);
+        if let Some(p) = &self.probe {
+            p.lp.observe(&("applied", p.cell as u64, &result));
+        }
+        result
+    }
+
     /// Reads the value as one atomic step.
     pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         Probe::access(&self.probe, true, false);

@@ -11,9 +11,10 @@
 //! Every way a turn reaches shared state reports here ([`Loop`]): cells and
 //! flags by number, the memory disk by path, history events by resource (so
 //! invariants only ever compare events the explorer keeps in order), and the
-//! logical clock `Cx::now`. Tasks run as coroutines on the explorer's own
-//! thread ([`Executor`]): a turn is one `resume`, and an execution cut short
-//! is dropped, its stacks unwound and kept for the next one.
+//! logical clock `Cx::now` (each reading moves it). Tasks run as coroutines
+//! on the explorer's own thread ([`Executor`]): a turn is one `resume`, and
+//! an execution cut short is dropped, its stacks unwound and kept for the
+//! next one.
 //!
 //! # What a state is
 //!
@@ -22,9 +23,10 @@
 //! task. A task's local variables live on its coroutine's stack, out of
 //! reach; but a model is deterministic, so they are a function of where the
 //! task started and of what it has observed. Each task therefore carries a
-//! *chain*: the fingerprint of its parent's chain when it was spawned, of
-//! every value it read (the whole cell, flag, file or clock it looked at,
-//! before it changed it), and of every turn it has taken. Two tasks with
+//! *chain*: the fingerprint of the values its spawner handed it (what the
+//! closure captured, `Cx::spawn`), of every value it read (the whole cell,
+//! flag, file or clock it looked at, or what it learned from it:
+//! `Shared::apply`), and of every turn it has taken. Two tasks with
 //! equal chains run on identically. This holds only if tasks keep no state
 //! outside the runtime; the state-caching search checks it on every state it
 //! sees twice (`explore::stateful`).
@@ -41,9 +43,6 @@ pub type TaskId = usize;
 pub enum AccessKind {
     Read,
     Write,
-    /// An increment no turn branches on: increments commute with each other
-    /// (the history's clock, advanced by every event).
-    Add,
 }
 
 /// Something tasks share.
@@ -75,7 +74,7 @@ impl Access {
     /// Two accesses whose order can change what someone sees.
     pub fn conflicts(&self, other: &Access) -> bool {
         use AccessKind::*;
-        self.resource == other.resource && !matches!((self.kind, other.kind), (Read, Read) | (Add, Add))
+        self.resource == other.resource && !matches!((self.kind, other.kind), (Read, Read))
     }
 }
 
@@ -342,8 +341,9 @@ impl Loop {
     }
 
     /// The lineage of the next task `parent` spawns, named `name` (`spawn`
-    /// is the name the spawn gave it, without its parent's).
-    pub(super) fn child(&self, parent: TaskId, name: &str, spawn: &str) -> Lineage {
+    /// is the name the spawn gave it, without its parent's), handed the
+    /// values `captured` hashes (its initial local state).
+    pub(super) fn child(&self, parent: TaskId, name: &str, spawn: &str, captured: Fingerprint) -> Lineage {
         let mut s = self.state();
         let p = &mut s.tasks[parent];
         let ordinal = p.spawned;
@@ -351,7 +351,7 @@ impl Loop {
         Lineage {
             identity: fingerprint(&(p.identity, ordinal, name)),
             relative: fingerprint(&(p.relative, ordinal, spawn)),
-            chain: p.chain.then(&("spawn", ordinal)),
+            chain: fingerprint(&("spawned", ordinal, spawn, captured)),
             root: p.root,
         }
     }

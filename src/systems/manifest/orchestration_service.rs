@@ -521,7 +521,7 @@ impl<P: Platform> RunRuntime<P> {
     /// re-arms the debounce timer (the shared one, or the file's own).
     pub fn debounced_reload(&self, cx: &Cx<'_, P>, file: BundleFile) {
         let due = self.now() + self.config.debounce;
-        let step = cx.now() + 1;
+        let step = cx.next_step();
         let timer = Timer { file, due, armed_at: Some(step) };
         let cleared = self.timers.with(|t| t.arm(self.config.debounce_timer, timer));
         let cleared = cleared.map(|c| json!({ "file": c.file.name(), "armedAt": c.armed_at, "due": c.due }));

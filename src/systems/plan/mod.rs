@@ -738,7 +738,7 @@ impl<P: Platform> World<P> for PlanWorld<P> {
             }
             Op::SetCheckpoint { checkpoint, orchestrator } => {
                 let result = mc.plans.load_plan(cx).and_then(|plan| match plan {
-                    Some(plan) => mc.set_checkpoint(cx, *orchestrator, checkpoint, plan, None),
+                    Some(plan) => mc.set_checkpoint(cx, *orchestrator, checkpoint, mc.snapshot(plan), None),
                     None => Ok(()),
                 });
                 caught(result, cx)

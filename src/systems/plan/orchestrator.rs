@@ -10,7 +10,7 @@ use super::state::{FieldsUpdate, JobStore, JobUpdate, PlanStore, Result, Thrown,
 use super::{CheckpointWrite, ReconcileGuard};
 use crate::history::Effect;
 use crate::platform::Platform;
-use crate::runtime::{Cx, Flag, Semantics, Shared};
+use crate::runtime::{Cx, Flag, Semantics, Shared, StateHash, StateHasher, fingerprint, hash_as_json};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -30,6 +30,34 @@ pub enum MergeOutcome {
     Clean,
     Conflict,
     TestFailure,
+}
+
+/// What a plan-fields write keeps of its caller's snapshot: all of it
+/// (`savePlan`, before #71) or which plan it is (`updatePlanFields`: "only
+/// `plan.id` of the snapshot is used"). A task that holds a snapshot only
+/// for such a write holds no more than this: two tasks that read different
+/// snapshots of one plan are then, under the fix, the same task.
+pub enum Snapshot {
+    Whole(Box<PlanSpec>),
+    Id(String),
+}
+
+impl Snapshot {
+    fn id(&self) -> &str {
+        match self {
+            Snapshot::Whole(plan) => &plan.id,
+            Snapshot::Id(id) => id,
+        }
+    }
+}
+
+impl StateHash for Snapshot {
+    fn state_hash(&self, h: &mut StateHasher) {
+        match self {
+            Snapshot::Whole(plan) => hash_as_json(plan, h),
+            Snapshot::Id(id) => id.state_hash(h),
+        }
+    }
 }
 
 /// The code choices this execution runs with.
@@ -89,15 +117,23 @@ impl<P: Platform> MissionControl<P> {
         cx.record(func, Effect::Note { kind, data });
     }
 
+    /// What a plan-fields write will use of a snapshot, per variant.
+    pub fn snapshot(&self, plan: PlanSpec) -> Snapshot {
+        match self.config.checkpoint_write {
+            CheckpointWrite::WholePlan => Snapshot::Whole(Box::new(plan)),
+            CheckpointWrite::FieldsOnly => Snapshot::Id(plan.id),
+        }
+    }
+
     /// Writes plan-level fields the way the variant does: the whole snapshot
     /// (`savePlan`, before #71) or the fields only (`updatePlanFields`).
-    fn write_plan_fields(&self, cx: &mut Cx<'_, P>, mut snapshot: PlanSpec, update: FieldsUpdate) -> Result<()> {
-        match self.config.checkpoint_write {
-            CheckpointWrite::WholePlan => {
-                update.apply(&mut snapshot);
-                self.plans.save_plan(cx, &snapshot)
+    fn write_plan_fields(&self, cx: &mut Cx<'_, P>, snapshot: Snapshot, update: FieldsUpdate) -> Result<()> {
+        match snapshot {
+            Snapshot::Whole(mut plan) => {
+                update.apply(&mut plan);
+                self.plans.save_plan(cx, &plan)
             }
-            CheckpointWrite::FieldsOnly => self.plans.update_plan_fields(cx, &snapshot.id, &update),
+            Snapshot::Id(id) => self.plans.update_plan_fields(cx, &id, &update),
         }
     }
 
@@ -129,24 +165,32 @@ impl<P: Platform> MissionControl<P> {
         // F1 runs synchronously up to its first await: it queues on planMutex now.
         let ticket = self.plans.plan_mutex.enqueue(cx);
         let (mc, id, n) = (self.clone(), plan_id.clone(), name.clone());
+        let captured = fingerprint(&(&ticket, &id, &n));
         cx.spawn(
             "updatePlanJob",
+            &captured,
             Box::new(move |cx| {
                 let update = JobUpdate::status("failed").with_error("job monitor reported failure");
                 caught(mc.plans.update_plan_job_queued(cx, ticket, &id, &n, &update), cx);
             }),
         );
         let mc = self.clone();
+        let captured = fingerprint(&(&plan_id, &name, o as u64));
         cx.spawn(
             "setCheckpoint",
+            &captured,
             Box::new(move |cx| {
                 let result = (|| {
-                    let Some(plan) = mc.plans.load_plan(cx)? else { return Ok(()) };
-                    if plan.id != plan_id {
+                    // `loadPlan().then(plan => …)`: the task keeps what
+                    // setCheckpoint will use of the snapshot.
+                    let loaded: Result<Option<Snapshot>> =
+                        cx.call(|cx| Ok(mc.plans.load_plan(cx)?.map(|p| mc.snapshot(p))));
+                    let Some(snapshot) = loaded? else { return Ok(()) };
+                    if snapshot.id() != plan_id {
                         return Ok(());
                     }
                     let context = CheckpointContext { job_name: name, failure_kind: "job_failed".into() };
-                    mc.set_checkpoint(cx, o, "on_error", plan, Some(context))
+                    mc.set_checkpoint(cx, o, "on_error", snapshot, Some(context))
                 })();
                 caught(result, cx);
                 // .finally(): without a checkpoint, stop and unsubscribe.
@@ -169,8 +213,10 @@ impl<P: Platform> MissionControl<P> {
         let name = job.name.clone();
         let ticket = self.plans.plan_mutex.enqueue(cx);
         let mc = self.clone();
+        let captured = fingerprint(&(&ticket, &plan_id, &name, o as u64));
         cx.spawn(
             "handleJobComplete",
+            &captured,
             Box::new(move |cx| {
                 let result =
                     mc.plans.update_plan_job_queued(cx, ticket, &plan_id, &name, &JobUpdate::status("completed"));
@@ -188,7 +234,7 @@ impl<P: Platform> MissionControl<P> {
         cx: &mut Cx<'_, P>,
         o: Instance,
         kind: &str,
-        plan: PlanSpec,
+        plan: Snapshot,
         context: Option<CheckpointContext>,
     ) -> Result<()> {
         let orch = &self.orchestrators[o];
@@ -227,7 +273,7 @@ impl<P: Platform> MissionControl<P> {
             checkpoint_context: Some(None),
             ..Default::default()
         };
-        self.write_plan_fields(cx, plan, update)?;
+        self.write_plan_fields(cx, self.snapshot(plan), update)?;
         if !orch.reconciler_running.load(cx) {
             self.start_reconciler(cx, o);
         }
@@ -403,7 +449,7 @@ impl<P: Platform> MissionControl<P> {
                 )?;
                 plan.jobs[i].status = "failed".into();
                 let context = CheckpointContext { job_name: job.name.clone(), failure_kind: "touchset".into() };
-                return self.set_checkpoint(cx, o, "on_error", plan, Some(context));
+                return self.set_checkpoint(cx, o, "on_error", self.snapshot(plan), Some(context));
             }
             self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("ready_to_merge"))?;
             plan.jobs[i].status = "ready_to_merge".into();
@@ -428,10 +474,10 @@ impl<P: Platform> MissionControl<P> {
                 self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("needs_rebase"))?;
                 plan.jobs[i].status = "needs_rebase".into();
                 let context = CheckpointContext { job_name: job.name.clone(), failure_kind: "merge_conflict".into() };
-                return self.set_checkpoint(cx, o, "on_error", plan, Some(context));
+                return self.set_checkpoint(cx, o, "on_error", self.snapshot(plan), Some(context));
             }
             if plan.mode == "supervisor" && !orch.approved_for_merge.with(|a| a.contains(&job.name)) {
-                return self.set_checkpoint(cx, o, "pre_merge", plan, None);
+                return self.set_checkpoint(cx, o, "pre_merge", self.snapshot(plan), None);
             }
             orch.merge_queue.with(|q| q.push_back(job.name.clone()));
             self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("merging"))?;
@@ -459,7 +505,7 @@ impl<P: Platform> MissionControl<P> {
             if let Some((status, kind)) = failure {
                 self.plans.update_plan_job(cx, &plan.id, &name, &JobUpdate::status(status))?;
                 let context = CheckpointContext { job_name: name, failure_kind: kind.into() };
-                return self.set_checkpoint(cx, o, "on_error", plan, Some(context));
+                return self.set_checkpoint(cx, o, "on_error", self.snapshot(plan), Some(context));
             }
         }
         // 9. Nothing left to merge: back to running.
@@ -471,11 +517,11 @@ impl<P: Platform> MissionControl<P> {
         let all_merged = latest.jobs.iter().all(|j| j.status == "merged");
         if all_merged && !["creating_pr", "completed", "failed"].contains(&latest.status.as_str()) {
             if plan.mode == "supervisor" {
-                return self.set_checkpoint(cx, o, "pre_pr", latest, None);
+                return self.set_checkpoint(cx, o, "pre_pr", self.snapshot(latest), None);
             }
             self.write_plan_fields(
                 cx,
-                latest.clone(),
+                self.snapshot(latest.clone()),
                 FieldsUpdate { status: Some("creating_pr"), ..Default::default() },
             )?;
             cx.await_point(); // await createPR(): git push, gh pr create
@@ -485,13 +531,14 @@ impl<P: Platform> MissionControl<P> {
                 completed_at: Some(timestamp(cx.now())),
                 ..Default::default()
             };
-            self.write_plan_fields(cx, latest, done)?;
+            self.write_plan_fields(cx, self.snapshot(latest), done)?;
             orch.stop_reconciler(cx);
             orch.unsubscribe(cx);
         } else if latest.status != plan.status {
             let status = super::static_str(super::files::PLAN_STATUSES, &plan.status);
             let completed_at = (plan.status == "failed").then(|| timestamp(cx.now()));
-            self.write_plan_fields(cx, latest, FieldsUpdate { status, completed_at, ..Default::default() })?;
+            let update = FieldsUpdate { status, completed_at, ..Default::default() };
+            self.write_plan_fields(cx, self.snapshot(latest), update)?;
         }
         Ok(())
     }
@@ -536,7 +583,7 @@ impl<P: Platform> MissionControl<P> {
                 checkpoint_context: Some(None),
                 ..Default::default()
             };
-            self.write_plan_fields(cx, plan.clone(), update)?;
+            self.write_plan_fields(cx, self.snapshot(plan.clone()), update)?;
         }
         orch.checkpoint.set(None);
         orch.active_plan_id.set(Some(plan.id.clone()));
@@ -567,7 +614,7 @@ impl<P: Platform> MissionControl<P> {
                 }
                 CheckpointWrite::FieldsOnly => plan,
             };
-            return self.write_plan_fields(cx, snapshot, update);
+            return self.write_plan_fields(cx, self.snapshot(snapshot), update);
         }
         orch.subscribed.store(cx, true);
         self.start_reconciler(cx, o);
