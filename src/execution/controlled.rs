@@ -14,6 +14,15 @@ use crate::storage::{Disk, MemoryDisk};
 use crate::systems::{Backend, DynWorld, FinalState, Variant};
 use std::sync::Arc;
 
+/// What a replay does not rebuild of a state (it runs no monitor and
+/// hashes nothing tasks observe): kept by the explorer for each state it
+/// may branch from.
+#[derive(Clone)]
+pub struct Kept {
+    monitors: Monitors,
+    chains: Vec<(Fingerprint, Vec<Fingerprint>)>,
+}
+
 /// One controlled execution of an event-loop model, on the memory disk.
 pub struct Controlled {
     rt: Arc<Runtime<Std>>,
@@ -23,7 +32,7 @@ pub struct Controlled {
     monitors: Monitors,
     /// Events the monitors have seen (or skipped, while replaying).
     judged: usize,
-    /// Turns are a replay: no footprints, no monitors.
+    /// Turns are a replay: no footprints, no monitors, no chains.
     replaying: bool,
     keep_final_state: bool,
 }
@@ -102,17 +111,20 @@ impl Controlled {
         self.lp().replaying(true);
     }
 
-    /// Back from a replay, in the state whose monitors were `monitors`.
-    pub fn resume(&mut self, monitors: Monitors) {
+    /// Back from a replay, in the state whose monitors and tasks' chains
+    /// were `kept`.
+    pub fn resume(&mut self, kept: &Kept) {
         self.replaying = false;
         self.lp().replaying(false);
-        self.monitors = monitors;
+        self.lp().restore_chains(&kept.chains);
+        self.monitors = kept.monitors.clone();
         self.judged = self.history.events_len();
     }
 
-    /// The monitors as they are now (to resume a replay here later).
-    pub fn monitors(&self) -> Monitors {
-        self.monitors.clone()
+    /// What a replay does not rebuild, as it is now (to resume a replay
+    /// here later).
+    pub fn kept(&self) -> Kept {
+        Kept { monitors: self.monitors.clone(), chains: self.lp().chains() }
     }
 
     /// Tasks that would have had a thread of their own under loom so far

@@ -10,7 +10,7 @@
 
 mod controlled;
 
-pub use controlled::Controlled;
+pub use controlled::{Controlled, Kept};
 
 use crate::history::{Event, History};
 use crate::runtime::{Runtime, Semantics, StateHasher, Symmetry, fingerprint};

@@ -30,7 +30,7 @@
 //! number it branches on is caught there and the search ends `incomplete`.
 
 use super::{DEADLOCK, Enumeration, Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
-use crate::execution::{Controlled, Model, Monitors, Outcome};
+use crate::execution::{Controlled, Kept, Model, Outcome};
 use crate::history::History;
 use crate::runtime::{Fingerprint, Semantics, StateParts, Symmetry, TaskId, Turn};
 use crate::systems::Variant;
@@ -89,9 +89,10 @@ struct Node {
     done: Vec<(TaskId, Turn)>,
     /// Tasks asleep here, with the turn each would run.
     sleep: Vec<(TaskId, Turn)>,
-    /// The monitors here (a replay resumes them, instead of showing them
-    /// every event again).
-    monitors: Monitors,
+    /// The monitors and tasks' chains here (a replay resumes them, instead
+    /// of showing the monitors every event again and hashing every value
+    /// each task read).
+    kept: Kept,
 }
 
 /// A state explored (or being explored).
@@ -194,7 +195,7 @@ impl Search<'_> {
                 ));
             }
             if k == last {
-                exec.resume(self.path[k].monitors.clone());
+                exec.resume(&self.path[k].kept);
                 // Where the new branch starts, the replay must be back in the
                 // state it left (a model keeping a counter across executions is not).
                 if self.reduction.check_revisits {
@@ -288,9 +289,9 @@ impl Search<'_> {
             let at = previous.and_then(|p| todo.iter().position(|&t| t == p)).unwrap_or(0);
             let chosen = todo.remove(at);
             todo.reverse(); // popped from the back: the rest in start order
-            let monitors = exec.monitors();
+            let kept = exec.kept();
             let node =
-                Node { fingerprint, waiting, identities, chosen, ran: None, todo, done: Vec::new(), sleep, monitors };
+                Node { fingerprint, waiting, identities, chosen, ran: None, todo, done: Vec::new(), sleep, kept };
             self.path.push(node);
             match exec.run_turn(chosen) {
                 Ok(turn) => self.path.last_mut().expect("just pushed").ran = Some(turn),

@@ -361,11 +361,13 @@ impl<'rt, P: Platform> Cx<'rt, P> {
     /// see.)
     pub fn call<R: StateHash>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
         let Some((id, lp)) = self.controlled.map(|(id, _)| id).zip(self.controlled_loop()) else { return f(self) };
-        let before = lp.chain(id);
+        lp.enter_call(id);
         let result = f(self);
-        let pending: Vec<Fingerprint> =
-            self.pending.iter().filter_map(|p| p.lineage.map(|l| l.fingerprint())).collect();
-        lp.returned(id, before, fingerprint(&(fingerprint(&result), pending)));
+        lp.returned(id, || {
+            let pending: Vec<Fingerprint> =
+                self.pending.iter().filter_map(|p| p.lineage.map(|l| l.fingerprint())).collect();
+            fingerprint(&(fingerprint(&result), pending))
+        });
         result
     }
 

@@ -194,6 +194,8 @@ struct TaskSlot {
     identity: Fingerprint,
     relative: Fingerprint,
     chain: Fingerprint,
+    /// The chain at the start of each call it is in (innermost last).
+    frames: Vec<Fingerprint>,
     root: TaskId,
     /// Tasks it has spawned so far.
     spawned: u64,
@@ -232,7 +234,7 @@ struct State {
 
 impl State {
     fn observe(&mut self, what: Fingerprint) {
-        if let Some(t) = self.current.filter(|_| !self.unfingerprinted) {
+        if let Some(t) = self.current.filter(|_| !self.unfingerprinted && !self.replaying) {
             let slot = &mut self.tasks[t];
             slot.chain = slot.chain.then(&what);
         }
@@ -283,9 +285,29 @@ impl Loop {
     }
 
     /// Turns run from now on are a replay of turns the explorer has seen:
-    /// their footprints are not recorded (`false`: they are again).
+    /// neither their footprints nor what their tasks observe are recorded
+    /// (`false`: they are again). The explorer puts back the chains it
+    /// kept for the state the replay reaches ([`Loop::restore_chains`]):
+    /// hashing every file a replayed turn reads was most of a replay's cost.
     pub fn replaying(&self, on: bool) {
         self.state().replaying = on;
+    }
+
+    /// Every task's chain and the chains its unfinished calls started
+    /// from, by number (to put back after a replay).
+    pub fn chains(&self) -> Vec<(Fingerprint, Vec<Fingerprint>)> {
+        self.state().tasks.iter().map(|t| (t.chain, t.frames.clone())).collect()
+    }
+
+    /// Puts back what [`Loop::chains`] gave in the state a replay has come
+    /// back to (the same tasks, numbered the same).
+    pub fn restore_chains(&self, chains: &[(Fingerprint, Vec<Fingerprint>)]) {
+        let mut s = self.state();
+        assert_eq!(s.tasks.len(), chains.len(), "a replay comes back to the same tasks");
+        for (slot, (chain, frames)) in s.tasks.iter_mut().zip(chains) {
+            slot.chain = *chain;
+            slot.frames.clone_from(frames);
+        }
     }
 
     /// The running turn accessed cell `cell`: `observes` when what it does
@@ -296,7 +318,7 @@ impl Loop {
         if !s.replaying {
             s.turn.touch(Resource::Cell(cell), kind);
         }
-        if observes && !s.unfingerprinted {
+        if observes && !s.unfingerprinted && !s.replaying {
             let value = s.cells[cell].fingerprint();
             s.observe(fingerprint(&(cell as u64, value)));
         }
@@ -308,7 +330,7 @@ impl Loop {
     /// The running task learned `value` (a file's contents, the clock...).
     pub fn observe(&self, what: &(impl StateHash + ?Sized)) {
         let mut s = self.state();
-        if !s.unfingerprinted {
+        if !s.unfingerprinted && !s.replaying {
             s.observe(fingerprint(what));
         }
     }
@@ -365,7 +387,18 @@ impl Loop {
     fn register(s: &mut State, name: Arc<str>, lineage: Lineage) -> TaskId {
         let id = s.tasks.len();
         let Lineage { identity, relative, chain, root } = lineage;
-        s.tasks.push(TaskSlot { name, identity, relative, chain, root, spawned: 0, alive: true, parked: false });
+        let frames = Vec::new();
+        s.tasks.push(TaskSlot {
+            name,
+            identity,
+            relative,
+            chain,
+            frames,
+            root,
+            spawned: 0,
+            alive: true,
+            parked: false,
+        });
         s.waiting.push(id);
         s.turn.started.push(id);
         id
@@ -379,6 +412,7 @@ impl Loop {
         slot.identity = lineage.identity;
         slot.relative = lineage.relative;
         slot.chain = lineage.chain;
+        slot.frames.clear();
         slot.spawned = 0;
     }
 
@@ -394,18 +428,25 @@ impl Loop {
         self.state().named.clone()
     }
 
-    /// The running task's chain (at the start of a call whose locals die
-    /// when it returns; see `Cx::call`).
-    pub(super) fn chain(&self, task: TaskId) -> Fingerprint {
-        self.state().tasks[task].chain
-    }
-
-    /// The running task returned from a call that started with `chain`:
-    /// what it observed inside is dead, except what `returned` says.
-    pub(super) fn returned(&self, task: TaskId, chain: Fingerprint, returned: Fingerprint) {
+    /// The running task calls a function whose locals die when it returns
+    /// (see `Cx::call`): its chain now is where it goes on from then.
+    pub(super) fn enter_call(&self, task: TaskId) {
         let mut s = self.state();
         let slot = &mut s.tasks[task];
-        slot.chain = chain.then(&("returned", returned, slot.spawned));
+        slot.frames.push(slot.chain);
+    }
+
+    /// The running task returned from its innermost call: what it observed
+    /// inside is dead, except what `returned` gives (not asked for in a
+    /// replay, whose chains are put back afterwards).
+    pub(super) fn returned(&self, task: TaskId, returned: impl FnOnce() -> Fingerprint) {
+        let mut s = self.state();
+        let replaying = s.replaying;
+        let slot = &mut s.tasks[task];
+        let chain = slot.frames.pop().expect("a call returns once");
+        if !replaying {
+            slot.chain = chain.then(&("returned", returned(), slot.spawned));
+        }
     }
 
     /// Wakes the task parked on `key`, if one is: it waits for the loop again.
