@@ -35,6 +35,16 @@ pub enum Command {
         #[arg(long)]
         system: Option<String>,
     },
+    /// Write a new scenario file for a system, started from one of its
+    /// shipped scenarios, with its operations, knobs, invariants and
+    /// conditions listed as comments; `racecheck check` accepts it as it is.
+    /// Never overwrites a file.
+    New {
+        /// The system (plan, runs, manifest).
+        system: String,
+        /// The file to write (e.g. scenarios/plan/my-race.toml).
+        file: PathBuf,
+    },
     /// Run a scenario on real threads and a real directory N times and count
     /// the runs that violate an invariant (how often a race shows for real).
     HitRate {

@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         Command::List { paths } => list(paths),
         Command::Explain { file: Some(file), .. } => explain(&file),
         Command::Explain { system, .. } => explain_system(system.as_deref().unwrap_or_default()),
+        Command::New { system, file } => new_scenario(&system, &file),
         Command::HitRate { file, variant, runs } => hit_rate(&file, &variant, runs),
         Command::Hunt(args) => hunt(args),
         Command::Replay { file, variant, schedule, format } => replay_schedule(&file, &variant, &schedule, format),
@@ -370,12 +371,28 @@ fn explain(file: &std::path::Path) -> Result<u8, String> {
     Ok(OK)
 }
 
-fn explain_system(name: &str) -> Result<u8, String> {
-    let system = racecheck::systems::find(name).ok_or_else(|| {
+fn find_system(name: &str) -> Result<&'static dyn racecheck::systems::DynSystem, String> {
+    racecheck::systems::find(name).ok_or_else(|| {
         let names: Vec<&str> = racecheck::systems::registry().iter().map(|s| s.spec().name).collect();
         format!("error: expected a modeled system, found {name:?}\n  = valid: {}", names.join(", "))
-    })?;
-    out!("{}", report::system_text(system.spec()));
+    })
+}
+
+fn explain_system(name: &str) -> Result<u8, String> {
+    out!("{}", report::system_text(find_system(name)?.spec()));
+    Ok(OK)
+}
+
+fn new_scenario(system: &str, file: &std::path::Path) -> Result<u8, String> {
+    let text = scenario::template(find_system(system)?.spec());
+    // `create_new`: a file already there is never overwritten.
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
+    written.map_err(|e| format!("error: cannot write {}: {e}", file.display()))?;
+    outln!("wrote {}: check it with `racecheck check {}`", file.display(), file.display());
     Ok(OK)
 }
 

@@ -184,3 +184,27 @@ fn explain_system_lists_everything_a_scenario_may_say() {
     assert_eq!(code, 2);
     assert!(err.contains("valid: plan, runs, manifest"), "{err}");
 }
+
+#[test]
+fn new_writes_a_template_that_checks_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    for system in ["plan", "runs", "manifest"] {
+        let file = dir.path().join(format!("{system}-new.toml"));
+        let file = file.to_str().unwrap();
+        let (code, out, err) = racecheck(&["new", system, file]);
+        assert_eq!(code, 0, "{out}{err}");
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(text.starts_with(&format!("# A new scenario of the {system} system")), "{text}");
+        assert!(!text.contains("[[regression]]"), "a template carries no recorded schedule: {text}");
+        let (code, out, _) = racecheck(&["check", file]);
+        assert_eq!(code, 0, "the {system} template checks as it is: {out}");
+        std::fs::write(file, "kept").unwrap();
+        let (code, _, err) = racecheck(&["new", system, file]);
+        assert_eq!(code, 2, "an existing file is an error");
+        assert!(err.contains("cannot write") && err.contains("exists"), "{err}");
+        assert_eq!(std::fs::read_to_string(file).unwrap(), "kept", "nothing already written is lost");
+    }
+    let (code, _, err) = racecheck(&["new", "nosuch", dir.path().join("x.toml").to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("expected a modeled system") && err.contains("plan, runs, manifest"), "{err}");
+}

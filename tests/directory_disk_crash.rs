@@ -2,8 +2,11 @@
 //! is killed (SIGKILL) at random moments, hundreds of times; the file must
 //! always hold one whole version, never a torn or missing one.
 //!
-//! A custom harness: the same binary is the child when RACECHECK_CRASH_DIR is set.
+//! A custom harness (the same binary is the child when RACECHECK_CRASH_DIR
+//! is set) that speaks libtest's protocol through libtest-mimic: `--list`,
+//! filters and `--exact` work, so `cargo nextest` can list and split it.
 
+use libtest_mimic::{Arguments, Failed, Trial};
 use racecheck::storage::{DirectoryDisk, Disk};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -35,6 +38,12 @@ fn main() {
     if let Ok(dir) = std::env::var("RACECHECK_CRASH_DIR") {
         child(&dir);
     }
+    let args = Arguments::from_args();
+    libtest_mimic::run(&args, vec![Trial::test("crash_safety", crash_safety)]).exit();
+}
+
+/// Kills a writer mid-write again and again; the file is always whole.
+fn crash_safety() -> Result<(), Failed> {
     let dir = tempfile::tempdir().expect("tempdir");
     let disk = DirectoryDisk::new(dir.path());
     disk.write(FILE, version(0).into()).expect("first version");
@@ -53,7 +62,9 @@ fn main() {
         child.kill().expect("kill");
         child.wait().expect("reap");
         let text = disk.read(FILE).expect("read").expect("the file is never missing");
-        assert!(is_whole(&text), "kill {i}: torn file ({} bytes)", text.len());
+        if !is_whole(&text) {
+            return Err(format!("kill {i}: torn file ({} bytes)", text.len()).into());
+        }
         versions.insert(serde_json::from_str::<serde_json::Value>(&text).unwrap()["version"].as_u64().unwrap());
         let state = dir.path().join("state");
         for entry in std::fs::read_dir(&state).unwrap().flatten() {
@@ -64,10 +75,9 @@ fn main() {
         }
     }
     // Evidence that kills landed mid-write: temp files left behind.
-    assert!(leftovers > 0, "no kill interrupted a write; the test proved nothing");
-    println!(
-        "test crash_safety ... ok ({KILLS} kills, {leftovers} mid-write, {} distinct versions seen)",
-        versions.len()
-    );
-    println!("test result: ok. 1 passed; 0 failed");
+    if leftovers == 0 {
+        return Err("no kill interrupted a write; the test proved nothing".into());
+    }
+    eprintln!("crash_safety: {KILLS} kills, {leftovers} mid-write, {} distinct versions seen", versions.len());
+    Ok(())
 }

@@ -99,6 +99,7 @@ static HIDDEN_SPEC: SystemSpec = SystemSpec {
     knobs: &[],
     invariants: &[],
     conditions: &[],
+    example: ("", ""),
 };
 
 #[derive(Debug)]

@@ -45,6 +45,7 @@ static PROBE_SPEC: SystemSpec = SystemSpec {
     knobs: &[],
     invariants: &[],
     conditions: &[],
+    example: ("", ""),
 };
 
 #[derive(Debug, Clone, Copy)]

@@ -11,10 +11,12 @@ pub mod document;
 mod error;
 mod run;
 mod source;
+mod template;
 
 pub use document::{Document, load_document, parse_document};
 pub use error::ScenarioError;
 pub use run::{Check, check_expectation, check_regression, explorer_for, satisfies};
+pub use template::template;
 
 use crate::execution::Model;
 use crate::explore::StepSchedule;

@@ -92,6 +92,9 @@ pub struct SystemSpec {
     pub knobs: &'static [KnobSpec],
     pub invariants: &'static [InvariantSpec],
     pub conditions: &'static [ConditionSpec],
+    /// A shipped scenario of the system (its path under `scenarios/` and
+    /// its text): what `racecheck new` starts a scenario from.
+    pub example: (&'static str, &'static str),
 }
 
 impl SystemSpec {

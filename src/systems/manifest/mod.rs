@@ -338,6 +338,10 @@ static SPEC: SystemSpec = SystemSpec {
         },
     ],
     conditions: conditions::CONDITIONS,
+    example: (
+        "manifest/unlocked-reload-reverts-cache.toml",
+        include_str!("../../../scenarios/manifest/unlocked-reload-reverts-cache.toml"),
+    ),
 };
 
 /// A task of `[setup]`.

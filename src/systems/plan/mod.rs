@@ -300,6 +300,10 @@ static SPEC: SystemSpec = SystemSpec {
         },
     ],
     conditions: conditions::CONDITIONS,
+    example: (
+        "plan/stale-checkpoint-overwrite.toml",
+        include_str!("../../../scenarios/plan/stale-checkpoint-overwrite.toml"),
+    ),
 };
 
 /// A job of `[setup]`.

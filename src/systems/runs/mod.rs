@@ -365,6 +365,7 @@ static SPEC: SystemSpec = SystemSpec {
         InvariantSpec { name: "outcome-as-expected", about: "every operation with an `expect` argument ends that way" },
     ],
     conditions: conditions::CONDITIONS,
+    example: ("runs/double-resume-web-cli.toml", include_str!("../../../scenarios/runs/double-resume-web-cli.toml")),
 };
 
 /// Every outcome an operation can end with.
