@@ -142,7 +142,7 @@ fn replay_prints_text_json_and_mermaid() {
     assert!(v["trace"].as_array().unwrap().len() >= 20);
     let (_, mermaid, _) = racecheck(&[&base[..], &["--format", "mermaid"]].concat());
     assert!(mermaid.starts_with("sequenceDiagram\n"), "{mermaid}");
-    assert!(mermaid.contains("participant P0 as interval"), "{mermaid}");
+    assert!(mermaid.contains("participant A0 as interval"), "{mermaid}");
     // The fix runs the same steps, and nothing breaks within them.
     let (code, out, _) = racecheck(&["replay", SEED15, "--variant", "reconcile_guard=rerun", "--schedule", schedule]);
     assert_eq!(code, 0, "the fixed variant replays the schedule without a violation: {out}");

@@ -33,6 +33,11 @@ fn every_shipped_violation_replays_to_the_identical_trace() {
                 e.label()
             );
             assert_eq!(first.violation.as_ref(), Some(&failure.violation));
+            // Its diagram is one Mermaid accepts, one lane per actor at most.
+            let diagram = report::mermaid(failure);
+            report::check_mermaid(&diagram).unwrap_or_else(|err| panic!("{} {}: {err}\n{diagram}", s.name, e.label()));
+            let lanes = diagram.matches("    participant ").count();
+            assert!(lanes <= s.model.compiled.actors().len(), "{} {}: {lanes} lanes\n{diagram}", s.name, e.label());
             let rows = report::timeline(failure, "").lines().count().saturating_sub(5);
             eprintln!(
                 "{:<55} {:<28} rows {:>3}  preemptions {} (found with {})",
@@ -68,4 +73,24 @@ fn a_sampled_counterexample_is_shrunk_and_still_replays() {
         "double-resume-web-cli random seed 3: {} preemptions, shrunk from {}",
         failure.preemptions, failure.preemptions_found
     );
+}
+
+/// The grammar check fails on what Mermaid rejects.
+#[test]
+fn the_mermaid_check_rejects_what_mermaid_does() {
+    let good = "sequenceDiagram\n    participant A0 as monitor\n    rect rgb(255, 215, 215)\n        Note over A0: 4. reads\n    end\n";
+    assert_eq!(report::check_mermaid(good), Ok(()));
+    let bad = [
+        ("flowchart\n", "sequenceDiagram"),
+        ("sequenceDiagram\n    Note over A0: x\n", "line 2"),
+        ("sequenceDiagram\n    participant A0 as m\n    Note over A0: a; b\n", "line 3"),
+        ("sequenceDiagram\n    participant A0 as m\n    Note over A0: issue #63\n", "line 3"),
+        ("sequenceDiagram\n    participant A0 as m\n    rect rgb(1, 2, 3)\n", "never closed"),
+        ("sequenceDiagram\n    participant A0 as m\n    end\n", "line 3"),
+        ("sequenceDiagram\n    participant A0 as m\n    A0->>A1: x\n", "line 3"),
+    ];
+    for (text, says) in bad {
+        let err = report::check_mermaid(text).expect_err(text);
+        assert!(err.contains(says), "{text:?}: {err}");
+    }
 }

@@ -228,59 +228,136 @@ fn steps_named(message: &str) -> Vec<usize> {
 }
 
 /// The failure as a Mermaid `sequenceDiagram` (renders inline in a GitHub
-/// issue or PR): tasks and shared resources as participants, one arrow per
-/// visible step, the steps the violation names highlighted.
+/// issue or PR): one lane per actor (a task it spawned draws on its lane,
+/// named after the spawn), each file access and lock wait a note on the
+/// lane of whoever did it, the steps the violation names highlighted, and
+/// the broken invariant in words across every lane. Locks taken and let go
+/// without a wait are left out: a wait shows the contention, the read that
+/// follows shows who got in.
 pub fn mermaid(failure: &Failure) -> String {
-    let mut participants: Vec<String> = Vec::new();
-    let id = |name: &str, participants: &mut Vec<String>| -> String {
-        let i = participants.iter().position(|p| p == name).unwrap_or_else(|| {
-            participants.push(name.to_string());
-            participants.len() - 1
-        });
-        format!("P{i}")
-    };
+    let mut actors: Vec<&str> = Vec::new();
     let named = steps_named(&failure.violation.message);
     let mut body = String::new();
     for e in &failure.events {
-        let (res, text) = match &e.effect {
+        let text = match &e.effect {
             Effect::Read { res, value } => {
-                (res.to_string(), format!("read {}", value.as_deref().map_or("(absent)".into(), summarize)))
+                format!("reads {res}: {}", value.as_deref().map_or("(absent)".into(), summarize))
             }
-            Effect::Wrote { res, value, .. } => (res.to_string(), format!("write {}", summarize(value))),
-            Effect::Removed { res } => (res.to_string(), "remove".into()),
-            Effect::Locked { res } => (res.to_string(), "lock".into()),
-            Effect::LockWait { res } => (res.to_string(), "wait for lock".into()),
-            Effect::Unlocked { res } => (res.to_string(), "unlock".into()),
-            Effect::Threw { error } => {
-                let t = id(&e.task, &mut participants);
-                body.push_str(&format!("    Note over {t}: {}. threw: {}\n", e.step, mermaid_text(error)));
-                continue;
-            }
+            Effect::Wrote { res, value, .. } => format!("writes {res}: {}", summarize(value)),
+            Effect::Removed { res } => format!("removes {res}"),
+            Effect::LockWait { res } => format!("waits for {res}"),
+            Effect::Threw { error } => format!("throws: {error}"),
             _ => continue,
         };
-        let t = id(&e.task, &mut participants);
-        let r = id(&res, &mut participants);
-        let line = format!("    {t}->>{r}: {}. {}\n", e.step, mermaid_text(&text));
+        let (actor, spawned) = e.task.split_once('/').map_or((&*e.task, None), |(a, rest)| (a, Some(rest)));
+        let lane = actors.iter().position(|a| *a == actor).unwrap_or_else(|| {
+            actors.push(actor);
+            actors.len() - 1
+        });
+        let who = spawned.map_or(String::new(), |s| format!("{} ", s.rsplit('/').next().unwrap_or(s)));
+        let note = format!("Note over A{lane}: {}\n", wrapped(&format!("{}. {who}{text}", e.step)));
         if named.contains(&e.step) {
-            body.push_str(&format!("    rect rgb(255, 215, 215)\n    {}    end\n", line.trim_start()));
+            body.push_str(&format!("    rect rgb(255, 215, 215)\n        {note}    end\n"));
         } else {
-            body.push_str(&line);
+            body.push_str(&format!("    {note}"));
         }
     }
     let mut out = String::from("sequenceDiagram\n");
-    for (i, p) in participants.iter().enumerate() {
-        out.push_str(&format!("    participant P{i} as {}\n", mermaid_text(p)));
+    for (i, a) in actors.iter().enumerate() {
+        out.push_str(&format!("    participant A{i} as {}\n", mermaid_text(a)));
     }
     out.push_str(&body);
-    if !participants.is_empty() {
+    if !actors.is_empty() {
+        let across = if actors.len() > 1 { format!("A0,A{}", actors.len() - 1) } else { "A0".into() };
         out.push_str(&format!(
-            "    Note over P0: {} violated: {}\n",
-            failure.violation.invariant,
-            mermaid_text(&failure.violation.message)
+            "    Note over {across}: {}\n",
+            wrapped(&format!("{} violated: {}", failure.violation.invariant, failure.violation.message))
         ));
     }
     out
 }
+
+/// Whether `text` is a `sequenceDiagram` of the subset [`mermaid`] writes,
+/// by Mermaid's grammar for it: participants declared before use, notes
+/// over one lane or a span of two, arrows between declared lanes, `rect`
+/// blocks closed by `end`, and no `;`, `#` or line break inside a message
+/// (which Mermaid reads as statement separators and entities). `Err` names
+/// the first line that is not.
+pub fn check_mermaid(text: &str) -> Result<(), String> {
+    let mut lines = text.lines();
+    if lines.next() != Some("sequenceDiagram") {
+        return Err("the first line is not `sequenceDiagram`".into());
+    }
+    let mut declared: Vec<String> = Vec::new();
+    let mut open = 0usize;
+    let is_id = |id: &str, declared: &[String]| declared.iter().any(|d| d == id);
+    let clean = |m: &str| !m.is_empty() && !m.contains([';', '#']);
+    for (n, line) in lines.enumerate() {
+        let n = n + 2;
+        let t = line.trim();
+        let ok = if let Some(rest) = t.strip_prefix("participant ") {
+            match rest.split_once(" as ") {
+                Some((id, label))
+                    if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()) && clean(label) =>
+                {
+                    declared.push(id.to_string());
+                    true
+                }
+                _ => false,
+            }
+        } else if let Some(rest) = t.strip_prefix("Note over ") {
+            match rest.split_once(": ") {
+                Some((lanes, message)) => {
+                    let lanes: Vec<&str> = lanes.split(',').collect();
+                    lanes.len() <= 2 && lanes.iter().all(|l| is_id(l, &declared)) && clean(message)
+                }
+                None => false,
+            }
+        } else if t.starts_with("rect rgb(") && t.ends_with(')') {
+            open += 1;
+            true
+        } else if t == "end" {
+            let was_open = open > 0;
+            open = open.saturating_sub(1);
+            was_open
+        } else if let Some((from, rest)) = t.split_once("->>") {
+            match rest.split_once(": ") {
+                Some((to, message)) => is_id(from, &declared) && is_id(to, &declared) && clean(message),
+                None => false,
+            }
+        } else {
+            false
+        };
+        if !ok {
+            return Err(format!("line {n} is not a statement of the diagram: {line:?}"));
+        }
+    }
+    if open > 0 {
+        return Err(format!("{open} `rect` block(s) never closed by `end`"));
+    }
+    Ok(())
+}
+
+/// `text` for a note: Mermaid's text, in lines of about [`NOTE_WIDTH`]
+/// characters (a note is as wide as its longest line, and a lane as wide as
+/// its widest note).
+fn wrapped(text: &str) -> String {
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in mermaid_text(text).split(' ').filter(|w| !w.is_empty()) {
+        let line = lines.last_mut().expect("one line at least");
+        if !line.is_empty() && line.len() + 1 + word.len() > NOTE_WIDTH {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines.join("<br/>")
+}
+
+const NOTE_WIDTH: usize = 48;
 
 /// Text Mermaid accepts in a message (no `;`, `#` or line breaks).
 fn mermaid_text(text: &str) -> String {
