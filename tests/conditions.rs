@@ -55,6 +55,9 @@ fn plan_conditions_need_their_race() {
     unreached("plan", jobs, complete, "no-lost-job-update", "trigger-during-pass");
     let synced = r#"jobs = [{ name = "A", status = "running" }]"#;
     unreached("plan", synced, r#"{ op = "interval_tick" }"#, "no-lost-job-update", "missed-completion");
+    // One poll writing jobs.json twice (two exited panes), one after the other.
+    let exited = r#"jobs = [{ name = "A", status = "running", pane = "exited" }, { name = "B", status = "running", pane = "exited" }]"#;
+    unreached("plan", exited, r#"{ op = "monitor_poll" }"#, "no-lost-job-state-update", "state-mutex-contended");
 }
 
 #[test]

@@ -21,6 +21,10 @@ pub const CONDITIONS: &[ConditionSpec] = &[
         about: "a task read jobs.json saying a job completed, failed or stopped while the plan.json it had read still said running: the gap #71's reconcile safety net closes",
     },
     ConditionSpec {
+        name: "state-mutex-contended",
+        about: "a read-modify-write of jobs.json (addJob, updateJob) waited for stateMutex while another held it: two writers of jobs.json at once, the window of 6f3b0e5",
+    },
+    ConditionSpec {
         name: "trigger-during-pass",
         about: "reconcile() was called while a pass of the same Orchestrator was in flight: the window of #15",
     },
@@ -32,6 +36,7 @@ pub fn condition(name: &str) -> Option<Box<dyn Monitor>> {
         "stale-snapshot-write" => Box::new(StaleSnapshotWrite::default()),
         "trigger-during-pass" => Box::new(TriggerDuringPass),
         "missed-completion" => Box::new(MissedCompletion::default()),
+        "state-mutex-contended" => Box::new(StateMutexContended),
         _ => return None,
     })
 }
@@ -63,6 +68,17 @@ impl Monitor for MissedCompletion {
             return Some(format!("step {} {} read {ended} ended in jobs.json, running in plan.json", e.step, e.task));
         }
         None
+    }
+    fn state_hash(&self, _: &mut StateHasher) {}
+}
+
+#[derive(Clone)]
+struct StateMutexContended;
+
+impl Monitor for StateMutexContended {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let Effect::LockWait { res } = &e.effect else { return None };
+        (&**res == "stateMutex").then(|| format!("step {} {} waited for stateMutex", e.step, e.task))
     }
     fn state_hash(&self, _: &mut StateHasher) {}
 }

@@ -2,7 +2,7 @@
 //! for `no-job-stuck-running`, the final state).
 
 use super::Setup;
-use super::files::{PLAN_FILE, PlanSpec};
+use super::files::{JOBS_FILE, JobState, PLAN_FILE, PlanSpec};
 use crate::history::{Effect, Event};
 use crate::runtime::{StateHash, StateHasher};
 use crate::storage::Contents;
@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
     match invariant {
-        "no-lost-job-update" => Box::new(NoLostJobUpdate::new(setup)),
+        "no-lost-job-update" => Box::new(NoLostUpdate::plan_jobs(setup)),
+        "no-lost-job-state-update" => Box::new(NoLostUpdate::job_state(setup)),
         "checkpoint-implies-paused" => Box::new(CheckpointImpliesPaused),
         "every-trigger-seen" => Box::new(EveryTriggerSeen::default()),
         "no-job-stuck-running" => Box::new(NoJobStuckRunning),
@@ -45,60 +46,80 @@ fn basis(meta: &Value) -> String {
     }
 }
 
-/// A write to `plan.json` changes a job's status only if the writer meant to.
-#[derive(Clone)]
-struct NoLostJobUpdate {
-    /// Each job's status in `plan.json` (`None`: removed).
-    disk: Option<BTreeMap<String, String>>,
-    /// Note: who last set each job's status, `(step, who)`.
-    last_set: BTreeMap<String, (usize, String)>,
-}
+/// Entries' statuses, by name or id.
+type Statuses = BTreeMap<String, String>;
 
-impl NoLostJobUpdate {
-    fn new(setup: &Setup) -> Self {
-        NoLostJobUpdate { disk: setup.initial_plan().map(|p| statuses(&p)), last_set: BTreeMap::new() }
-    }
-}
-
-fn statuses(plan: &PlanSpec) -> BTreeMap<String, String> {
+/// Each job's status in a plan, by name.
+fn statuses(plan: &PlanSpec) -> Statuses {
     plan.jobs.iter().map(|j| (j.name.clone(), j.status.clone())).collect()
 }
 
-impl Monitor for NoLostJobUpdate {
+/// A write to a file of entries (`plan.json`'s jobs by name, `jobs.json`'s
+/// entries by id) changes or drops an entry's status only if the writer
+/// meant to (the write's `targets`): no stale read-modify-write reverts an
+/// update another writer committed.
+#[derive(Clone)]
+struct NoLostUpdate {
+    file: &'static str,
+    /// Each entry's status in what was written (`None`: not a file of entries).
+    entries: fn(&Contents) -> Option<Statuses>,
+    /// Each entry's status on disk (`None`: the file is gone).
+    disk: Option<Statuses>,
+    /// Note: who last set each entry's status, `(step, who)`.
+    last_set: BTreeMap<String, (usize, String)>,
+}
+
+impl NoLostUpdate {
+    /// `plan.json`'s jobs (`no-lost-job-update`).
+    fn plan_jobs(setup: &Setup) -> Self {
+        let entries = |c: &Contents| c.with(statuses);
+        let disk = setup.initial_plan().map(|p| statuses(&p));
+        NoLostUpdate { file: PLAN_FILE, entries, disk, last_set: BTreeMap::new() }
+    }
+
+    /// `jobs.json`'s entries (`no-lost-job-state-update`).
+    fn job_state(setup: &Setup) -> Self {
+        let entries =
+            |c: &Contents| c.with(|s: &JobState| s.jobs.iter().map(|j| (j.id.clone(), j.status.clone())).collect());
+        let disk = setup.initial_job_state().jobs.iter().map(|j| (j.id.clone(), j.status.clone())).collect();
+        NoLostUpdate { file: JOBS_FILE, entries, disk: Some(disk), last_set: BTreeMap::new() }
+    }
+}
+
+impl Monitor for NoLostUpdate {
     fn observe(&mut self, e: &Event) -> Option<String> {
-        if is_plan_removal(e) {
-            self.disk = None;
-        }
-        let (contents, meta) = plan_write(e)?;
-        // Each job's status, in the plan's order (none if it is no plan).
-        let new: Vec<(String, String)> =
-            contents.with(|p: &PlanSpec| p.jobs.iter().map(|j| (j.name.clone(), j.status.clone())).collect())?;
+        let (contents, meta) = match &e.effect {
+            Effect::Removed { res } if &**res == self.file => {
+                self.disk = None;
+                return None;
+            }
+            Effect::Wrote { res, value, meta } if &**res == self.file => (value, meta),
+            _ => return None,
+        };
+        let new = (self.entries)(contents)?;
         let targets: Vec<&str> = meta
             .get("targets")
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        if let Some(old) = &self.disk {
-            for (name, status) in &new {
-                let Some(before) = old.get(name) else { continue };
-                if before != status && !targets.contains(&name.as_str()) {
-                    let committed = match self.last_set.get(name) {
-                        Some((step, by)) => format!("{by} committed {name}={before} at step {step}"),
-                        None => format!("{name} was {before} since the start"),
-                    };
-                    return Some(format!(
-                        "{committed}; step {} {} wrote {name}={status}{}, reverting it",
-                        e.step,
-                        who(e),
-                        basis(meta)
-                    ));
-                }
+        for (name, before) in self.disk.iter().flatten() {
+            let now = new.get(name);
+            if now != Some(before) && !targets.contains(&name.as_str()) {
+                let committed = match self.last_set.get(name) {
+                    Some((step, by)) => format!("{by} committed {name}={before} at step {step}"),
+                    None => format!("{name} was {before} since the start"),
+                };
+                let wrote = match now {
+                    Some(status) => format!("wrote {name}={status}"),
+                    None => format!("wrote {} without {name}", self.file),
+                };
+                return Some(format!("{committed}; step {} {} {wrote}{}, reverting it", e.step, who(e), basis(meta)));
             }
         }
         for t in targets {
             self.last_set.insert(t.to_string(), (e.step, who(e)));
         }
-        self.disk = Some(new.into_iter().collect());
+        self.disk = Some(new);
         None
     }
 

@@ -3,7 +3,8 @@
 //! State: `plan.json`, `jobs.json`, report files, the in-process FIFO
 //! `planMutex` / `stateMutex`, and one or more `Orchestrator` instances.
 //! Variants: `checkpoint_write` (#63/#71), `reconcile_guard` (#15 and its
-//! port to threads), `safety_net` (#71's reconcile cross-check).
+//! port to threads), `safety_net` (#71's reconcile cross-check), `job_state_lock`
+//! (6f3b0e5: jobs.json under stateMutex).
 //!
 //! What a scenario may say about the system (its `[setup]` fields,
 //! operations, knobs, invariants and reachable conditions) is `SPEC` below,
@@ -264,6 +265,15 @@ static SPEC: SystemSpec = SystemSpec {
             default: "rerun",
         },
         KnobSpec {
+            name: "job_state_lock",
+            about: "whether addJob and updateJob read-modify-write jobs.json under stateMutex (6f3b0e5)",
+            choices: &[
+                ("unlocked", "before 6f3b0e5: loadJobState, change, saveJobState, with no lock"),
+                ("state-mutex", "6f3b0e5: stateMutex.withLock around each read-modify-write"),
+            ],
+            default: "state-mutex",
+        },
+        KnobSpec {
             name: "safety_net",
             about: "whether _doReconcile cross-checks jobs.json for plan jobs stuck running (#71)",
             choices: &[
@@ -277,6 +287,10 @@ static SPEC: SystemSpec = SystemSpec {
         InvariantSpec {
             name: "no-lost-job-update",
             about: "a write to plan.json changes a job's status only if the writer meant to (no stale snapshot reverts a committed job update)",
+        },
+        InvariantSpec {
+            name: "no-lost-job-state-update",
+            about: "a write to jobs.json changes or drops an entry only if the writer meant to (no stale read-modify-write loses another's update)",
         },
         InvariantSpec {
             name: "checkpoint-implies-paused",
@@ -380,7 +394,7 @@ impl Setup {
         })
     }
 
-    fn initial_job_state(&self) -> JobState {
+    pub fn initial_job_state(&self) -> JobState {
         let jobs = self
             .jobs
             .iter()
@@ -693,7 +707,11 @@ impl ModelSystem for PlanSystem {
         let panes: BTreeMap<String, Pane> = setup.jobs.iter().map(|j| (j.name.clone(), j.pane.clone())).collect();
         let mc = MissionControl {
             plans: PlanStore { files: Files::new(disk.clone()), plan_mutex: FifoMutex::new(rt, "planMutex") },
-            jobs: JobStore { files: Files::new(disk.clone()), state_mutex: FifoMutex::new(rt, "stateMutex") },
+            jobs: JobStore {
+                files: Files::new(disk.clone()),
+                state_mutex: FifoMutex::new(rt, "stateMutex"),
+                locked: variant.choice("job_state_lock") != "unlocked",
+            },
             orchestrators,
             panes: Shared::new(rt, panes),
             config,

@@ -198,6 +198,9 @@ impl<P: Platform> PlanStore<P> {
 pub struct JobStore<P: Platform> {
     pub files: Files,
     pub state_mutex: FifoMutex<P>,
+    /// Each read-modify-write runs under `stateMutex` (6f3b0e5) or with no
+    /// lock (before it).
+    pub locked: bool,
 }
 
 impl<P: Platform> JobStore<P> {
@@ -215,15 +218,23 @@ impl<P: Platform> JobStore<P> {
         Ok(self.load_job_state(cx)?.jobs.into_iter().filter(|j| j.status == "running").collect())
     }
 
-    /// A locked read-modify-write of `jobs.json`.
-    fn modify(&self, cx: &mut Cx<'_, P>, func: &'static str, f: impl FnOnce(&mut JobState, usize)) -> Result<()> {
-        self.state_mutex.with_lock(cx, |cx| {
+    /// A read-modify-write of `jobs.json`, under `stateMutex` since
+    /// 6f3b0e5; `f` changes the state and names the entries (by id) it
+    /// meant to change, for the write's `targets`.
+    fn modify(
+        &self,
+        cx: &mut Cx<'_, P>,
+        func: &'static str,
+        f: impl FnOnce(&mut JobState, usize) -> Vec<String>,
+    ) -> Result<()> {
+        let read_modify_write = |cx: &mut Cx<'_, P>| {
             let mut state = self.load_job_state(cx)?;
-            f(&mut state, cx.now());
+            let targets = f(&mut state, cx.now());
             state.updated_at = timestamp(cx.now());
-            self.files.write(cx, func, JOBS_FILE, Contents::of(state), json!({}))?;
+            self.files.write(cx, func, JOBS_FILE, Contents::of(state), json!({ "targets": targets }))?;
             Ok(())
-        })
+        };
+        if self.locked { self.state_mutex.with_lock(cx, read_modify_write) } else { cx.call(read_modify_write) }
     }
 
     /// `updateJob(id, {status, completedAt})`.
@@ -238,6 +249,7 @@ impl<P: Platform> JobStore<P> {
                     job.exit_code = exit_code;
                 }
             }
+            vec![id.to_string()]
         })
     }
 
@@ -246,8 +258,16 @@ impl<P: Platform> JobStore<P> {
     /// then `addJob`, each locked; here it is one locked write.)
     pub fn add_job(&self, cx: &mut Cx<'_, P>, job: Job) -> Result<()> {
         self.modify(cx, "addJob", |state, _| {
+            let mut targets: Vec<String> = state
+                .jobs
+                .iter()
+                .filter(|j| j.name == job.name && j.status != "running")
+                .map(|j| j.id.clone())
+                .collect();
             state.jobs.retain(|j| j.name != job.name || j.status == "running");
+            targets.push(job.id.clone());
             state.jobs.push(job);
+            targets
         })
     }
 
