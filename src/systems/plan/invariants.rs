@@ -14,6 +14,7 @@ pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
     match invariant {
         "no-lost-job-update" => Box::new(NoLostUpdate::plan_jobs(setup)),
         "no-lost-job-state-update" => Box::new(NoLostUpdate::job_state(setup)),
+        "completion-processed" => Box::new(CompletionProcessed),
         "checkpoint-implies-paused" => Box::new(CheckpointImpliesPaused),
         "every-trigger-seen" => Box::new(EveryTriggerSeen::default()),
         "no-job-stuck-running" => Box::new(NoJobStuckRunning),
@@ -126,6 +127,52 @@ impl Monitor for NoLostUpdate {
     fn state_hash(&self, h: &mut StateHasher) {
         self.disk.state_hash(h);
     }
+}
+
+/// At the end no plan job is still `completed` while the plan is running:
+/// a reconcile pass read every completion (and made it `ready_to_merge`).
+#[derive(Clone)]
+struct CompletionProcessed;
+
+impl Monitor for CompletionProcessed {
+    fn observe(&mut self, _: &Event) -> Option<String> {
+        None
+    }
+
+    fn at_end(&mut self, events: &[Event], final_state: &FinalState) -> Option<String> {
+        let plan = final_state.get().get("files")?.get(PLAN_FILE)?;
+        let plan: PlanSpec = serde_json::from_value(plan.clone()).ok()?;
+        let job = plan.jobs.iter().find(|j| j.status == "completed").filter(|_| plan.status == "running")?;
+        let completed = events
+            .iter()
+            .rev()
+            .find_map(|e| {
+                let (contents, meta) = plan_write(e)?;
+                let targets = meta.get("targets")?.as_array()?;
+                let completes = targets.iter().any(|t| t == job.name.as_str())
+                    && contents.with(|p: &PlanSpec| p.job(&job.name).is_some_and(|j| j.status == "completed"))?;
+                completes.then(|| format!(" (step {} {} wrote it)", e.step, who(e)))
+            })
+            .unwrap_or_default();
+        // The last pass, and the last time its task read plan.json.
+        let last_read = events
+            .iter()
+            .rev()
+            .find(|e| e.note("reconcile-pass").is_some())
+            .and_then(|pass| {
+                events.iter().rev().find(|e| {
+                    e.task == pass.task && matches!(&e.effect, Effect::Read { res, .. } if &**res == PLAN_FILE)
+                })
+            })
+            .map(|e| format!("; the last pass read plan.json at step {} ({})", e.step, e.task))
+            .unwrap_or_default();
+        Some(format!(
+            "at the end {} is completed{completed} while the plan runs: no reconcile pass saw it{last_read}",
+            job.name
+        ))
+    }
+
+    fn state_hash(&self, _: &mut StateHasher) {}
 }
 
 /// `plan.json` never holds a checkpoint while its status is not paused.

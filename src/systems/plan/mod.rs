@@ -4,7 +4,8 @@
 //! `planMutex` / `stateMutex`, and one or more `Orchestrator` instances.
 //! Variants: `checkpoint_write` (#63/#71), `reconcile_guard` (#15 and its
 //! port to threads), `safety_net` (#71's reconcile cross-check), `job_state_lock`
-//! (6f3b0e5: jobs.json under stateMutex).
+//! (6f3b0e5: jobs.json under stateMutex), `complete_order` (2e474b5: a
+//! completion lands before its reconcile pass).
 //!
 //! What a scenario may say about the system (its `[setup]` fields,
 //! operations, knobs, invariants and reachable conditions) is `SPEC` below,
@@ -265,6 +266,18 @@ static SPEC: SystemSpec = SystemSpec {
             default: "rerun",
         },
         KnobSpec {
+            name: "complete_order",
+            about: "how handleJobComplete orders its plan.json update and its reconcile() (2e474b5, in #41)",
+            choices: &[
+                (
+                    "concurrent",
+                    "before 2e474b5: updatePlanJob(completed) and reconcile() started together; the pass may read plan.json first",
+                ),
+                ("sequential", "2e474b5: await updatePlanJob(completed), then reconcile()"),
+            ],
+            default: "sequential",
+        },
+        KnobSpec {
             name: "job_state_lock",
             about: "whether addJob and updateJob read-modify-write jobs.json under stateMutex (6f3b0e5)",
             choices: &[
@@ -287,6 +300,10 @@ static SPEC: SystemSpec = SystemSpec {
         InvariantSpec {
             name: "no-lost-job-update",
             about: "a write to plan.json changes a job's status only if the writer meant to (no stale snapshot reverts a committed job update)",
+        },
+        InvariantSpec {
+            name: "completion-processed",
+            about: "at the end, no plan job is left completed while the plan runs: some reconcile pass saw every completion (and moved it on to ready_to_merge)",
         },
         InvariantSpec {
             name: "no-lost-job-state-update",
@@ -679,6 +696,7 @@ impl ModelSystem for PlanSystem {
             } else {
                 CheckpointWrite::FieldsOnly
             },
+            complete_then_reconcile: variant.choice("complete_order") != "concurrent",
             reconcile_guard: match variant.choice("reconcile_guard") {
                 "drop" => ReconcileGuard::Drop,
                 "rerun-preemptive" => ReconcileGuard::RerunPreemptive,

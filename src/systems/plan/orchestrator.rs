@@ -64,6 +64,8 @@ impl StateHash for Snapshot {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub checkpoint_write: CheckpointWrite,
+    /// handleJobComplete awaits updatePlanJob before reconcile() (2e474b5).
+    pub complete_then_reconcile: bool,
     pub reconcile_guard: ReconcileGuard,
     pub safety_net: bool,
     pub max_parallel: usize,
@@ -204,7 +206,11 @@ impl<P: Platform> MissionControl<P> {
     }
 
     /// `handleJobComplete`: `(async () => { await updatePlanJob(completed);
-    /// await this.reconcile(); })()`.
+    /// await this.reconcile(); })()` since 2e474b5 (#41); before it,
+    /// `updatePlanJob(completed).catch()` and `this.reconcile().catch()`,
+    /// started together. (The model starts the second as a task of its own,
+    /// so `reconcile()`'s guard runs at that task's first turn rather than in
+    /// the handler: other tasks may run in between.)
     pub fn handle_job_complete(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance, job: &Job) {
         if !self.is_active_plan(o, job) {
             return;
@@ -213,6 +219,20 @@ impl<P: Platform> MissionControl<P> {
         let name = job.name.clone();
         let ticket = self.plans.plan_mutex.enqueue(cx);
         let mc = self.clone();
+        if !self.config.complete_then_reconcile {
+            let captured = fingerprint(&(&ticket, &plan_id, &name));
+            cx.spawn(
+                "updatePlanJob",
+                &captured,
+                Box::new(move |cx| {
+                    let update = JobUpdate::status("completed");
+                    caught(mc.plans.update_plan_job_queued(cx, ticket, &plan_id, &name, &update), cx);
+                }),
+            );
+            let mc = self.clone();
+            cx.spawn("reconcile", &fingerprint(&(o as u64)), Box::new(move |cx| mc.reconcile(cx, o)));
+            return;
+        }
         let captured = fingerprint(&(&ticket, &plan_id, &name, o as u64));
         cx.spawn(
             "handleJobComplete",
