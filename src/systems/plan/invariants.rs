@@ -302,8 +302,11 @@ impl Monitor for EveryTriggerSeen {
     }
 }
 
-/// At the end, no job that `jobs.json` says completed is running in
-/// `plan.json`; and once `plan.json` is gone (the plan cancelled), no entry
+/// How a `jobs.json` entry says its process ended.
+const ENDED: &[&str] = &["completed", "failed", "stopped"];
+
+/// At the end, no job that `jobs.json` says ended (completed, failed,
+/// stopped) is running in `plan.json`; and once `plan.json` is gone (the plan cancelled), no entry
 /// of `jobs.json` is still running (nothing would ever stop it).
 #[derive(Clone)]
 struct NoJobStuckRunning;
@@ -342,7 +345,7 @@ impl Monitor for NoJobStuckRunning {
             else {
                 continue;
             };
-            if status != "completed" || entry.get("planId").and_then(Value::as_str) != Some(&plan.id) {
+            if !ENDED.contains(&status) || entry.get("planId").and_then(Value::as_str) != Some(&plan.id) {
                 continue;
             }
             if plan.job(name).is_some_and(|j| j.status == "running") {
@@ -352,7 +355,7 @@ impl Monitor for NoJobStuckRunning {
                     .find_map(|e| plan_write(e).map(|(_, meta)| (e, meta)))
                     .map(|(e, meta)| format!(", last written at step {} by {}{}", e.step, who(e), basis(meta)));
                 return Some(format!(
-                    "at the end jobs.json says {name} completed, but plan.json still has {name}=running{}",
+                    "at the end jobs.json says {name} {status}, but plan.json still has {name}=running{}",
                     last.unwrap_or_default()
                 ));
             }

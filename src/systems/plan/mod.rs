@@ -222,6 +222,12 @@ static SPEC: SystemSpec = SystemSpec {
             args: &[ORCH],
         },
         OpSpec {
+            name: "kill_job",
+            origin: "mc_kill (tools/kill.ts)",
+            about: "getJobByName (unlocked), then killSession and updateJob(stopped): no event is emitted, so the plan job is left to the reconcile safety net",
+            args: &[JOB],
+        },
+        OpSpec {
             name: "cancel_plan",
             origin: "mc_plan_cancel → Orchestrator.cancelPlan",
             about: "a fresh Orchestrator stops the plan's jobs and clears plan.json",
@@ -291,7 +297,11 @@ static SPEC: SystemSpec = SystemSpec {
             about: "whether _doReconcile cross-checks jobs.json for plan jobs stuck running (#71)",
             choices: &[
                 ("off", "no cross-check"),
-                ("on", "completed/failed/stopped jobs.json entries repair plan jobs stuck running"),
+                (
+                    "completed-failed",
+                    "c054731 (#71): completed/failed jobs.json entries repair plan jobs stuck running; a stopped one does not",
+                ),
+                ("on", "2869e81: completed/failed/stopped jobs.json entries repair plan jobs stuck running"),
             ],
             default: "on",
         },
@@ -319,7 +329,7 @@ static SPEC: SystemSpec = SystemSpec {
         },
         InvariantSpec {
             name: "no-job-stuck-running",
-            about: "at the end, no job that jobs.json says completed is still running in plan.json",
+            about: "at the end, no job that jobs.json says ended (completed, failed, stopped) is still running in plan.json, and none is running in jobs.json once plan.json is gone",
         },
         InvariantSpec {
             name: "plan-not-resurrected",
@@ -551,6 +561,7 @@ pub enum Op {
     ResumePlan { orchestrator: usize },
     Reconcile { orchestrator: usize },
     IntervalTick { orchestrator: usize },
+    KillJob { job: String },
     CancelPlan,
     Approve { orchestrator: usize, retry: Option<String> },
 }
@@ -570,6 +581,7 @@ impl fmt::Display for Op {
             Op::ResumePlan { orchestrator } => write!(f, "resume_plan(#{orchestrator})"),
             Op::Reconcile { orchestrator } => write!(f, "reconcile(#{orchestrator})"),
             Op::IntervalTick { orchestrator } => write!(f, "interval_tick(#{orchestrator})"),
+            Op::KillJob { job } => write!(f, "kill_job({job})"),
             Op::CancelPlan => write!(f, "cancel_plan"),
             Op::Approve { orchestrator, retry: None } => write!(f, "approve(#{orchestrator})"),
             Op::Approve { orchestrator, retry: Some(job) } => write!(f, "approve(#{orchestrator}, retry {job})"),
@@ -653,6 +665,7 @@ impl ModelSystem for PlanSystem {
             "resume_plan" => Op::ResumePlan { orchestrator: orchestrator()? },
             "reconcile" => Op::Reconcile { orchestrator: orchestrator()? },
             "interval_tick" => Op::IntervalTick { orchestrator: orchestrator()? },
+            "kill_job" => Op::KillJob { job: job()? },
             "cancel_plan" => Op::CancelPlan,
             "approve" => Op::Approve {
                 orchestrator: orchestrator()?,
@@ -703,6 +716,7 @@ impl ModelSystem for PlanSystem {
                 _ => ReconcileGuard::Rerun,
             },
             safety_net: variant.choice("safety_net") != "off",
+            safety_net_stopped: variant.choice("safety_net") == "on",
             max_parallel: setup.max_parallel,
             merge: setup.jobs.iter().map(|j| (j.name.clone(), j.merge)).collect(),
             touch_set_violation: setup.jobs.iter().filter(|j| j.touch_set_violation).map(|j| j.name.clone()).collect(),
@@ -787,6 +801,7 @@ impl<P: Platform> World<P> for PlanWorld<P> {
             Op::ResumePlan { orchestrator } => caught(mc.resume_plan(cx, *orchestrator), cx),
             Op::Reconcile { orchestrator } => mc.reconcile(cx, *orchestrator),
             Op::IntervalTick { orchestrator } => mc.interval_tick(cx, *orchestrator),
+            Op::KillJob { job } => caught(mc.kill_job(cx, job), cx),
             Op::CancelPlan => caught(mc.cancel_plan(cx), cx),
             Op::Approve { orchestrator, retry } => caught(mc.approve(cx, *orchestrator, retry.as_deref()), cx),
         }

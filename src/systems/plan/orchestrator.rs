@@ -64,6 +64,8 @@ impl StateHash for Snapshot {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub checkpoint_write: CheckpointWrite,
+    /// The safety net also repairs jobs.json entries `stopped` (2869e81).
+    pub safety_net_stopped: bool,
     /// handleJobComplete awaits updatePlanJob before reconcile() (2e474b5).
     pub complete_then_reconcile: bool,
     pub reconcile_guard: ReconcileGuard,
@@ -422,7 +424,9 @@ impl<P: Platform> MissionControl<P> {
                 if state_job.status == "completed" {
                     self.plans.update_plan_job(cx, &plan.id, &name, &JobUpdate::status("completed"))?;
                     plan.jobs[i].status = "completed".into();
-                } else if state_job.status == "failed" || state_job.status == "stopped" {
+                } else if state_job.status == "failed"
+                    || (self.config.safety_net_stopped && state_job.status == "stopped")
+                {
                     let update = JobUpdate::status("failed").with_error("recovered from missed completion event");
                     self.plans.update_plan_job(cx, &plan.id, &name, &update)?;
                     plan.jobs[i].status = "failed".into();
@@ -639,6 +643,24 @@ impl<P: Platform> MissionControl<P> {
         orch.subscribed.store(cx, true);
         self.start_reconciler(cx, o);
         Ok(())
+    }
+
+    /// `mc_kill`: `getJobByName` (unlocked), then `killSession` and
+    /// `updateJob(stopped)`. Nothing is emitted: the plan job is left
+    /// `running` for the reconcile safety net to find.
+    pub fn kill_job(self: &Mc<P>, cx: &mut Cx<'_, P>, name: &str) -> Result<()> {
+        let state = self.jobs.load_job_state(cx)?;
+        let job = state
+            .jobs
+            .into_iter()
+            .find(|j| j.name == name)
+            .ok_or_else(|| Thrown(format!("Job \"{name}\" not found")))?;
+        if job.status == "stopped" {
+            return Ok(());
+        }
+        cx.await_point(); // await killSession(tmuxTarget)
+        self.panes.with(|p| p.insert(job.name.clone(), Pane { alive: false, exit_code: 137 }));
+        self.jobs.update_job(cx, &job.id, "stopped", None)
     }
 
     /// `mc_plan_cancel`: a fresh `Orchestrator` kills the plan's jobs, deletes
