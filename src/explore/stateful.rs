@@ -197,7 +197,10 @@ impl Search<'_> {
             if k == last {
                 exec.resume(&self.path[k].kept);
                 // Where the new branch starts, the replay must be back in the
-                // state it left (a model keeping a counter across executions is not).
+                // state it left (a model keeping a counter across executions is
+                // not). The chains were put back, so this compares the shared
+                // state, the clock and who is alive; a task's hidden state
+                // shows at revisits and in the first execution run again.
                 if self.reduction.check_revisits {
                     let (now, _) = exec.fingerprint(&self.reduction.parts, &self.symmetry);
                     if now != self.path[k].fingerprint {

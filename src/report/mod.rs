@@ -279,8 +279,8 @@ pub fn mermaid(failure: &Failure) -> String {
 
 /// Whether `text` is a `sequenceDiagram` of the subset [`mermaid`] writes,
 /// by Mermaid's grammar for it: participants declared before use, notes
-/// over one lane or a span of two, arrows between declared lanes, `rect`
-/// blocks closed by `end`, and no `;`, `#` or line break inside a message
+/// over one lane or a span of two, `rect` blocks closed by `end`, and no
+/// `;`, `#` or line break inside a message
 /// (which Mermaid reads as statement separators and entities). `Err` names
 /// the first line that is not.
 pub fn check_mermaid(text: &str) -> Result<(), String> {
@@ -320,11 +320,6 @@ pub fn check_mermaid(text: &str) -> Result<(), String> {
             let was_open = open > 0;
             open = open.saturating_sub(1);
             was_open
-        } else if let Some((from, rest)) = t.split_once("->>") {
-            match rest.split_once(": ") {
-                Some((to, message)) => is_id(from, &declared) && is_id(to, &declared) && clean(message),
-                None => false,
-            }
         } else {
             false
         };

@@ -4,7 +4,7 @@
 //! Conditions stay out of the state fingerprints (`execution::Monitors`), so
 //! their `state_hash` is empty.
 
-use super::files::{JOBS_FILE, JobState, PLAN_FILE, PlanSpec};
+use super::files::{ENDED, JOBS_FILE, JobState, PLAN_FILE, PlanSpec};
 use crate::history::{Effect, Event};
 use crate::runtime::StateHasher;
 use crate::systems::ConditionSpec;
@@ -60,9 +60,7 @@ impl Monitor for MissedCompletion {
             let ended = value.with(|s: &JobState| {
                 s.jobs
                     .iter()
-                    .find(|j| {
-                        running.contains(&j.name) && ["completed", "failed", "stopped"].contains(&j.status.as_str())
-                    })
+                    .find(|j| running.contains(&j.name) && ENDED.contains(&j.status.as_str()))
                     .map(|j| j.name.clone())
             })??;
             return Some(format!("step {} {} read {ended} ended in jobs.json, running in plan.json", e.step, e.task));

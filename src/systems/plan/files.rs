@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 pub const PLAN_FILE: &str = "plan.json";
 pub const JOBS_FILE: &str = "jobs.json";
 
+/// The statuses of a `jobs.json` entry whose process ended.
+pub const ENDED: &[&str] = &["completed", "failed", "stopped"];
+
 pub fn report_file(job_id: &str) -> String {
     format!("reports/{job_id}.json")
 }

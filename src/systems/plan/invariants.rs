@@ -2,7 +2,7 @@
 //! for `no-job-stuck-running`, the final state).
 
 use super::Setup;
-use super::files::{JOBS_FILE, JobState, PLAN_FILE, PlanSpec};
+use super::files::{ENDED, JOBS_FILE, JobState, PLAN_FILE, PlanSpec};
 use crate::history::{Effect, Event};
 use crate::runtime::{StateHash, StateHasher};
 use crate::storage::Contents;
@@ -302,12 +302,10 @@ impl Monitor for EveryTriggerSeen {
     }
 }
 
-/// How a `jobs.json` entry says its process ended.
-const ENDED: &[&str] = &["completed", "failed", "stopped"];
-
 /// At the end, no job that `jobs.json` says ended (completed, failed,
-/// stopped) is running in `plan.json`; and once `plan.json` is gone (the plan cancelled), no entry
-/// of `jobs.json` is still running (nothing would ever stop it).
+/// stopped) is running in `plan.json`; and once `plan.json` is gone (the
+/// plan cancelled), no entry of `jobs.json` is still running (nothing would
+/// ever stop it).
 #[derive(Clone)]
 struct NoJobStuckRunning;
 
@@ -318,7 +316,7 @@ impl Monitor for NoJobStuckRunning {
 
     fn at_end(&mut self, events: &[Event], final_state: &FinalState) -> Option<String> {
         let files = final_state.get().get("files")?;
-        let jobs = files.get("jobs.json")?.get("jobs")?.as_array()?;
+        let jobs = files.get(JOBS_FILE)?.get("jobs")?.as_array()?;
         let Some(plan) = files.get(PLAN_FILE) else {
             let running = jobs.iter().find(|j| j.get("status").and_then(Value::as_str) == Some("running"))?;
             let name = running.get("name").and_then(Value::as_str).unwrap_or("?");
@@ -331,7 +329,7 @@ impl Monitor for NoJobStuckRunning {
             let added = events
                 .iter()
                 .rev()
-                .find(|e| matches!(&e.effect, Effect::Wrote { res, .. } if &**res == "jobs.json"))
+                .find(|e| matches!(&e.effect, Effect::Wrote { res, .. } if &**res == JOBS_FILE))
                 .map(|e| format!("; jobs.json was last written at step {} by {}", e.step, who(e)))
                 .unwrap_or_default();
             return Some(format!(

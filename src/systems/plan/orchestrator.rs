@@ -167,17 +167,8 @@ impl<P: Platform> MissionControl<P> {
         let plan_id = job.plan_id.clone().unwrap_or_default();
         let name = job.name.clone();
         // F1 runs synchronously up to its first await: it queues on planMutex now.
-        let ticket = self.plans.plan_mutex.enqueue(cx);
-        let (mc, id, n) = (self.clone(), plan_id.clone(), name.clone());
-        let captured = fingerprint(&(&ticket, &id, &n));
-        cx.spawn(
-            "updatePlanJob",
-            &captured,
-            Box::new(move |cx| {
-                let update = JobUpdate::status("failed").with_error("job monitor reported failure");
-                caught(mc.plans.update_plan_job_queued(cx, ticket, &id, &n, &update), cx);
-            }),
-        );
+        let update = JobUpdate::status("failed").with_error("job monitor reported failure");
+        self.spawn_update_plan_job(cx, &plan_id, &name, update);
         let mc = self.clone();
         let captured = fingerprint(&(&plan_id, &name, o as u64));
         cx.spawn(
@@ -207,6 +198,20 @@ impl<P: Platform> MissionControl<P> {
         );
     }
 
+    /// `updatePlanJob(planId, job, update).catch(() => {})`, not awaited:
+    /// it queues on `planMutex` now (its synchronous prefix) and goes on as
+    /// a task of its own.
+    fn spawn_update_plan_job(self: &Mc<P>, cx: &mut Cx<'_, P>, plan_id: &str, name: &str, update: JobUpdate) {
+        let ticket = self.plans.plan_mutex.enqueue(cx);
+        let (mc, id, n) = (self.clone(), plan_id.to_string(), name.to_string());
+        let captured = fingerprint(&(&ticket, &id, &n, &update));
+        cx.spawn(
+            "updatePlanJob",
+            &captured,
+            Box::new(move |cx| caught(mc.plans.update_plan_job_queued(cx, ticket, &id, &n, &update), cx)),
+        );
+    }
+
     /// `handleJobComplete`: `(async () => { await updatePlanJob(completed);
     /// await this.reconcile(); })()` since 2e474b5 (#41); before it,
     /// `updatePlanJob(completed).catch()` and `this.reconcile().catch()`,
@@ -219,22 +224,14 @@ impl<P: Platform> MissionControl<P> {
         }
         let plan_id = job.plan_id.clone().unwrap_or_default();
         let name = job.name.clone();
-        let ticket = self.plans.plan_mutex.enqueue(cx);
-        let mc = self.clone();
         if !self.config.complete_then_reconcile {
-            let captured = fingerprint(&(&ticket, &plan_id, &name));
-            cx.spawn(
-                "updatePlanJob",
-                &captured,
-                Box::new(move |cx| {
-                    let update = JobUpdate::status("completed");
-                    caught(mc.plans.update_plan_job_queued(cx, ticket, &plan_id, &name, &update), cx);
-                }),
-            );
+            self.spawn_update_plan_job(cx, &plan_id, &name, JobUpdate::status("completed"));
             let mc = self.clone();
             cx.spawn("reconcile", &fingerprint(&(o as u64)), Box::new(move |cx| mc.reconcile(cx, o)));
             return;
         }
+        let ticket = self.plans.plan_mutex.enqueue(cx);
+        let mc = self.clone();
         let captured = fingerprint(&(&ticket, &plan_id, &name, o as u64));
         cx.spawn(
             "handleJobComplete",

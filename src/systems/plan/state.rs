@@ -47,6 +47,8 @@ pub struct JobUpdate {
     pub merged_at: Option<String>,
 }
 
+crate::state_hash_fields!(JobUpdate { status, error, branch, merged_at });
+
 impl JobUpdate {
     pub fn status(status: &'static str) -> Self {
         JobUpdate { status, ..Default::default() }
