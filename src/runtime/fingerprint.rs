@@ -291,12 +291,6 @@ impl<A: StateHash, B: StateHash, C: StateHash, D: StateHash> StateHash for (A, B
     }
 }
 
-/// Hashes a value through its JSON serialization (for file shapes kept
-/// in cells: serde's output is one text per value).
-pub fn hash_as_json(value: &impl serde::Serialize, h: &mut StateHasher) {
-    h.str(&serde_json::to_string(value).expect("a model value serializes"));
-}
-
 impl StateHash for serde_json::Value {
     fn state_hash(&self, h: &mut StateHasher) {
         use serde_json::Value;
@@ -330,13 +324,16 @@ impl StateHash for serde_json::Value {
     }
 }
 
-/// Implements [`StateHash`] for a struct from the fields listed: the fields
-/// left out must be labels no model branches on (say why where it is used).
+/// Implements [`StateHash`] for a struct from its fields. Every field is
+/// named, so a field added to the struct and not here does not compile:
+/// those after `skip` are left out, and must be labels no model branches on
+/// nor a file's text holds (say why where it is used).
 #[macro_export]
 macro_rules! state_hash_fields {
-    ($ty:ty { $($field:tt),* $(,)? }) => {
+    ($ty:ident { $($field:tt),* $(,)? } $(skip { $($skip:tt),* $(,)? })?) => {
         impl $crate::runtime::StateHash for $ty {
             fn state_hash(&self, h: &mut $crate::runtime::StateHasher) {
+                let $ty { $($field: _,)* $($($skip: _,)*)? } = self;
                 $( $crate::runtime::StateHash::state_hash(&self.$field, h); )*
             }
         }

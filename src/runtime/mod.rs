@@ -30,7 +30,7 @@ mod shared;
 mod turns;
 
 pub use fifo::{FifoMutex, Ticket};
-pub use fingerprint::{Fingerprint, StateHash, StateHasher, fingerprint, hash_as_json};
+pub use fingerprint::{Fingerprint, StateHash, StateHasher, fingerprint};
 pub use shared::{Flag, Shared};
 pub use turns::{
     Access, AccessKind, CellKind, CellValue, Executor, Leave, Loop, Renamer, Resource, StateParts, Symmetry, TaskId,

@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 /// A file's shape (or a row's), kept parsed on the memory disk and in the
 /// history.
-pub trait FileShape: Serialize + Send + Sync + 'static {
+pub trait FileShape: Serialize + StateHash + Send + Sync + 'static {
     /// The file's text (the origin's formatting).
     fn render(&self) -> String {
         serde_json::to_string_pretty(self).expect("file shapes serialize")
@@ -43,8 +43,7 @@ fn render_as<T: FileShape>(value: &(dyn Any + Send + Sync)) -> String {
 }
 
 fn hash_as<T: FileShape>(value: &(dyn Any + Send + Sync), h: &mut StateHasher) {
-    let value = value.downcast_ref::<T>().expect("a value hashes as its own type");
-    serde_json::to_writer(h, value).expect("file shapes serialize");
+    value.downcast_ref::<T>().expect("a value hashes as its own type").state_hash(h);
 }
 
 impl Contents {
@@ -101,8 +100,8 @@ impl Contents {
         }
     }
 
-    /// A value's fingerprint covers exactly what its JSON holds (the value
-    /// is serialized into the hasher; no text is built).
+    /// A value's fingerprint covers what its JSON holds, field by field
+    /// (its `StateHash`; no text is built).
     pub fn fingerprint(&self) -> Fingerprint {
         *self.0.fingerprint.get_or_init(|| {
             let mut h = StateHasher::new();
@@ -181,6 +180,7 @@ mod tests {
         name: String,
         n: u32,
     }
+    crate::state_hash_fields!(Shape { name, n });
     impl FileShape for Shape {}
 
     #[test]

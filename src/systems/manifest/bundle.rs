@@ -121,6 +121,23 @@ pub struct HistoryEntry {
     pub patch_kind_summary: String,
 }
 
+crate::state_hash_fields!(Manifest {
+    version,
+    run_id,
+    lane_id,
+    etag,
+    server_generation,
+    updated_at,
+    agents,
+    tasks,
+    decisions,
+    history,
+});
+crate::state_hash_fields!(Agent { session_id, role, status, last_heartbeat_at });
+crate::state_hash_fields!(Task { id, status, assignee_session_id, claimed_at, claim_lease_until });
+crate::state_hash_fields!(Decision { by, summary, at });
+crate::state_hash_fields!(HistoryEntry { etag, at, summary, patch_kind_summary });
+
 impl Manifest {
     /// A manifest as `runCreate` writes it: one history entry, its own.
     pub fn created(run_id: &str, generation: u64, etag: String, tasks: Vec<Task>, at: u64) -> Manifest {

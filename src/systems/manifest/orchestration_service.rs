@@ -17,7 +17,7 @@ use super::bundle::{
 use super::{DebounceTimer, Heartbeat, PersistCheck, WatcherReload};
 use crate::history::Effect;
 use crate::platform::Platform;
-use crate::runtime::{Cx, FifoMutex, Flag, Shared, StateHash, StateHasher, hash_as_json};
+use crate::runtime::{Cx, FifoMutex, Flag, Shared, StateHash, StateHasher};
 use crate::storage::{Contents, Files};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -46,7 +46,7 @@ pub struct Cached {
 /// The cached manifest; `at` is a label for messages, never branched on.
 impl StateHash for Cached {
     fn state_hash(&self, h: &mut StateHasher) {
-        hash_as_json(&self.manifest, h);
+        self.manifest.state_hash(h);
     }
 }
 

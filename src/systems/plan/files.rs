@@ -143,6 +143,33 @@ pub struct AgentReport {
     pub timestamp: String,
 }
 
+// What a file holds, as a task that reads it learns it: every field its
+// JSON has. `read_at` and `touched_jobs` are the model's notes on a
+// snapshot, which `savePlan` drops (`plan_contents`) and JSON would too.
+crate::state_hash_fields!(CheckpointContext { job_name, failure_kind });
+crate::state_hash_fields!(PlanSpec {
+    id, name, mode, status, jobs, integration_branch, base_commit, created_at, completed_at, pr_url, checkpoint,
+    checkpoint_context, gh_authenticated,
+} skip { read_at, touched_jobs });
+crate::state_hash_fields!(JobSpec { id, name, prompt, depends_on, status, branch, merge_order, merged_at, error });
+crate::state_hash_fields!(JobState { version, jobs, updated_at });
+crate::state_hash_fields!(Job {
+    id,
+    name,
+    worktree_path,
+    branch,
+    tmux_target,
+    placement,
+    status,
+    prompt,
+    mode,
+    created_at,
+    completed_at,
+    exit_code,
+    plan_id,
+});
+crate::state_hash_fields!(AgentReport { job_id, job_name, status, message, timestamp });
+
 /// Pretty JSON like `JSON.stringify(x, null, 2)`.
 impl FileShape for PlanSpec {}
 impl FileShape for JobState {}

@@ -10,7 +10,7 @@ use super::state::{FieldsUpdate, JobStore, JobUpdate, PlanStore, Result, Thrown,
 use super::{CheckpointWrite, ReconcileGuard};
 use crate::history::Effect;
 use crate::platform::Platform;
-use crate::runtime::{Cx, Flag, Semantics, Shared, StateHash, StateHasher, fingerprint, hash_as_json};
+use crate::runtime::{Cx, Flag, Semantics, Shared, StateHash, StateHasher, fingerprint};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -54,7 +54,7 @@ impl Snapshot {
 impl StateHash for Snapshot {
     fn state_hash(&self, h: &mut StateHasher) {
         match self {
-            Snapshot::Whole(plan) => hash_as_json(plan, h),
+            Snapshot::Whole(plan) => plan.state_hash(h),
             Snapshot::Id(id) => id.state_hash(h),
         }
     }
