@@ -58,6 +58,10 @@ fn plan_conditions_need_their_race() {
     // One poll writing jobs.json twice (two exited panes), one after the other.
     let exited = r#"jobs = [{ name = "A", status = "running", pane = "exited" }, { name = "B", status = "running", pane = "exited" }]"#;
     unreached("plan", exited, r#"{ op = "monitor_poll" }"#, "no-lost-job-state-update", "state-mutex-contended");
+    // Approve without retry after a merge conflict resumes the plan and
+    // resets no job (accept resets only a touch-set failure).
+    let paused = "status = \"paused\"\ncheckpoint = \"on_error\"\njobs = [{ name = \"B\", status = \"failed\" }]";
+    unreached("plan", paused, r#"{ op = "approve" }"#, "no-lost-job-update", "approve-resets-a-job");
 }
 
 #[test]

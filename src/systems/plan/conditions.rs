@@ -25,6 +25,10 @@ pub const CONDITIONS: &[ConditionSpec] = &[
         about: "a read-modify-write of jobs.json (addJob, updateJob) waited for stateMutex while another held it: two writers of jobs.json at once, the window of 6f3b0e5",
     },
     ConditionSpec {
+        name: "approve-resets-a-job",
+        about: "mc_plan_approve's retry or accept wrote a failed, conflict or needs_rebase job of plan.json as ready_to_merge: the write 84e5a7f moved onto the snapshot approve saves",
+    },
+    ConditionSpec {
         name: "trigger-during-pass",
         about: "reconcile() was called while a pass of the same Orchestrator was in flight: the window of #15",
     },
@@ -37,6 +41,7 @@ pub fn condition(name: &str) -> Option<Box<dyn Monitor>> {
         "trigger-during-pass" => Box::new(TriggerDuringPass),
         "missed-completion" => Box::new(MissedCompletion::default()),
         "state-mutex-contended" => Box::new(StateMutexContended),
+        "approve-resets-a-job" => Box::new(ApproveResetsAJob::default()),
         _ => return None,
     })
 }
@@ -77,6 +82,37 @@ impl Monitor for StateMutexContended {
     fn observe(&mut self, e: &Event) -> Option<String> {
         let Effect::LockWait { res } = &e.effect else { return None };
         (&**res == "stateMutex").then(|| format!("step {} {} waited for stateMutex", e.step, e.task))
+    }
+    fn state_hash(&self, _: &mut StateHasher) {}
+}
+
+/// Each plan job's status on disk (as last read or written), to see
+/// approve move one from a failure to `ready_to_merge`.
+#[derive(Clone, Default)]
+struct ApproveResetsAJob {
+    disk: BTreeMap<String, String>,
+}
+
+impl Monitor for ApproveResetsAJob {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        // Every read shows what is on disk (approve reads before it writes).
+        let (value, wrote) = match &e.effect {
+            Effect::Read { res, value: Some(value) } if &**res == PLAN_FILE => (value, false),
+            Effect::Wrote { res, value, .. } if &**res == PLAN_FILE => (value, true),
+            _ => return None,
+        };
+        let now: BTreeMap<String, String> =
+            value.with(|p: &PlanSpec| p.jobs.iter().map(|j| (j.name.clone(), j.status.clone())).collect())?;
+        let before = std::mem::replace(&mut self.disk, now);
+        if !wrote {
+            return None;
+        }
+        let reset = self.disk.iter().find(|(name, status)| {
+            *status == "ready_to_merge"
+                && before.get(*name).is_some_and(|b| ["failed", "conflict", "needs_rebase"].contains(&b.as_str()))
+        })?;
+        e.op.starts_with("approve")
+            .then(|| format!("step {} {} ({} in {}) wrote {}=ready_to_merge", e.step, e.task, e.func, e.op, reset.0))
     }
     fn state_hash(&self, _: &mut StateHasher) {}
 }

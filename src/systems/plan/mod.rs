@@ -284,6 +284,18 @@ static SPEC: SystemSpec = SystemSpec {
             default: "sequential",
         },
         KnobSpec {
+            name: "approve_job_write",
+            about: "how mc_plan_approve's retry and accept set the job to ready_to_merge before their savePlan (84e5a7f)",
+            choices: &[
+                (
+                    "update-plan-job",
+                    "before 84e5a7f (2e474b5 retry, 54c4aca accept): updatePlanJob, then savePlan of the older snapshot",
+                ),
+                ("snapshot", "84e5a7f: the job is set on the snapshot that savePlan writes"),
+            ],
+            default: "snapshot",
+        },
+        KnobSpec {
             name: "job_state_lock",
             about: "whether addJob and updateJob read-modify-write jobs.json under stateMutex (6f3b0e5)",
             choices: &[
@@ -710,6 +722,7 @@ impl ModelSystem for PlanSystem {
                 CheckpointWrite::FieldsOnly
             },
             complete_then_reconcile: variant.choice("complete_order") != "concurrent",
+            approve_on_snapshot: variant.choice("approve_job_write") != "update-plan-job",
             reconcile_guard: match variant.choice("reconcile_guard") {
                 "drop" => ReconcileGuard::Drop,
                 "rerun-preemptive" => ReconcileGuard::RerunPreemptive,

@@ -68,6 +68,9 @@ pub struct Config {
     pub safety_net_stopped: bool,
     /// handleJobComplete awaits updatePlanJob before reconcile() (2e474b5).
     pub complete_then_reconcile: bool,
+    /// mc_plan_approve's retry and accept set the job on the snapshot they
+    /// save (84e5a7f), not with updatePlanJob before the save.
+    pub approve_on_snapshot: bool,
     pub reconcile_guard: ReconcileGuard,
     pub safety_net: bool,
     pub max_parallel: usize,
@@ -711,11 +714,19 @@ impl<P: Platform> MissionControl<P> {
                     .filter(|c| touchset(&c.job_name) && plan.job(&c.job_name).is_some_and(|j| j.status == "failed"))
                     .map(|c| c.job_name.clone()),
             };
-            if let Some(name) = ready
-                && let Some(job) = plan.jobs.iter_mut().find(|j| j.name == name)
-            {
-                job.status = "ready_to_merge".into();
-                job.error = None;
+            if let Some(name) = ready {
+                if self.config.approve_on_snapshot {
+                    if let Some(job) = plan.job_mut(&name) {
+                        job.status = "ready_to_merge".into();
+                        job.error = None;
+                        plan.touched_jobs.push(name);
+                    }
+                } else {
+                    // Before 84e5a7f: a fresh write under planMutex, which
+                    // the savePlan of the older snapshot below then reverts.
+                    let update = JobUpdate { clear_error: true, ..JobUpdate::status("ready_to_merge") };
+                    self.plans.update_plan_job(cx, &plan.id, &name, &update)?;
+                }
             }
         } else if plan.status == "pending" {
             cx.await_point(); // await loadConfig()

@@ -45,9 +45,11 @@ pub struct JobUpdate {
     pub error: Option<String>,
     pub branch: Option<String>,
     pub merged_at: Option<String>,
+    /// `error: undefined`: the spread leaves no error behind.
+    pub clear_error: bool,
 }
 
-crate::state_hash_fields!(JobUpdate { status, error, branch, merged_at });
+crate::state_hash_fields!(JobUpdate { status, error, branch, merged_at, clear_error });
 
 impl JobUpdate {
     pub fn status(status: &'static str) -> Self {
@@ -147,7 +149,7 @@ impl<P: Platform> PlanStore<P> {
             }
             let spec = plan.job_mut(job).ok_or_else(|| Thrown(format!("Job {job} not found in plan")))?;
             spec.status = update.status.to_string();
-            if update.error.is_some() {
+            if update.error.is_some() || update.clear_error {
                 spec.error = update.error.clone();
             }
             if update.branch.is_some() {
