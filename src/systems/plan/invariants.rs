@@ -19,6 +19,7 @@ pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
         "every-trigger-seen" => Box::new(EveryTriggerSeen::default()),
         "no-job-stuck-running" => Box::new(NoJobStuckRunning),
         "plan-not-resurrected" => Box::new(PlanNotResurrected::default()),
+        "pre-merge-approval-kept" => Box::new(PreMergeApprovalKept::default()),
         "no-job-status-regression" => Box::new(NoJobStatusRegression::new(setup)),
         other => Box::new(Unknown(other.to_string())),
     }
@@ -126,6 +127,58 @@ impl Monitor for NoLostUpdate {
 
     fn state_hash(&self, h: &mut StateHasher) {
         self.disk.state_hash(h);
+    }
+}
+
+/// Issue #3: approving a `pre_merge` checkpoint must let the approved jobs
+/// move on, not pause the plan at `pre_merge` again before they merge.
+#[derive(Clone, Default)]
+struct PreMergeApprovalKept {
+    /// plan.json's checkpoint as last read or written.
+    checkpoint: Option<String>,
+    /// The jobs ready to merge when a `pre_merge` checkpoint was cleared,
+    /// with the step and who cleared it; a job leaves once it moves on.
+    approved: BTreeMap<String, (usize, String)>,
+}
+
+impl Monitor for PreMergeApprovalKept {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let (value, wrote) = match &e.effect {
+            Effect::Read { res, value: Some(value) } if &**res == PLAN_FILE => (value, false),
+            Effect::Wrote { res, value, .. } if &**res == PLAN_FILE => (value, true),
+            _ => return None,
+        };
+        let plan = value.with(|p: &PlanSpec| p.clone())?;
+        let before = std::mem::replace(&mut self.checkpoint, plan.checkpoint.clone());
+        if !wrote {
+            return None;
+        }
+        let ready = |name: &str| plan.job(name).is_some_and(|j| j.status == "ready_to_merge");
+        if before.as_deref() == Some("pre_merge") && plan.checkpoint.is_none() {
+            for j in plan.jobs.iter().filter(|j| j.status == "ready_to_merge") {
+                self.approved.insert(j.name.clone(), (e.step, who(e)));
+            }
+            return None;
+        }
+        if plan.checkpoint.as_deref() == Some("pre_merge")
+            && before.as_deref() != Some("pre_merge")
+            && let Some((name, (step, by))) = self.approved.iter().find(|(name, _)| ready(name))
+        {
+            return Some(format!(
+                "step {step} {by} cleared the pre_merge checkpoint with {name} ready_to_merge; step {} {} paused the \
+                 plan at pre_merge again with {name} still ready_to_merge: the approval was forgotten",
+                e.step,
+                who(e)
+            ));
+        }
+        self.approved.retain(|name, _| ready(name));
+        None
+    }
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        self.checkpoint.state_hash(h);
+        let approved: Vec<&String> = self.approved.keys().collect();
+        approved.state_hash(h);
     }
 }
 

@@ -296,6 +296,21 @@ static SPEC: SystemSpec = SystemSpec {
             default: "snapshot",
         },
         KnobSpec {
+            name: "approved_for_merge",
+            about: "whether an Orchestrator remembers the jobs approved at a pre_merge checkpoint (b571242, #38, for issue #3)",
+            choices: &[
+                (
+                    "absent",
+                    "before b571242: every reconcile pass checkpoints pre_merge again for a ready supervisor job",
+                ),
+                (
+                    "clear-checkpoint",
+                    "b571242: clearCheckpoint adds the ready jobs to this instance's approvedForMerge, which step 7 skips (mc_plan_approve resumes on a new instance, which has none)",
+                ),
+            ],
+            default: "clear-checkpoint",
+        },
+        KnobSpec {
             name: "job_state_lock",
             about: "whether addJob and updateJob read-modify-write jobs.json under stateMutex (6f3b0e5)",
             choices: &[
@@ -342,6 +357,10 @@ static SPEC: SystemSpec = SystemSpec {
         InvariantSpec {
             name: "no-job-stuck-running",
             about: "at the end, no job that jobs.json says ended (completed, failed, stopped) is still running in plan.json, and none is running in jobs.json once plan.json is gone",
+        },
+        InvariantSpec {
+            name: "pre-merge-approval-kept",
+            about: "once a pre_merge checkpoint is cleared (approved), plan.json is not paused at pre_merge again while a job that was ready_to_merge then is still ready_to_merge (issue #3's loop)",
         },
         InvariantSpec {
             name: "plan-not-resurrected",
@@ -723,6 +742,7 @@ impl ModelSystem for PlanSystem {
             },
             complete_then_reconcile: variant.choice("complete_order") != "concurrent",
             approve_on_snapshot: variant.choice("approve_job_write") != "update-plan-job",
+            approved_for_merge: variant.choice("approved_for_merge") != "absent",
             reconcile_guard: match variant.choice("reconcile_guard") {
                 "drop" => ReconcileGuard::Drop,
                 "rerun-preemptive" => ReconcileGuard::RerunPreemptive,

@@ -71,6 +71,9 @@ pub struct Config {
     /// mc_plan_approve's retry and accept set the job on the snapshot they
     /// save (84e5a7f), not with updatePlanJob before the save.
     pub approve_on_snapshot: bool,
+    /// clearCheckpoint remembers the jobs approved at `pre_merge`, and step 7
+    /// does not checkpoint them again (b571242, #38).
+    pub approved_for_merge: bool,
     pub reconcile_guard: ReconcileGuard,
     pub safety_net: bool,
     pub max_parallel: usize,
@@ -284,7 +287,7 @@ impl<P: Platform> MissionControl<P> {
         if plan.status != "paused" {
             return Ok(());
         }
-        if was_pre_merge {
+        if was_pre_merge && self.config.approved_for_merge {
             let ready: Vec<String> =
                 plan.jobs.iter().filter(|j| j.status == "ready_to_merge").map(|j| j.name.clone()).collect();
             orch.approved_for_merge.with(|a| a.extend(ready));
@@ -500,7 +503,8 @@ impl<P: Platform> MissionControl<P> {
                 let context = CheckpointContext { job_name: job.name.clone(), failure_kind: "merge_conflict".into() };
                 return self.set_checkpoint(cx, o, "on_error", self.snapshot(plan), Some(context));
             }
-            if plan.mode == "supervisor" && !orch.approved_for_merge.with(|a| a.contains(&job.name)) {
+            let approved = self.config.approved_for_merge && orch.approved_for_merge.with(|a| a.contains(&job.name));
+            if plan.mode == "supervisor" && !approved {
                 return self.set_checkpoint(cx, o, "pre_merge", self.snapshot(plan), None);
             }
             orch.merge_queue.with(|q| q.push_back(job.name.clone()));
