@@ -116,7 +116,9 @@ pub fn json_row(check: &Check) -> Value {
 
 /// A compact view of a stored value: statuses and generations, not the whole JSON.
 pub fn summarize(text: &str) -> String {
-    let Ok(value) = serde_json::from_str::<Value>(text) else { return text.chars().take(60).collect() };
+    // The start of the text, on one line.
+    let head = || text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(60).collect();
+    let Ok(value) = serde_json::from_str::<Value>(text) else { return head() };
     let mut parts = Vec::new();
     if let Value::Object(map) = &value {
         for key in ["status", "checkpoint", "serverGeneration", "etag", "runId"] {
@@ -126,8 +128,11 @@ pub fn summarize(text: &str) -> String {
                 Some(v) => parts.push(format!("{key}={v}")),
             }
         }
-        for v in map.values() {
+        for (key, v) in map {
             if let Value::Array(items) = v {
+                if items.is_empty() && key == "jobs" {
+                    parts.push("no jobs".into());
+                }
                 let named: Vec<String> = items
                     .iter()
                     .filter_map(|item| {
@@ -142,7 +147,7 @@ pub fn summarize(text: &str) -> String {
             }
         }
     }
-    if parts.is_empty() { text.chars().take(60).collect() } else { parts.join(", ") }
+    if parts.is_empty() { head() } else { parts.join(", ") }
 }
 
 /// What an event read and wrote, for the timeline.
@@ -153,7 +158,9 @@ fn read_wrote(event: &Event) -> Option<(String, String)> {
         Effect::Wrote { res, value, .. } => (String::new(), format!("{res}: {}", summarize(value))),
         Effect::Removed { res } => (String::new(), format!("{res}: (removed)")),
         Effect::Threw { error } => (String::new(), format!("threw: {error}")),
-        Effect::Note { kind, .. } if kind.starts_with("reconcile-") => (String::new(), kind.to_string()),
+        Effect::Note { kind, .. } if kind.starts_with("reconcile-") || *kind == "pr-created" => {
+            (String::new(), kind.to_string())
+        }
         _ => return None,
     })
 }

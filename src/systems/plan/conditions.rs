@@ -95,12 +95,7 @@ struct ApproveResetsAJob {
 
 impl Monitor for ApproveResetsAJob {
     fn observe(&mut self, e: &Event) -> Option<String> {
-        // Every read shows what is on disk (approve reads before it writes).
-        let (value, wrote) = match &e.effect {
-            Effect::Read { res, value: Some(value) } if &**res == PLAN_FILE => (value, false),
-            Effect::Wrote { res, value, .. } if &**res == PLAN_FILE => (value, true),
-            _ => return None,
-        };
+        let (value, wrote) = super::invariants::plan_seen(e)?;
         let now: BTreeMap<String, String> =
             value.with(|p: &PlanSpec| p.jobs.iter().map(|j| (j.name.clone(), j.status.clone())).collect())?;
         let before = std::mem::replace(&mut self.disk, now);

@@ -20,6 +20,7 @@ pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
         "no-job-stuck-running" => Box::new(NoJobStuckRunning),
         "plan-not-resurrected" => Box::new(PlanNotResurrected::default()),
         "pre-merge-approval-kept" => Box::new(PreMergeApprovalKept::default()),
+        "one-pr-per-plan" => Box::new(OnePrPerPlan::default()),
         "no-job-status-regression" => Box::new(NoJobStatusRegression::new(setup)),
         other => Box::new(Unknown(other.to_string())),
     }
@@ -29,6 +30,17 @@ pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
 fn plan_write(e: &Event) -> Option<(&Contents, &Value)> {
     match &e.effect {
         Effect::Wrote { res, value, meta } if &**res == PLAN_FILE => Some((value, meta)),
+        _ => None,
+    }
+}
+
+/// `plan.json` as a read or a write shows it, and whether it was written.
+/// Every write is seen, so the last one seen is what is on disk; a monitor
+/// that needs the state before a write keeps what it last saw.
+pub(super) fn plan_seen(e: &Event) -> Option<(&Contents, bool)> {
+    match &e.effect {
+        Effect::Read { res, value: Some(value) } if &**res == PLAN_FILE => Some((value, false)),
+        Effect::Wrote { res, value, .. } if &**res == PLAN_FILE => Some((value, true)),
         _ => None,
     }
 }
@@ -130,6 +142,31 @@ impl Monitor for NoLostUpdate {
     }
 }
 
+/// The first `createPR` of the plan: where and by whom.
+#[derive(Clone, Default)]
+struct OnePrPerPlan {
+    first: Option<(usize, String)>,
+}
+
+impl Monitor for OnePrPerPlan {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        e.note("pr-created")?;
+        match &self.first {
+            Some((step, by)) => {
+                Some(format!("step {step} {by} created the plan's PR; step {} {} created it again", e.step, who(e)))
+            }
+            None => {
+                self.first = Some((e.step, who(e)));
+                None
+            }
+        }
+    }
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        self.first.is_some().state_hash(h);
+    }
+}
+
 /// Issue #3: approving a `pre_merge` checkpoint must let the approved jobs
 /// move on, not pause the plan at `pre_merge` again before they merge.
 #[derive(Clone, Default)]
@@ -143,11 +180,7 @@ struct PreMergeApprovalKept {
 
 impl Monitor for PreMergeApprovalKept {
     fn observe(&mut self, e: &Event) -> Option<String> {
-        let (value, wrote) = match &e.effect {
-            Effect::Read { res, value: Some(value) } if &**res == PLAN_FILE => (value, false),
-            Effect::Wrote { res, value, .. } if &**res == PLAN_FILE => (value, true),
-            _ => return None,
-        };
+        let (value, wrote) = plan_seen(e)?;
         let plan = value.with(|p: &PlanSpec| p.clone())?;
         let before = std::mem::replace(&mut self.checkpoint, plan.checkpoint.clone());
         if !wrote {

@@ -311,6 +311,18 @@ static SPEC: SystemSpec = SystemSpec {
             default: "clear-checkpoint",
         },
         KnobSpec {
+            name: "pr_guard",
+            about: "what _doReconcile's all-merged branch checks before it creates the PR (fb82904)",
+            choices: &[
+                ("none", "before fb82904: if (allMerged), so a pass that finds creating_pr creates the PR again"),
+                (
+                    "status",
+                    "fb82904: also status not creating_pr, completed or failed (a check on a loadPlan, then an await before the write)",
+                ),
+            ],
+            default: "status",
+        },
+        KnobSpec {
             name: "job_state_lock",
             about: "whether addJob and updateJob read-modify-write jobs.json under stateMutex (6f3b0e5)",
             choices: &[
@@ -361,6 +373,10 @@ static SPEC: SystemSpec = SystemSpec {
         InvariantSpec {
             name: "pre-merge-approval-kept",
             about: "once a pre_merge checkpoint is cleared (approved), plan.json is not paused at pre_merge again while a job that was ready_to_merge then is still ready_to_merge (issue #3's loop)",
+        },
+        InvariantSpec {
+            name: "one-pr-per-plan",
+            about: "createPR runs at most once for a plan (a second call pushes and opens a second pull request)",
         },
         InvariantSpec {
             name: "plan-not-resurrected",
@@ -743,6 +759,7 @@ impl ModelSystem for PlanSystem {
             complete_then_reconcile: variant.choice("complete_order") != "concurrent",
             approve_on_snapshot: variant.choice("approve_job_write") != "update-plan-job",
             approved_for_merge: variant.choice("approved_for_merge") != "absent",
+            pr_guard: variant.choice("pr_guard") != "none",
             reconcile_guard: match variant.choice("reconcile_guard") {
                 "drop" => ReconcileGuard::Drop,
                 "rerun-preemptive" => ReconcileGuard::RerunPreemptive,

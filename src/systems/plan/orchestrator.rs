@@ -74,6 +74,9 @@ pub struct Config {
     /// clearCheckpoint remembers the jobs approved at `pre_merge`, and step 7
     /// does not checkpoint them again (b571242, #38).
     pub approved_for_merge: bool,
+    /// The all-merged branch skips a plan already `creating_pr`, `completed`
+    /// or `failed` (fb82904).
+    pub pr_guard: bool,
     pub reconcile_guard: ReconcileGuard,
     pub safety_net: bool,
     pub max_parallel: usize,
@@ -542,8 +545,9 @@ impl<P: Platform> MissionControl<P> {
         }
         // 10-11. The final plan-status write, from a fresh read.
         let Some(latest) = self.plans.load_plan(cx)? else { return Ok(()) };
-        let all_merged = latest.jobs.iter().all(|j| j.status == "merged");
-        if all_merged && !["creating_pr", "completed", "failed"].contains(&latest.status.as_str()) {
+        let all_merged = !latest.jobs.is_empty() && latest.jobs.iter().all(|j| j.status == "merged");
+        let guarded = self.config.pr_guard && ["creating_pr", "completed", "failed"].contains(&latest.status.as_str());
+        if all_merged && !guarded {
             if plan.mode == "supervisor" {
                 return self.set_checkpoint(cx, o, "pre_pr", self.snapshot(latest), None);
             }
@@ -553,6 +557,7 @@ impl<P: Platform> MissionControl<P> {
                 FieldsUpdate { status: Some("creating_pr"), ..Default::default() },
             )?;
             cx.await_point(); // await createPR(): git push, gh pr create
+            Self::note(cx, "createPR", "pr-created", json!({ "orchestrator": orch.name, "plan": latest.id }));
             let done = FieldsUpdate {
                 status: Some("completed"),
                 pr_url: Some(format!("https://example.invalid/{}/pull/1", latest.id)),
