@@ -186,9 +186,9 @@ pub fn timeline(failure: &Failure, replay_command: &str) -> String {
 /// expectation's written knobs), ready to paste into the scenario file.
 pub fn regression_block(choices: &std::collections::BTreeMap<String, String>, failure: &Failure) -> String {
     let variant: Vec<String> = choices.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
+    let variant = if variant.is_empty() { "{}".to_string() } else { format!("{{ {} }}", variant.join(", ")) };
     format!(
-        "[[regression]]\nvariant = {{ {} }}\ninvariant = {:?}\nschedule = {:?}\n",
-        variant.join(", "),
+        "[[regression]]\nvariant = {variant}\ninvariant = {:?}\nschedule = {:?}\n",
         failure.violation.invariant,
         failure.schedule.to_string()
     )

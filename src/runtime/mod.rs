@@ -41,6 +41,7 @@ use turns::{Lineage, Yielder};
 
 use crate::history::{Effect, History};
 use crate::platform::{Panic, Platform};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// How the modeled code is scheduled.
@@ -249,6 +250,9 @@ pub struct Cx<'rt, P: Platform> {
     task: Arc<str>,
     op: Arc<str>,
     pending: Vec<Pending<P>>,
+    /// How many tasks of each name this task has spawned: the second is
+    /// `name(2)`, so that no two tasks share a name (a schedule names tasks).
+    spawned: BTreeMap<String, usize>,
 }
 
 impl<'rt, P: Platform> Cx<'rt, P> {
@@ -256,13 +260,13 @@ impl<'rt, P: Platform> Cx<'rt, P> {
     /// event-loop semantics.
     fn enter(rt: &'rt Arc<Runtime<P>>, task: Arc<str>, op: Arc<str>) -> Self {
         let turn = (rt.semantics == Semantics::EventLoop).then(|| P::lock(&rt.event_loop));
-        Cx { rt, turn, controlled: None, task, op, pending: Vec::new() }
+        Cx { rt, turn, controlled: None, task, op, pending: Vec::new(), spawned: BTreeMap::new() }
     }
 
     /// Enters a controlled runtime as task `id`, in its coroutine (the
     /// executor resumed it: it holds the loop).
     fn controlled(rt: &'rt Arc<Runtime<P>>, id: TaskId, yielder: &'rt Yielder, task: Arc<str>, op: Arc<str>) -> Self {
-        Cx { rt, turn: None, controlled: Some((id, yielder)), task, op, pending: Vec::new() }
+        Cx { rt, turn: None, controlled: Some((id, yielder)), task, op, pending: Vec::new(), spawned: BTreeMap::new() }
     }
 
     fn controlled_loop(&self) -> Option<&'rt Arc<Loop>> {
@@ -391,7 +395,12 @@ impl<'rt, P: Platform> Cx<'rt, P> {
     /// runtime does not see (caught like one, by `explore::stateful`'s
     /// determinism check).
     pub fn spawn(&mut self, name: &str, captured: &(impl StateHash + ?Sized), body: TaskBody<P>) {
-        let task: Arc<str> = format!("{}/{}", self.task, name).into();
+        let count = self.spawned.entry(name.to_string()).or_default();
+        *count += 1;
+        let task: Arc<str> = match *count {
+            1 => format!("{}/{}", self.task, name).into(),
+            n => format!("{}/{}({n})", self.task, name).into(),
+        };
         self.record("spawn", Effect::Spawned { task: task.clone() });
         let captured = fingerprint(captured);
         let lineage =
@@ -426,6 +435,7 @@ impl<'rt, P: Platform> Cx<'rt, P> {
                 lp.become_child(id, task.clone(), lineage);
             }
             self.task = task;
+            self.spawned.clear(); // the names it spawns are under its own now
             body(&mut self);
         }
     }

@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
     match invariant {
-        "no-lost-job-update" => Box::new(NoLostUpdate::plan_jobs(setup)),
+        "no-lost-job-update" => Box::new(NoLostUpdate::plan_jobs(setup, Check::Reverts)),
+        "no-stale-job-decision" => Box::new(NoLostUpdate::plan_jobs(setup, Check::Decisions)),
         "no-lost-job-state-update" => Box::new(NoLostUpdate::job_state(setup)),
         "completion-processed" => Box::new(CompletionProcessed),
         "checkpoint-implies-paused" => Box::new(CheckpointImpliesPaused),
@@ -68,13 +69,12 @@ fn statuses(plan: &PlanSpec) -> Statuses {
     plan.jobs.iter().map(|j| (j.name.clone(), j.status.clone())).collect()
 }
 
-/// A write to a file of entries (`plan.json`'s jobs by name, `jobs.json`'s
-/// entries by id) changes or drops an entry's status only if the writer
-/// meant to (the write's `targets`): no stale read-modify-write reverts an
-/// update another writer committed.
+/// Writes to a file of entries (`plan.json`'s jobs by name, `jobs.json`'s
+/// entries by id), judged against what is on disk when each lands.
 #[derive(Clone)]
 struct NoLostUpdate {
     file: &'static str,
+    check: Check,
     /// Each entry's status in what was written (`None`: not a file of entries).
     entries: fn(&Contents) -> Option<Statuses>,
     /// Each entry's status on disk (`None`: the file is gone).
@@ -83,12 +83,24 @@ struct NoLostUpdate {
     last_set: BTreeMap<String, (usize, String)>,
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Check {
+    /// A write changes or drops an entry's status only if the writer meant
+    /// to (the write's `targets`): no stale read-modify-write reverts an
+    /// update another writer committed.
+    Reverts,
+    /// A targeted write whose caller decided on a snapshot (`decidedOn`)
+    /// finds the entry as that snapshot showed it (or already as it writes
+    /// it): no stale decision overwrites an update its caller never saw.
+    Decisions,
+}
+
 impl NoLostUpdate {
-    /// `plan.json`'s jobs (`no-lost-job-update`).
-    fn plan_jobs(setup: &Setup) -> Self {
+    /// `plan.json`'s jobs (`no-lost-job-update`, `no-stale-job-decision`).
+    fn plan_jobs(setup: &Setup, check: Check) -> Self {
         let entries = |c: &Contents| c.with(statuses);
         let disk = setup.initial_plan().map(|p| statuses(&p));
-        NoLostUpdate { file: PLAN_FILE, entries, disk, last_set: BTreeMap::new() }
+        NoLostUpdate { file: PLAN_FILE, check, entries, disk, last_set: BTreeMap::new() }
     }
 
     /// `jobs.json`'s entries (`no-lost-job-state-update`).
@@ -96,7 +108,52 @@ impl NoLostUpdate {
         let entries =
             |c: &Contents| c.with(|s: &JobState| s.jobs.iter().map(|j| (j.id.clone(), j.status.clone())).collect());
         let disk = setup.initial_job_state().jobs.iter().map(|j| (j.id.clone(), j.status.clone())).collect();
-        NoLostUpdate { file: JOBS_FILE, entries, disk: Some(disk), last_set: BTreeMap::new() }
+        NoLostUpdate { file: JOBS_FILE, check: Check::Reverts, entries, disk: Some(disk), last_set: BTreeMap::new() }
+    }
+
+    fn committed(&self, name: &str, status: &str) -> String {
+        match self.last_set.get(name) {
+            Some((step, by)) => format!("{by} committed {name}={status} at step {step}"),
+            None => format!("{name} was {status} since the start"),
+        }
+    }
+
+    /// The first entry the write reverts, in words.
+    fn reverted(&self, e: &Event, meta: &Value, new: &Statuses, targets: &[&str]) -> Option<String> {
+        let (name, before) = self
+            .disk
+            .iter()
+            .flatten()
+            .find(|(name, before)| new.get(*name) != Some(before) && !targets.contains(&name.as_str()))?;
+        let wrote = match new.get(name) {
+            Some(status) => format!("wrote {name}={status}"),
+            None => format!("wrote {} without {name}", self.file),
+        };
+        Some(format!(
+            "{}; step {} {} {wrote}{}, reverting it",
+            self.committed(name, before),
+            e.step,
+            who(e),
+            basis(meta)
+        ))
+    }
+
+    /// The targeted entry the write overwrites on a stale decision, in words.
+    fn overwritten(&self, e: &Event, meta: &Value, new: &Statuses, targets: &[&str]) -> Option<String> {
+        let (Some(decided), [target]) = (meta.get("decidedOn").and_then(Value::as_str), targets) else { return None };
+        let before = self.disk.as_ref()?.get(*target)?;
+        let now = new.get(*target);
+        if before == decided || now == Some(before) {
+            return None;
+        }
+        Some(format!(
+            "{}; step {} {} wrote {target}={}, decided on its caller's snapshot in which {target} was {decided}, \
+             overwriting it",
+            self.committed(target, before),
+            e.step,
+            who(e),
+            now.map(String::as_str).unwrap_or("(none)")
+        ))
     }
 }
 
@@ -116,19 +173,12 @@ impl Monitor for NoLostUpdate {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        for (name, before) in self.disk.iter().flatten() {
-            let now = new.get(name);
-            if now != Some(before) && !targets.contains(&name.as_str()) {
-                let committed = match self.last_set.get(name) {
-                    Some((step, by)) => format!("{by} committed {name}={before} at step {step}"),
-                    None => format!("{name} was {before} since the start"),
-                };
-                let wrote = match now {
-                    Some(status) => format!("wrote {name}={status}"),
-                    None => format!("wrote {} without {name}", self.file),
-                };
-                return Some(format!("{committed}; step {} {} {wrote}{}, reverting it", e.step, who(e), basis(meta)));
-            }
+        let broken = match self.check {
+            Check::Reverts => self.reverted(e, meta, &new, &targets),
+            Check::Decisions => self.overwritten(e, meta, &new, &targets),
+        };
+        if broken.is_some() {
+            return broken;
         }
         for t in targets {
             self.last_set.insert(t.to_string(), (e.step, who(e)));

@@ -351,6 +351,10 @@ static SPEC: SystemSpec = SystemSpec {
             about: "a write to plan.json changes a job's status only if the writer meant to (no stale snapshot reverts a committed job update)",
         },
         InvariantSpec {
+            name: "no-stale-job-decision",
+            about: "an updatePlanJob its caller decided on a snapshot (a reconcile step, a launch, approve) lands only while the job still has the status that snapshot showed, or already has the one it writes: no stale decision overwrites a job update (no-lost-job-update exempts the job a write names)",
+        },
+        InvariantSpec {
             name: "completion-processed",
             about: "at the end, no plan job is left completed while the plan runs: some reconcile pass saw every completion (and moved it on to ready_to_merge)",
         },

@@ -428,12 +428,15 @@ impl<P: Platform> MissionControl<P> {
                     continue;
                 };
                 if state_job.status == "completed" {
-                    self.plans.update_plan_job(cx, &plan.id, &name, &JobUpdate::status("completed"))?;
+                    let update = JobUpdate::status("completed").deciding_on("running");
+                    self.plans.update_plan_job(cx, &plan.id, &name, &update)?;
                     plan.jobs[i].status = "completed".into();
                 } else if state_job.status == "failed"
                     || (self.config.safety_net_stopped && state_job.status == "stopped")
                 {
-                    let update = JobUpdate::status("failed").with_error("recovered from missed completion event");
+                    let update = JobUpdate::status("failed")
+                        .with_error("recovered from missed completion event")
+                        .deciding_on("running");
                     self.plans.update_plan_job(cx, &plan.id, &name, &update)?;
                     plan.jobs[i].status = "failed".into();
                 }
@@ -450,7 +453,8 @@ impl<P: Platform> MissionControl<P> {
             let deps_merged = job.depends_on.iter().all(|d| plan.job(d).is_some_and(|j| j.status == "merged"));
             if !deps_merged {
                 if job.status != "waiting_deps" {
-                    self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("waiting_deps"))?;
+                    let update = JobUpdate::status("waiting_deps").deciding_on(&job.status);
+                    self.plans.update_plan_job(cx, &plan.id, &job.name, &update)?;
                     plan.jobs[i].status = "waiting_deps".into();
                 }
                 continue;
@@ -475,13 +479,14 @@ impl<P: Platform> MissionControl<P> {
                     cx,
                     &plan.id,
                     &job.name,
-                    &JobUpdate::status("failed").with_error("touch set violation"),
+                    &JobUpdate::status("failed").with_error("touch set violation").deciding_on("completed"),
                 )?;
                 plan.jobs[i].status = "failed".into();
                 let context = CheckpointContext { job_name: job.name.clone(), failure_kind: "touchset".into() };
                 return self.set_checkpoint(cx, o, "on_error", self.snapshot(plan), Some(context));
             }
-            self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("ready_to_merge"))?;
+            let update = JobUpdate::status("ready_to_merge").deciding_on("completed");
+            self.plans.update_plan_job(cx, &plan.id, &job.name, &update)?;
             plan.jobs[i].status = "ready_to_merge".into();
         }
         // 7. Ready jobs whose predecessors are merged join the merge train.
@@ -501,7 +506,8 @@ impl<P: Platform> MissionControl<P> {
             }
             cx.await_point(); // await checkMergeability(): a trial merge
             if self.config.merge.get(&job.name) == Some(&MergeOutcome::Conflict) {
-                self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("needs_rebase"))?;
+                let update = JobUpdate::status("needs_rebase").deciding_on("ready_to_merge");
+                self.plans.update_plan_job(cx, &plan.id, &job.name, &update)?;
                 plan.jobs[i].status = "needs_rebase".into();
                 let context = CheckpointContext { job_name: job.name.clone(), failure_kind: "merge_conflict".into() };
                 return self.set_checkpoint(cx, o, "on_error", self.snapshot(plan), Some(context));
@@ -511,7 +517,8 @@ impl<P: Platform> MissionControl<P> {
                 return self.set_checkpoint(cx, o, "pre_merge", self.snapshot(plan), None);
             }
             orch.merge_queue.with(|q| q.push_back(job.name.clone()));
-            self.plans.update_plan_job(cx, &plan.id, &job.name, &JobUpdate::status("merging"))?;
+            let update = JobUpdate::status("merging").deciding_on("ready_to_merge");
+            self.plans.update_plan_job(cx, &plan.id, &job.name, &update)?;
             plan.jobs[i].status = "merging".into();
             orch.approved_for_merge.with(|a| a.remove(&job.name));
         }
@@ -521,8 +528,9 @@ impl<P: Platform> MissionControl<P> {
             cx.await_point(); // await mergeTrain.processNext()
             let failure = match self.config.merge.get(&name).copied().unwrap_or(MergeOutcome::Clean) {
                 MergeOutcome::Clean => {
+                    let merged_at = Some(timestamp(cx.now()));
                     let update =
-                        JobUpdate { status: "merged", merged_at: Some(timestamp(cx.now())), ..Default::default() };
+                        JobUpdate { status: "merged", merged_at, ..JobUpdate::default() }.deciding_on("merging");
                     self.plans.update_plan_job(cx, &plan.id, &name, &update)?;
                     // `byName.get(name).status = 'merged'`.
                     if let Some(j) = plan.jobs.iter_mut().find(|j| j.name == name) {
@@ -534,7 +542,7 @@ impl<P: Platform> MissionControl<P> {
                 MergeOutcome::TestFailure => Some(("failed", "test_failure")),
             };
             if let Some((status, kind)) = failure {
-                self.plans.update_plan_job(cx, &plan.id, &name, &JobUpdate::status(status))?;
+                self.plans.update_plan_job(cx, &plan.id, &name, &JobUpdate::status(status).deciding_on("merging"))?;
                 let context = CheckpointContext { job_name: name, failure_kind: kind.into() };
                 return self.set_checkpoint(cx, o, "on_error", self.snapshot(plan), Some(context));
             }
@@ -581,6 +589,10 @@ impl<P: Platform> MissionControl<P> {
     fn launch_job(self: &Mc<P>, cx: &mut Cx<'_, P>, plan: &PlanSpec, name: &str) -> Result<()> {
         let branch = format!("mc/{name}");
         let update = JobUpdate { status: "running", branch: Some(branch.clone()), ..Default::default() };
+        let update = match plan.job(name) {
+            Some(job) => update.deciding_on(&job.status),
+            None => update,
+        };
         self.plans.update_plan_job(cx, &plan.id, name, &update)?;
         cx.await_point(); // createWorktree, tmux session, launcher script
         self.panes.with(|p| p.insert(name.to_string(), Pane { alive: true, exit_code: 0 }));

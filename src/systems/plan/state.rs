@@ -47,9 +47,13 @@ pub struct JobUpdate {
     pub merged_at: Option<String>,
     /// `error: undefined`: the spread leaves no error behind.
     pub clear_error: bool,
+    /// Model only: the job's status in the snapshot the caller decided on
+    /// (`None`: an event, not a snapshot, decided). `no-lost-job-update`
+    /// checks that the job still has it on disk when the update lands.
+    pub decided_on: Option<String>,
 }
 
-crate::state_hash_fields!(JobUpdate { status, error, branch, merged_at, clear_error });
+crate::state_hash_fields!(JobUpdate { status, error, branch, merged_at, clear_error, decided_on });
 
 impl JobUpdate {
     pub fn status(status: &'static str) -> Self {
@@ -57,6 +61,11 @@ impl JobUpdate {
     }
     pub fn with_error(mut self, error: &str) -> Self {
         self.error = Some(error.to_string());
+        self
+    }
+    /// The update of a job the caller's snapshot says is `status`.
+    pub fn deciding_on(mut self, status: &str) -> Self {
+        self.decided_on = Some(status.to_string());
         self
     }
 }
@@ -113,8 +122,9 @@ impl<P: Platform> PlanStore<P> {
         func: &'static str,
         mut plan: PlanSpec,
         targets: &[String],
+        decided_on: Option<&str>,
     ) -> Result<usize> {
-        let meta = json!({ "targets": targets, "basis": plan.read_at });
+        let meta = json!({ "targets": targets, "basis": plan.read_at, "decidedOn": decided_on });
         plan.gh_authenticated = Some(true); // `await validateGhAuth()`, merged into the write's await
         Ok(self.files.write(cx, func, PLAN_FILE, plan_contents(plan), meta)?)
     }
@@ -127,7 +137,7 @@ impl<P: Platform> PlanStore<P> {
             {
                 return Err(Thrown("active plan already exists".into()));
             }
-            self.write_plan(cx, "savePlan", plan.clone(), &plan.touched_jobs)?;
+            self.write_plan(cx, "savePlan", plan.clone(), &plan.touched_jobs, None)?;
             Ok(())
         })
     }
@@ -158,7 +168,7 @@ impl<P: Platform> PlanStore<P> {
             if update.merged_at.is_some() {
                 spec.merged_at = update.merged_at.clone();
             }
-            let step = self.write_plan(cx, "updatePlanJob", plan, &[job.to_string()])?;
+            let step = self.write_plan(cx, "updatePlanJob", plan, &[job.to_string()], update.decided_on.as_deref())?;
             cx.record(
                 "updatePlanJob",
                 Effect::Note { kind: "job-update", data: json!({ "job": job, "status": update.status, "step": step }) },
@@ -184,7 +194,7 @@ impl<P: Platform> PlanStore<P> {
                 return Err(Thrown(format!("Plan ID mismatch: {} != {plan_id}", plan.id)));
             }
             update.apply(&mut plan);
-            self.write_plan(cx, "updatePlanFields", plan, &[])?;
+            self.write_plan(cx, "updatePlanFields", plan, &[], None)?;
             Ok(())
         })
     }
