@@ -312,7 +312,17 @@ fn watcher_reloads_and_suppresses() {
         &[("debounce_timer", "shared")],
     );
     assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["manifest"]["serverGeneration"], 1);
-    assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["timers"].as_array().unwrap().len(), 1);
+    // The plan's timer, still armed when the actor is done, fires at
+    // quiescence: it reloads plan.md only.
+    let fired: Vec<&str> = outcome
+        .events
+        .iter()
+        .filter(|e| e.note("watcher-fired").is_some())
+        .map(|e| (&*e.task, e.note("watcher-fired").unwrap()["file"].as_str().unwrap()))
+        .map(|(task, file)| if task == "timers" { file } else { "by the actor" })
+        .collect();
+    assert_eq!(fired, ["plan"]);
+    assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["timers"].as_array().unwrap().len(), 0);
 }
 
 // ---- parse errors ----
@@ -464,4 +474,59 @@ fn a_heartbeat_since_382_leaves_manifest_json_and_the_watcher_alone() {
     assert_eq!(state["files"]["manifest.json"]["serverGeneration"], 3);
     assert_eq!(state["runtime"]["manifest"]["serverGeneration"], 3);
     assert_eq!(state["runtime"]["manifest"]["etag"], state["files"]["manifest.json"]["etag"]);
+}
+
+/// No actor fires the watcher: the timers the two external writes armed
+/// fire when every actor is done, and cache-catches-up is judged after
+/// that. (Judged with the timers still armed, it held whatever they would
+/// do.) One shared timer drops the manifest's reload; per-file timers
+/// reload both. Every explorer runs the timers at the same point.
+#[test]
+fn timers_left_armed_fire_at_quiescence() {
+    let text = r#"
+title = "t"
+origin = "t"
+system = "manifest"
+semantics = "event-loop"
+
+[setup]
+generation = 4
+cached = true
+
+[[actor]]
+name = "git-checkout"
+do = [{ op = "external_write", file = "manifest", generation = "bumped" }]
+
+[[actor]]
+name = "editor"
+do = [{ op = "external_write", file = "plan" }]
+
+[check]
+invariants = ["cache-catches-up"]
+
+[[expect]]
+variant = { debounce_timer = "shared" }
+verdict = "violation"
+invariant = "cache-catches-up"
+
+[[expect]]
+variant = { debounce_timer = "per-file" }
+verdict = "proved"
+"#;
+    let s = racecheck::scenario::parse(std::path::Path::new("quiescence.toml"), text).unwrap_or_else(|e| panic!("{e}"));
+    for explorer in [Explorer::Stateful, Explorer::Dpor, Explorer::Exhaustive { bound: None }] {
+        for e in &s.expectations {
+            let report = explore(&s.model, &e.variant, &explorer, &Limits::default());
+            show("quiescence", &e.variant, &report);
+            let holds = match (&e.expected, &report.verdict) {
+                (Expected::Violation { invariant }, Verdict::Violation(f)) => &f.violation.invariant == invariant,
+                (Expected::Proved, Verdict::Proved { .. }) => true,
+                _ => false,
+            };
+            assert!(holds, "{} under {}: {}", e.variant, explorer.describe(), report.verdict.name());
+            if let Verdict::Violation(f) = &report.verdict {
+                assert!(f.events.iter().any(|ev| &*ev.task == "timers"), "the timers fired as their own task");
+            }
+        }
+    }
 }

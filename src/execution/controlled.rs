@@ -9,7 +9,7 @@
 use super::{Model, Monitors, Outcome, Violation, start_actors};
 use crate::history::History;
 use crate::platform::{Panic, Std};
-use crate::runtime::{Fingerprint, Runner, Runtime, StateHasher, StateParts, Symmetry, TaskId, Turn};
+use crate::runtime::{Fingerprint, Runner, Runtime, StateHasher, StateParts, Symmetry, TaskId, Turn, fingerprint};
 use crate::storage::{Disk, MemoryDisk};
 use crate::systems::{Backend, DynWorld, FinalState, Variant};
 use std::sync::Arc;
@@ -48,7 +48,7 @@ impl Controlled {
         let runner = rt.executor();
         let monitors = Monitors::new(model);
         let keep_final_state = model.keep_final_states;
-        Controlled {
+        let controlled = Controlled {
             rt,
             runner,
             world,
@@ -57,7 +57,9 @@ impl Controlled {
             judged: 0,
             replaying: false,
             keep_final_state,
-        }
+        };
+        controlled.start_quiescence();
+        controlled
     }
 
     /// No fingerprint will be asked for: tasks keep no chains (cheaper
@@ -89,6 +91,7 @@ impl Controlled {
     /// monitors. A panic in the model is returned.
     pub fn run_turn(&mut self, task: TaskId) -> Result<Turn, Panic> {
         let turn = self.runner.run_turn(task)?;
+        self.start_quiescence();
         if self.replaying {
             return Ok(turn);
         }
@@ -101,6 +104,19 @@ impl Controlled {
             *judged += events.len();
         });
         Ok(turn)
+    }
+
+    /// Once no task waits for the loop or a lock, what the world still does
+    /// on its own (due timers) starts as one more task: the execution ends
+    /// when there is nothing left.
+    fn start_quiescence(&self) {
+        if self.waiting().is_empty()
+            && self.lp().parked().is_empty()
+            && let Some((task, body)) = super::quiescence(&self.world)
+        {
+            let does = fingerprint(&*task);
+            self.rt.start(task, does, super::QUIESCENCE_OP.into(), body);
+        }
     }
 
     /// The turns run from now on replay turns the explorer has run before,

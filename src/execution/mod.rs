@@ -13,7 +13,8 @@ mod controlled;
 pub use controlled::{Controlled, Kept};
 
 use crate::history::{Event, History};
-use crate::runtime::{Runtime, Semantics, StateHasher, Symmetry, fingerprint};
+use crate::platform::Platform;
+use crate::runtime::{Runtime, Semantics, StateHasher, Symmetry, TaskBody, fingerprint};
 use crate::storage::{Disk, MemoryDisk};
 use crate::systems::{Backend, Compiled, DynSystem, DynWorld, FinalState, Monitor, Variant};
 use serde_json::Value;
@@ -273,6 +274,17 @@ fn start_actors<P: Backend>(
         .collect()
 }
 
+/// The operation label of the work a system does once every task finished.
+const QUIESCENCE_OP: &str = "at quiescence";
+
+/// What the world still does once every task has finished, as a task's
+/// name and body (`None`: the execution is over).
+fn quiescence<P: Platform>(world: &Arc<dyn DynWorld<P>>) -> Option<(Arc<str>, TaskBody<P>)> {
+    let name = world.pending_at_quiescence()?;
+    let world = world.clone();
+    Some((name.into(), Box::new(move |cx: &mut crate::runtime::Cx<'_, P>| world.quiesce(cx))))
+}
+
 /// Runs every actor to completion and judges the invariants, recording
 /// into `history` (which the caller keeps, to show a partial trace if the
 /// execution panics or deadlocks). Must be called inside the backend's model
@@ -291,6 +303,11 @@ pub fn execute<P: Backend>(model: &Model, variant: &Variant, disk: &DiskKind, hi
     }
     if let Err(panic) = rt.join_spawned() {
         std::panic::resume_unwind(panic);
+    }
+    while let Some((task, body)) = quiescence(&world) {
+        if let Err(panic) = rt.run_here(task, QUIESCENCE_OP.into(), body) {
+            std::panic::resume_unwind(panic);
+        }
     }
     let build = || world.final_state();
     let final_state = FinalState::new(&build);

@@ -160,6 +160,16 @@ impl<P: Platform> Runtime<P> {
         Some(self.start_thread(task, op, body))
     }
 
+    /// Runs `body` as the task `task` on this thread (taking the loop under
+    /// event-loop semantics), then the tasks it spawned: for work that
+    /// starts once every other task has finished, with no thread of its own.
+    pub fn run_here(self: &Arc<Self>, task: Arc<str>, op: Arc<str>, body: TaskBody<P>) -> Result<(), Panic> {
+        let mut cx = Cx::enter(self, task, op);
+        body(&mut cx);
+        cx.finish();
+        self.join_spawned()
+    }
+
     fn start_thread(self: &Arc<Self>, task: Arc<str>, op: Arc<str>, body: TaskBody<P>) -> P::JoinHandle {
         let rt = Arc::clone(self);
         P::spawn(&task.clone(), move || {

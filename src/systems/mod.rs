@@ -217,6 +217,14 @@ pub trait World<P: Platform>: Send + Sync + 'static {
     type Op;
     /// Performs one operation as the task `cx`.
     fn run(&self, cx: &mut Cx<'_, P>, op: &Self::Op);
+    /// What the system still does on its own once every task has finished
+    /// (timers that are due), as the name of the task that does it; `None`:
+    /// nothing. An execution ends only when this is `None`.
+    fn pending_at_quiescence(&self) -> Option<&'static str> {
+        None
+    }
+    /// Does it, as the task `cx`.
+    fn quiesce(&self, _cx: &mut Cx<'_, P>) {}
     /// The persisted state after every task finished.
     fn final_state(&self) -> Value;
 }
@@ -268,6 +276,8 @@ pub trait DynWorld<P: Platform>: Send + Sync {
     fn op_count(&self, actor: usize) -> usize;
     fn op_label(&self, actor: usize, op: usize) -> String;
     fn run(&self, cx: &mut Cx<'_, P>, actor: usize, op: usize);
+    fn pending_at_quiescence(&self) -> Option<&'static str>;
+    fn quiesce(&self, cx: &mut Cx<'_, P>);
     fn final_state(&self) -> Value;
 }
 
@@ -318,6 +328,12 @@ impl<P: Platform, S: ModelSystem> DynWorld<P> for BoundWorld<P, S> {
     }
     fn run(&self, cx: &mut Cx<'_, P>, actor: usize, op: usize) {
         self.world.run(cx, &self.actors[actor].ops[op])
+    }
+    fn pending_at_quiescence(&self) -> Option<&'static str> {
+        self.world.pending_at_quiescence()
+    }
+    fn quiesce(&self, cx: &mut Cx<'_, P>) {
+        self.world.quiesce(cx)
     }
     fn final_state(&self) -> Value {
         self.world.final_state()

@@ -232,8 +232,8 @@ impl Monitor for CacheNeverRegresses {
     }
 }
 
-/// At the end, once every debounce timer has fired, the cache holds what
-/// is on disk.
+/// At the end, once every debounce timer has fired (at quiescence, if no
+/// actor fired it), the cache holds what is on disk.
 #[derive(Clone)]
 struct CacheCatchesUp {
     setup: Setup,
@@ -254,9 +254,10 @@ impl Monitor for CacheCatchesUp {
 fn cache_catches_up(setup: &Setup, events: &[Event], final_state: &Value) -> Option<String> {
     let runtime = final_state.get("runtime")?;
     let files = final_state.get("files")?;
-    let pending = runtime.get("timers").and_then(Value::as_array).is_some_and(|t| !t.is_empty());
-    if pending || runtime.get("suspended").and_then(Value::as_bool) == Some(true) {
-        return None; // a reload is still due, or the service knows the bundle changed hands
+    // Armed timers fired at quiescence, before this is judged (the world's
+    // `quiesce`), so no reload is still due here.
+    if runtime.get("suspended").and_then(Value::as_bool) == Some(true) {
+        return None; // the service knows the bundle changed hands
     }
     let cache = runtime.get("manifest").filter(|m| !m.is_null())?;
     let disk: Manifest = serde_json::from_value(files.get(MANIFEST_FILE)?.clone()).ok()?;

@@ -334,7 +334,7 @@ static SPEC: SystemSpec = SystemSpec {
         },
         InvariantSpec {
             name: "cache-catches-up",
-            about: "once every debounce timer has fired, the cache holds what is on disk: no external change is dropped for good",
+            about: "at the end, once every debounce timer has fired (timers still armed when every actor is done fire then), the cache holds what is on disk: no external change is dropped for good",
         },
     ],
     conditions: conditions::CONDITIONS,
@@ -801,6 +801,16 @@ impl<P: Platform> World<P> for ManifestWorld<P> {
                 cx.record("Date.now", crate::history::Effect::Note { kind: "clock", data: json!({ "now": now }) });
             }
         }
+    }
+
+    /// Armed debounce timers fire in the end, whenever no actor fires them:
+    /// an invariant about what the watcher reloads is judged after they did.
+    fn pending_at_quiescence(&self) -> Option<&'static str> {
+        (!self.run.timers.get().armed.is_empty()).then_some("timers")
+    }
+
+    fn quiesce(&self, cx: &mut Cx<'_, P>) {
+        self.run.watcher_fire(cx, None);
     }
 
     fn final_state(&self) -> Value {
