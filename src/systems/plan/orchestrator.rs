@@ -584,8 +584,12 @@ impl<P: Platform> MissionControl<P> {
         Ok(())
     }
 
-    /// `launchJob(job)`: mark running first, start the session, register
-    /// the job in `jobs.json`.
+    /// `launchJob(job)`: mark the job running, then (in a `try`) load the
+    /// plan for the start point, create the worktree and the tmux session
+    /// (the agent starts there), register the job in `jobs.json`, and write
+    /// the plan job running once more with its session. The `catch` kills
+    /// the session and marks the plan job failed; if that write throws too
+    /// (no plan any more), the error leaves launchJob.
     fn launch_job(self: &Mc<P>, cx: &mut Cx<'_, P>, plan: &PlanSpec, name: &str) -> Result<()> {
         let branch = format!("mc/{name}");
         let update = JobUpdate { status: "running", branch: Some(branch.clone()), ..Default::default() };
@@ -594,24 +598,45 @@ impl<P: Platform> MissionControl<P> {
             None => update,
         };
         self.plans.update_plan_job(cx, &plan.id, name, &update)?;
-        cx.await_point(); // createWorktree, tmux session, launcher script
-        self.panes.with(|p| p.insert(name.to_string(), Pane { alive: true, exit_code: 0 }));
-        let job = Job {
-            id: format!("{name}-{}", cx.now()),
-            name: name.to_string(),
-            worktree_path: format!("/worktrees/{name}"),
-            branch,
-            tmux_target: format!("mc:{name}"),
-            placement: "session".into(),
-            status: "running".into(),
-            prompt: format!("do {name}"),
-            mode: plan.mode.clone(),
-            created_at: timestamp(cx.now()),
-            completed_at: None,
-            exit_code: None,
-            plan_id: Some(plan.id.clone()),
-        };
-        self.jobs.add_job(cx, job)
+        // What the `try` did, returned (a call's task keeps only its result):
+        // whether the session was created, and how it ended.
+        let (session, launched) = cx.call(|cx| -> (bool, Result<()>) {
+            // The start point: the integration branch or the base commit.
+            if let Err(e) = self.plans.load_plan(cx) {
+                return (false, Err(e));
+            }
+            cx.await_point(); // createWorktree, prompt and launcher files, createSession
+            self.panes.with(|p| p.insert(name.to_string(), Pane { alive: true, exit_code: 0 }));
+            let job = Job {
+                id: format!("{name}-{}", cx.now()),
+                name: name.to_string(),
+                worktree_path: format!("/worktrees/{name}"),
+                branch: branch.clone(),
+                tmux_target: format!("mc:{name}"),
+                placement: "session".into(),
+                status: "running".into(),
+                prompt: format!("do {name}"),
+                mode: plan.mode.clone(),
+                created_at: timestamp(cx.now()),
+                completed_at: None,
+                exit_code: None,
+                plan_id: Some(plan.id.clone()),
+            };
+            if let Err(e) = self.jobs.add_job(cx, job) {
+                return (true, Err(e));
+            }
+            // `updatePlanJob(planId, name, {status: 'running', branch, worktreePath, tmuxTarget})`:
+            // decided when the launch began, whatever the job did since.
+            let update = JobUpdate { branch: Some(branch.clone()), ..JobUpdate::status("running") };
+            (true, self.plans.update_plan_job(cx, &plan.id, name, &update.deciding_on("running")))
+        });
+        let Err(Thrown(error)) = launched else { return Ok(()) };
+        cx.record("launchJob", Effect::Threw { error: error.clone() });
+        cx.await_point(); // await killSession(tmuxSessionName); removeWorktree
+        if session {
+            self.panes.with(|p| p.insert(name.to_string(), Pane { alive: false, exit_code: 137 }));
+        }
+        self.plans.update_plan_job(cx, &plan.id, name, &JobUpdate::status("failed").with_error(&error))
     }
 
     /// `resumePlan()`: unpause, check panes of running jobs, subscribe, start.
