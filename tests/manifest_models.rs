@@ -24,6 +24,7 @@ const SCENARIOS: &[&str] = &[
     "foreign-claim-overwritten",
     "checkout-swaps-run-bundle",
     "shared-debounce-drops-manifest-reload",
+    "shared-debounce-leaves-a-run-suspended",
     "self-write-window-hides-external-change",
     "self-write-window-hides-external-change-after-a-patch",
     "generation-goes-backwards",
@@ -144,6 +145,11 @@ fn checkout_swaps_run_bundle() {
 #[test]
 fn shared_debounce_drops_manifest_reload() {
     check("shared-debounce-drops-manifest-reload");
+}
+
+#[test]
+fn shared_debounce_leaves_a_run_suspended() {
+    check("shared-debounce-leaves-a-run-suspended");
 }
 
 #[test]
@@ -381,7 +387,7 @@ fn bad_values_are_located() {
     let e = op_error(json!({}), json!({"op": "external_write", "generation": "newer"}));
     assert_eq!(e.path, vec![key("generation")]);
     assert_eq!(e.found, "\"newer\"");
-    assert_eq!(e.valid, vec!["bumped", "same", "other-run"]);
+    assert_eq!(e.valid, vec!["bumped", "same", "other-run", "own-run"]);
 
     let e = op_error(json!({}), json!({"op": "manifest_patch", "if_match": "latest"}));
     assert_eq!((e.path, e.valid), (vec![key("if_match")], vec!["cached".into(), "initial".into(), "disk".into()]));

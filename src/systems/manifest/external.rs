@@ -20,18 +20,22 @@ pub enum GenerationChoice {
     Same,
     /// Another run's manifest (a checkout of a branch with another bundle).
     OtherRun,
+    /// The run's own manifest again over another's (a checkout back to the
+    /// run's branch): one generation more than the file it replaces.
+    OwnRun,
     /// Exactly this generation, content derived from the file it replaces.
     Exactly(u64),
 }
 
 impl GenerationChoice {
-    pub const NAMES: &'static [&'static str] = &["bumped", "same", "other-run"];
+    pub const NAMES: &'static [&'static str] = &["bumped", "same", "other-run", "own-run"];
 
     pub fn label(&self) -> String {
         match self {
             GenerationChoice::Bumped => "bumped".into(),
             GenerationChoice::Same => "same".into(),
             GenerationChoice::OtherRun => "other-run".into(),
+            GenerationChoice::OwnRun => "own-run".into(),
             GenerationChoice::Exactly(g) => format!("generation {g}"),
         }
     }
@@ -56,8 +60,16 @@ pub struct ExternalChange {
     pub watched: bool,
 }
 
-/// The manifest `change` leaves on disk over `current`.
-pub fn external_manifest(current: &Manifest, change: &ExternalChange, writer: &str, salt: usize, now: u64) -> Manifest {
+/// The manifest `change` leaves on disk over `current`, in a bundle of the
+/// run `own_run`.
+pub fn external_manifest(
+    current: &Manifest,
+    change: &ExternalChange,
+    own_run: &str,
+    writer: &str,
+    salt: usize,
+    now: u64,
+) -> Manifest {
     let summary = format!("external write by {writer}");
     let mut next = match change.generation {
         GenerationChoice::OtherRun => {
@@ -68,12 +80,17 @@ pub fn external_manifest(current: &Manifest, change: &ExternalChange, writer: &s
         }
         ref g => {
             let generation = match g {
-                GenerationChoice::Bumped => current.server_generation + 1,
+                GenerationChoice::Bumped | GenerationChoice::OwnRun => current.server_generation + 1,
                 GenerationChoice::Same => current.server_generation,
                 GenerationChoice::Exactly(n) => *n,
                 GenerationChoice::OtherRun => unreachable!(),
             };
-            current.next_version(generation, make_etag(generation, writer, salt), now, summary, "external")
+            let mut next =
+                current.next_version(generation, make_etag(generation, writer, salt), now, summary, "external");
+            if *g == GenerationChoice::OwnRun {
+                next.run_id = own_run.to_string();
+            }
+            next
         }
     };
     if let Some(t) = &change.task
@@ -113,7 +130,7 @@ pub fn external_write<P: Platform>(rt: &RunRuntime<P>, cx: &mut Cx<'_, P>, chang
                 cx.record("externalWrite", Effect::Threw { error: "no manifest.json to change".into() });
                 return;
             };
-            let next = external_manifest(&current, change, &writer, salt, rt.now());
+            let next = external_manifest(&current, change, &rt.run_id, &writer, salt, rt.now());
             let meta = json!({ "external": true, "generation": next.server_generation, "etag": next.etag });
             (manifest_contents(&next), meta)
         }

@@ -256,21 +256,32 @@ fn cache_catches_up(setup: &Setup, events: &[Event], final_state: &Value) -> Opt
     let files = final_state.get("files")?;
     // Armed timers fired at quiescence, before this is judged (the world's
     // `quiesce`), so no reload is still due here.
-    if runtime.get("suspended").and_then(Value::as_bool) == Some(true) {
-        return None; // the service knows the bundle changed hands
+    let suspended = runtime.get("suspended").and_then(Value::as_bool) == Some(true);
+    let disk: Option<Manifest> = files.get(MANIFEST_FILE).and_then(|m| serde_json::from_value(m.clone()).ok());
+    // Suspended, the service rightly keeps its cache while another run's
+    // bundle (or none) is on disk; once its own is back it must notice.
+    if let Some(disk) = disk.filter(|d| d.run_id == setup.run_id) {
+        if suspended {
+            return Some(format!(
+                "{}. At the end every debounce timer has fired, yet the run is still suspended while \
+                 manifest.json holds its own bundle again ({})",
+                missed(BundleFile::Manifest, events),
+                disk.describe()
+            ));
+        }
+        let cache = runtime.get("manifest").filter(|m| !m.is_null());
+        let cached_etag = cache.and_then(|c| c.get("etag")).and_then(Value::as_str).unwrap_or_default();
+        if cache.is_some() && disk.etag != cached_etag {
+            let generation = cache.and_then(|c| c.get("serverGeneration")).and_then(Value::as_u64).unwrap_or_default();
+            return Some(format!(
+                "{}. At the end every debounce timer has fired, yet the cache still holds generation {generation} \
+                 (etag {cached_etag}) while manifest.json holds {}",
+                missed(BundleFile::Manifest, events),
+                disk.describe()
+            ));
+        }
     }
-    let cache = runtime.get("manifest").filter(|m| !m.is_null())?;
-    let disk: Manifest = serde_json::from_value(files.get(MANIFEST_FILE)?.clone()).ok()?;
-    let cached_etag = cache.get("etag").and_then(Value::as_str).unwrap_or_default();
-    if disk.run_id == setup.run_id && disk.etag != cached_etag {
-        let generation = cache.get("serverGeneration").and_then(Value::as_u64).unwrap_or_default();
-        return Some(format!(
-            "{}. At the end every debounce timer has fired, yet the cache still holds generation {generation} \
-             (etag {cached_etag}) while manifest.json holds {}",
-            missed(BundleFile::Manifest, events),
-            disk.describe()
-        ));
-    }
+    // plan.md is reloaded whether or not the run is suspended.
     let cached_plan = runtime.get("planMd").and_then(Value::as_str)?;
     let disk_plan = files.get(BundleFile::Plan.path()).and_then(Value::as_str)?;
     (cached_plan != disk_plan).then(|| {

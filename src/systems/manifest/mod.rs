@@ -138,7 +138,7 @@ static SPEC: SystemSpec = SystemSpec {
         },
         FieldSpec {
             name: "external_writes[].generation",
-            kind: "bumped | same | other-run | integer",
+            kind: "bumped | same | other-run | own-run | integer",
             about: "the serverGeneration it carries (default bumped: one more than the file it replaces)",
         },
         FieldSpec { name: "external_writes[].task", kind: "task id", about: "a task it changes" },
@@ -224,7 +224,7 @@ static SPEC: SystemSpec = SystemSpec {
                     name: "generation",
                     kind: "generation",
                     required: false,
-                    about: "bumped (default), same, other-run (another run's manifest) or a number",
+                    about: "bumped (default), same, other-run (another run's manifest), own-run (the run's own again, one generation up) or a number",
                 },
                 ArgSpec {
                     name: "task",
@@ -408,7 +408,7 @@ impl Setup {
         for (i, w) in self.external_writes.iter().enumerate() {
             match w.file {
                 BundleFile::Manifest => {
-                    disk = external::external_manifest(&disk, w, BEFORE_START, i + 1, self.clock);
+                    disk = external::external_manifest(&disk, w, &self.run_id, BEFORE_START, i + 1, self.clock);
                     landed.push(disk.clone());
                 }
                 BundleFile::Plan => disk_plan = external::external_plan(&disk_plan, BEFORE_START, i + 1),
@@ -514,7 +514,7 @@ fn generation_arg(f: &Fields) -> Result<GenerationChoice, FieldError> {
     let bad = |found: String| {
         FieldError::one_of(
             &f.path_to("generation"),
-            "\"bumped\", \"same\", \"other-run\" or a generation number ≥ 1",
+            "\"bumped\", \"same\", \"other-run\", \"own-run\" or a generation number ≥ 1",
             found,
             GenerationChoice::NAMES,
         )
@@ -525,6 +525,7 @@ fn generation_arg(f: &Fields) -> Result<GenerationChoice, FieldError> {
             "bumped" => Ok(GenerationChoice::Bumped),
             "same" => Ok(GenerationChoice::Same),
             "other-run" => Ok(GenerationChoice::OtherRun),
+            "own-run" => Ok(GenerationChoice::OwnRun),
             _ => Err(bad(format!("{s:?}"))),
         },
         Some(Value::Number(n)) => match n.as_u64() {
