@@ -132,8 +132,18 @@ fn check(args: CheckArgs) -> Result<u8, String> {
             })?))
         }
     };
+    let columns = {
+        use std::io::IsTerminal;
+        let names = scenarios.iter().map(|s| s.name.as_str());
+        let labels = scenarios.iter().flat_map(|s| {
+            let expectations = s.expectations.iter().map(|e| e.label());
+            expectations.chain((1..=s.regressions.len()).map(|n| format!("regression-{n}")))
+        });
+        let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        report::Columns { colour, ..report::Columns::fit(names, labels) }
+    };
     if args.format == Format::Text {
-        outln!("{}", report::ROW_HEADER);
+        outln!("{}", columns.header());
     }
     let (mut held, mut failed) = (0, 0);
     let mut checks = Vec::new();
@@ -154,7 +164,7 @@ fn check(args: CheckArgs) -> Result<u8, String> {
             let label = format!("{} {}", scenario.name, expectation.label());
             let checked = with_progress(&label, || check_expectation(scenario, expectation, &settings, &limits));
             match args.format {
-                Format::Text => outln!("{}", report::row(&checked)),
+                Format::Text => outln!("{}", report::row(&checked, &columns)),
                 Format::Json => outln!("{}", report::json_row(&checked)),
                 Format::Mermaid => {}
             }
@@ -172,7 +182,7 @@ fn check(args: CheckArgs) -> Result<u8, String> {
             }
             let result = scenario::check_regression(scenario, regression);
             if args.format == Format::Text {
-                outln!("{}", report::regression_row(&scenario.name, i + 1, &result));
+                outln!("{}", report::regression_row(&scenario.name, i + 1, &result, &columns));
             }
             match result {
                 Ok(()) => held += 1,

@@ -31,7 +31,39 @@ pub fn expected_text(expected: &Expected) -> String {
     }
 }
 
-pub const ROW_HEADER: &str = "result  scenario                                      variant                       explorer                 executions     states     time  verdict";
+/// The results table's layout: the scenario and variant columns as wide as
+/// their longest entry, and whether `ok` / `FAIL` are coloured (a terminal
+/// that did not ask for `NO_COLOR`).
+#[derive(Clone, Copy, Debug)]
+pub struct Columns {
+    pub scenario: usize,
+    pub variant: usize,
+    pub colour: bool,
+}
+
+impl Columns {
+    /// Columns that fit every scenario name and variant label given.
+    pub fn fit<'a>(scenarios: impl Iterator<Item = &'a str>, variants: impl Iterator<Item = String>) -> Columns {
+        let scenario = scenarios.map(|s| s.chars().count()).max().unwrap_or(0).max("scenario".len());
+        let variant = variants.map(|v| v.chars().count()).max().unwrap_or(0).max("variant".len());
+        Columns { scenario, variant, colour: false }
+    }
+
+    pub fn header(&self) -> String {
+        let (s, v) = (self.scenario, self.variant);
+        format!(
+            "{:<6}  {:<s$}  {:<v$}  {:<23}  {:>10}  {:>9}  {:>7}  verdict",
+            "result", "scenario", "variant", "explorer", "executions", "states", "time"
+        )
+    }
+
+    /// `ok` or `FAIL`, padded (and coloured: the padding stays outside).
+    fn mark(&self, holds: bool) -> String {
+        let (text, code) = if holds { ("ok", "32") } else { ("FAIL", "31") };
+        let pad = " ".repeat(6 - text.len());
+        if self.colour { format!("\x1b[{code}m{text}\x1b[0m{pad}") } else { format!("{text}{pad}") }
+    }
+}
 
 /// Distinct states explored, where the explorer counts them (`-` elsewhere).
 fn states(report: &Report) -> String {
@@ -51,10 +83,11 @@ fn symmetry_text(report: &Report) -> String {
 }
 
 /// One table row for a checked expectation.
-pub fn row(check: &Check) -> String {
+pub fn row(check: &Check, columns: &Columns) -> String {
+    let (s, v) = (columns.scenario, columns.variant);
     format!(
-        "{:<6}  {:<44}  {:<28}  {:<23}  {:>10}  {:>9}  {:>7}  {}{}",
-        if check.holds { "ok" } else { "FAIL" },
+        "{}  {:<s$}  {:<v$}  {:<23}  {:>10}  {:>9}  {:>7}  {}{}",
+        columns.mark(check.holds),
         check.scenario,
         check.expectation.label(),
         check.report.explorer.describe(),
@@ -67,13 +100,15 @@ pub fn row(check: &Check) -> String {
 }
 
 /// One table row for a replayed `[[regression]]`.
-pub fn regression_row(scenario: &str, n: usize, result: &Result<(), String>) -> String {
-    let (mark, verdict) = match result {
-        Ok(()) => ("ok", "replays as recorded".to_string()),
-        Err(e) => ("FAIL", e.clone()),
+pub fn regression_row(scenario: &str, n: usize, result: &Result<(), String>, columns: &Columns) -> String {
+    let (holds, verdict) = match result {
+        Ok(()) => (true, "replays as recorded".to_string()),
+        Err(e) => (false, e.clone()),
     };
+    let (s, v) = (columns.scenario, columns.variant);
     format!(
-        "{mark:<6}  {scenario:<44}  {:<28}  {:<23}  {:>10}  {:>9}  {:>7}  {verdict}",
+        "{}  {scenario:<s$}  {:<v$}  {:<23}  {:>10}  {:>9}  {:>7}  {verdict}",
+        columns.mark(holds),
         format!("regression-{n}"),
         "replay",
         1,
@@ -168,13 +203,34 @@ fn read_wrote(event: &Event) -> Option<(String, String)> {
 /// The violation as a table of the steps that touch shared state, the
 /// broken invariant in words, and how to replay it.
 pub fn timeline(failure: &Failure, replay_command: &str) -> String {
+    struct Row<'a> {
+        step: usize,
+        task: &'a str,
+        op: String,
+        read: String,
+        wrote: String,
+    }
+    let rows: Vec<Row> = failure
+        .events
+        .iter()
+        .filter_map(|event| {
+            let (read, wrote) = read_wrote(event)?;
+            Some(Row { step: event.step, task: &event.task, op: format!("{} / {}", event.op, event.func), read, wrote })
+        })
+        .collect();
+    // Each column as wide as its longest entry (the read column, the one
+    // before the last, at most 64, so that one long read does not push
+    // every write off the screen).
+    let width = |header: &str, cell: fn(&Row) -> usize| rows.iter().map(cell).max().unwrap_or(0).max(header.len());
+    let t = width("task", |r| r.task.chars().count());
+    let o = width("operation", |r| r.op.chars().count());
+    let r = width("read", |r| r.read.chars().count()).min(64);
     let mut out = String::new();
-    out.push_str(&format!("{:>5}  {:<26}  {:<28}  {:<40}  {}\n", "step", "task", "operation", "read", "wrote"));
-    for event in &failure.events {
-        if let Some((read, wrote)) = read_wrote(event) {
-            let op = format!("{} / {}", event.op, event.func);
-            out.push_str(&format!("{:>5}  {:<26}  {:<28}  {:<40}  {}\n", event.step, event.task, op, read, wrote));
-        }
+    out.push_str(&format!("{:>5}  {:<t$}  {:<o$}  {:<r$}  {}\n", "step", "task", "operation", "read", "wrote"));
+    for Row { step, task, op, read, wrote } in &rows {
+        let line = format!("{step:>5}  {task:<t$}  {op:<o$}  {read:<r$}  {wrote}");
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out.push_str(&format!("\n{} violated: {}\n", failure.violation.invariant, failure.violation.message));
     out.push_str(&format!("{}\n", found_by(failure)));
