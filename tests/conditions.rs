@@ -58,6 +58,9 @@ fn plan_conditions_need_their_race() {
     // One poll writing jobs.json twice (two exited panes), one after the other.
     let exited = r#"jobs = [{ name = "A", status = "running", pane = "exited" }, { name = "B", status = "running", pane = "exited" }]"#;
     unreached("plan", exited, r#"{ op = "monitor_poll" }"#, "no-lost-job-state-update", "state-mutex-contended");
+    // A poll while tmux answers: no tmux error is seen.
+    let running = r#"jobs = [{ name = "A", status = "running" }]"#;
+    unreached("plan", running, r#"{ op = "monitor_poll" }"#, "no-live-job-ended", "tmux-error-seen");
     // Approve without retry after a merge conflict resumes the plan and
     // resets no job (accept resets only a touch-set failure).
     let paused = "status = \"paused\"\ncheckpoint = \"on_error\"\njobs = [{ name = \"B\", status = \"failed\" }]";

@@ -193,7 +193,9 @@ fn read_wrote(event: &Event) -> Option<(String, String)> {
         Effect::Wrote { res, value, .. } => (String::new(), format!("{res}: {}", summarize(value))),
         Effect::Removed { res } => (String::new(), format!("{res}: (removed)")),
         Effect::Threw { error } => (String::new(), format!("threw: {error}")),
-        Effect::Note { kind, .. } if kind.starts_with("reconcile-") || *kind == "pr-created" => {
+        Effect::Note { kind, .. }
+            if kind.starts_with("reconcile-") || kind.starts_with("tmux-") || *kind == "pr-created" =>
+        {
             (String::new(), kind.to_string())
         }
         _ => return None,

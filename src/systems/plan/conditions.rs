@@ -29,6 +29,10 @@ pub const CONDITIONS: &[ConditionSpec] = &[
         about: "mc_plan_approve's retry or accept wrote a failed, conflict or needs_rebase job of plan.json as ready_to_merge: the write 84e5a7f moved onto the snapshot approve saves",
     },
     ConditionSpec {
+        name: "tmux-error-seen",
+        about: "isPaneRunning ran while the tmux server did not answer (tmux_outage): the window of #12, where an error can pass for a dead pane",
+    },
+    ConditionSpec {
         name: "trigger-during-pass",
         about: "reconcile() was called while a pass of the same Orchestrator was in flight: the window of #15",
     },
@@ -42,6 +46,7 @@ pub fn condition(name: &str) -> Option<Box<dyn Monitor>> {
         "missed-completion" => Box::new(MissedCompletion::default()),
         "state-mutex-contended" => Box::new(StateMutexContended),
         "approve-resets-a-job" => Box::new(ApproveResetsAJob::default()),
+        "tmux-error-seen" => Box::new(TmuxErrorSeen),
         _ => return None,
     })
 }
@@ -108,6 +113,17 @@ impl Monitor for ApproveResetsAJob {
         })?;
         e.op.starts_with("approve")
             .then(|| format!("step {} {} ({} in {}) wrote {}=ready_to_merge", e.step, e.task, e.func, e.op, reset.0))
+    }
+    fn state_hash(&self, _: &mut StateHasher) {}
+}
+
+#[derive(Clone)]
+struct TmuxErrorSeen;
+
+impl Monitor for TmuxErrorSeen {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let job = e.note("tmux-error")?.get("job")?.as_str()?.to_string();
+        Some(format!("step {} {} checked {job}'s pane while tmux did not answer", e.step, e.task))
     }
     fn state_hash(&self, _: &mut StateHasher) {}
 }

@@ -2,7 +2,7 @@
 //! for `no-job-stuck-running`, the final state).
 
 use super::Setup;
-use super::files::{ENDED, JOBS_FILE, JobState, PLAN_FILE, PlanSpec};
+use super::files::{ENDED, JOBS_FILE, JobState, PLAN_FILE, PlanSpec, report_file};
 use crate::history::{Effect, Event};
 use crate::runtime::{StateHash, StateHasher};
 use crate::storage::Contents;
@@ -22,6 +22,7 @@ pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
         "plan-not-resurrected" => Box::new(PlanNotResurrected::default()),
         "pre-merge-approval-kept" => Box::new(PreMergeApprovalKept::default()),
         "one-pr-per-plan" => Box::new(OnePrPerPlan::default()),
+        "no-live-job-ended" => Box::new(NoLiveJobEnded::new(setup)),
         "no-job-status-regression" => Box::new(NoJobStatusRegression::new(setup)),
         other => Box::new(Unknown(other.to_string())),
     }
@@ -189,6 +190,74 @@ impl Monitor for NoLostUpdate {
 
     fn state_hash(&self, h: &mut StateHasher) {
         self.disk.state_hash(h);
+    }
+}
+
+/// A job ends in `jobs.json` (completed or failed) only on evidence: its
+/// pane exited, or its agent reported it done. Judged at the end, for the
+/// entries an execution ended: one whose pane is still alive and whose
+/// agent never reported was ended on a misreading (a tmux error read as a
+/// dead pane, #12).
+#[derive(Clone)]
+struct NoLiveJobEnded {
+    /// Each entry's status in `jobs.json`, by id.
+    disk: Statuses,
+    /// Entries a write ended: id → (name, step, who).
+    ended: BTreeMap<String, (String, usize, String)>,
+}
+
+impl NoLiveJobEnded {
+    fn new(setup: &Setup) -> Self {
+        let disk = setup.initial_job_state().jobs.iter().map(|j| (j.id.clone(), j.status.clone())).collect();
+        NoLiveJobEnded { disk, ended: BTreeMap::new() }
+    }
+}
+
+impl Monitor for NoLiveJobEnded {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let Effect::Wrote { res, value, .. } = &e.effect else { return None };
+        if &**res != JOBS_FILE {
+            return None;
+        }
+        let state = value.with(|s: &JobState| s.clone())?;
+        for job in &state.jobs {
+            let was = self.disk.get(&job.id).map(String::as_str);
+            if ["completed", "failed"].contains(&job.status.as_str()) && was != Some(&job.status) {
+                self.ended.insert(job.id.clone(), (job.name.clone(), e.step, who(e)));
+            }
+        }
+        self.disk = state.jobs.iter().map(|j| (j.id.clone(), j.status.clone())).collect();
+        None
+    }
+
+    fn at_end(&mut self, _: &[Event], final_state: &FinalState) -> Option<String> {
+        let state = final_state.get();
+        let files = state.get("files")?;
+        for (id, (name, step, by)) in &self.ended {
+            let status = self.disk.get(id).map(String::as_str).unwrap_or_default();
+            if !["completed", "failed"].contains(&status) {
+                continue;
+            }
+            let pane_alive = state.pointer(&format!("/panes/{name}/alive")).and_then(Value::as_bool).unwrap_or(true);
+            let reported = files
+                .get(report_file(id))
+                .and_then(|r| r.get("status"))
+                .and_then(Value::as_str)
+                .is_some_and(|s| s == "completed" || s == "needs_review");
+            if pane_alive && !reported {
+                return Some(format!(
+                    "step {step} {by} marked {name} {status} in jobs.json, yet at the end its tmux pane is alive \
+                     and its agent never reported done: the job was ended while it still runs"
+                ));
+            }
+        }
+        None
+    }
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        self.disk.state_hash(h);
+        let ended: Vec<&String> = self.ended.keys().collect();
+        ended.state_hash(h);
     }
 }
 

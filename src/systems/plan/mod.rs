@@ -184,6 +184,18 @@ static SPEC: SystemSpec = SystemSpec {
             ],
         },
         OpSpec {
+            name: "tmux_outage",
+            origin: "the tmux server stops answering",
+            about: "every tmux command fails (display-message exits non-zero) until tmux_recovers; the panes live on",
+            args: &[],
+        },
+        OpSpec {
+            name: "tmux_recovers",
+            origin: "the tmux server answers again",
+            about: "tmux commands work again",
+            args: &[],
+        },
+        OpSpec {
             name: "set_checkpoint",
             origin: "Orchestrator.setCheckpoint",
             about: "load the plan (unlocked) and pause it at a checkpoint",
@@ -323,6 +335,21 @@ static SPEC: SystemSpec = SystemSpec {
             default: "status",
         },
         KnobSpec {
+            name: "tmux_error",
+            about: "what a failing tmux command means to the monitor's poll and resumePlan (c8ce065, #12)",
+            choices: &[
+                (
+                    "dead-pane",
+                    "before c8ce065: isPaneRunning returns false, so the poll completes the job (no exit status) and resumePlan fails it",
+                ),
+                (
+                    "skipped",
+                    "c8ce065: isPaneRunning throws; the poll skips the job this cycle, resumePlan skips pane checks while isTmuxHealthy is false",
+                ),
+            ],
+            default: "skipped",
+        },
+        KnobSpec {
             name: "job_state_lock",
             about: "whether addJob and updateJob read-modify-write jobs.json under stateMutex (6f3b0e5)",
             choices: &[
@@ -381,6 +408,10 @@ static SPEC: SystemSpec = SystemSpec {
         InvariantSpec {
             name: "one-pr-per-plan",
             about: "createPR runs at most once for a plan (a second call pushes and opens a second pull request)",
+        },
+        InvariantSpec {
+            name: "no-live-job-ended",
+            about: "at the end, every jobs.json entry the execution marked completed or failed has a pane that exited or an agent report that it was done (no job is ended while it still runs, #12)",
         },
         InvariantSpec {
             name: "plan-not-resurrected",
@@ -607,6 +638,8 @@ pub enum Op {
     MonitorPoll,
     AgentReport { job: String, status: String },
     PaneExits { job: String, exit_code: i64 },
+    TmuxOutage,
+    TmuxRecovers,
     SetCheckpoint { checkpoint: String, orchestrator: usize },
     ClearCheckpoint { orchestrator: usize },
     ResumePlan { orchestrator: usize },
@@ -625,6 +658,8 @@ impl fmt::Display for Op {
             Op::MonitorPoll => write!(f, "monitor_poll"),
             Op::AgentReport { job, status } => write!(f, "agent_report({job}, {status})"),
             Op::PaneExits { job, exit_code } => write!(f, "pane_exits({job}, {exit_code})"),
+            Op::TmuxOutage => write!(f, "tmux_outage"),
+            Op::TmuxRecovers => write!(f, "tmux_recovers"),
             Op::SetCheckpoint { checkpoint, orchestrator } => {
                 write!(f, "set_checkpoint({checkpoint}, #{orchestrator})")
             }
@@ -708,6 +743,8 @@ impl ModelSystem for PlanSystem {
                 Op::AgentReport { job: job()?, status }
             }
             "pane_exits" => Op::PaneExits { job: job()?, exit_code: f.integer("exit_code")?.unwrap_or(0) },
+            "tmux_outage" => Op::TmuxOutage,
+            "tmux_recovers" => Op::TmuxRecovers,
             "set_checkpoint" => {
                 let checkpoint = f.required_choice("checkpoint", CHECKPOINTS)?;
                 Op::SetCheckpoint { checkpoint, orchestrator: orchestrator()? }
@@ -764,6 +801,7 @@ impl ModelSystem for PlanSystem {
             approve_on_snapshot: variant.choice("approve_job_write") != "update-plan-job",
             approved_for_merge: variant.choice("approved_for_merge") != "absent",
             pr_guard: variant.choice("pr_guard") != "none",
+            tmux_error_skipped: variant.choice("tmux_error") != "dead-pane",
             reconcile_guard: match variant.choice("reconcile_guard") {
                 "drop" => ReconcileGuard::Drop,
                 "rerun-preemptive" => ReconcileGuard::RerunPreemptive,
@@ -800,6 +838,7 @@ impl ModelSystem for PlanSystem {
             },
             orchestrators,
             panes: Shared::new(rt, panes),
+            tmux_unreachable: Flag::new(rt, "tmuxUnreachable", false),
             config,
         };
         PlanWorld { mc: Arc::new(mc), disk }
@@ -844,6 +883,15 @@ impl<P: Platform> World<P> for PlanWorld<P> {
             Op::PaneExits { job, exit_code } => {
                 mc.panes.with(|p| p.insert(job.clone(), Pane { alive: false, exit_code: *exit_code }));
             }
+            // Recorded, so that a schedule can say when tmux went away.
+            Op::TmuxOutage => {
+                mc.tmux_unreachable.store(cx, true);
+                cx.record("tmux", crate::history::Effect::Note { kind: "tmux-outage", data: serde_json::json!({}) });
+            }
+            Op::TmuxRecovers => {
+                mc.tmux_unreachable.store(cx, false);
+                cx.record("tmux", crate::history::Effect::Note { kind: "tmux-recovered", data: serde_json::json!({}) });
+            }
             Op::SetCheckpoint { checkpoint, orchestrator } => {
                 let result = mc.plans.load_plan(cx).and_then(|plan| match plan {
                     Some(plan) => mc.set_checkpoint(cx, *orchestrator, checkpoint, mc.snapshot(plan), None),
@@ -878,6 +926,13 @@ impl<P: Platform> World<P> for PlanWorld<P> {
                 (o.name.clone(), state)
             })
             .collect();
-        serde_json::json!({ "files": files, "orchestrators": orchestrators })
+        let panes: serde_json::Map<String, Value> = self
+            .mc
+            .panes
+            .get()
+            .iter()
+            .map(|(name, p)| (name.clone(), serde_json::json!({ "alive": p.alive, "exitCode": p.exit_code })))
+            .collect();
+        serde_json::json!({ "files": files, "orchestrators": orchestrators, "panes": panes })
     }
 }

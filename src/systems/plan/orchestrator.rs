@@ -77,6 +77,9 @@ pub struct Config {
     /// The all-merged branch skips a plan already `creating_pr`, `completed`
     /// or `failed` (fb82904).
     pub pr_guard: bool,
+    /// A failing tmux command is an error the caller skips (c8ce065), not a
+    /// dead pane with no exit status.
+    pub tmux_error_skipped: bool,
     pub reconcile_guard: ReconcileGuard,
     pub safety_net: bool,
     pub max_parallel: usize,
@@ -115,6 +118,9 @@ pub struct MissionControl<P: Platform> {
     pub jobs: JobStore<P>,
     pub orchestrators: Vec<Orchestrator<P>>,
     pub panes: Shared<P, BTreeMap<String, Pane>>,
+    /// The tmux server does not answer (a transient outage): every tmux
+    /// command fails until it is back.
+    pub tmux_unreachable: Flag<P>,
     pub config: Config,
 }
 
@@ -124,6 +130,15 @@ const TERMINAL_PLAN: &[&str] = &["completed", "failed", "canceled"];
 
 /// Index of an orchestrator instance.
 pub type Instance = usize;
+
+/// What `isPaneRunning` (with `captureExitStatus`) tells about a job's pane.
+enum PaneSeen {
+    Alive,
+    /// Dead, with its exit status (`None`: tmux gave none).
+    Dead(Option<i64>),
+    /// tmux failed and the caller skips the job (c8ce065).
+    Unknown,
+}
 
 impl<P: Platform> MissionControl<P> {
     fn note(cx: &Cx<'_, P>, func: &'static str, kind: &'static str, data: serde_json::Value) {
@@ -661,10 +676,15 @@ impl<P: Platform> MissionControl<P> {
         let running: Vec<Job> =
             self.jobs.get_running_jobs(cx)?.into_iter().filter(|j| j.plan_id.as_deref() == Some(&plan.id)).collect();
         let mut dead = false;
-        for job in running {
+        // c8ce065: `if (!(await isTmuxHealthy()))` skips every pane check.
+        let healthy = !self.config.tmux_error_skipped || {
+            cx.await_point();
+            !self.tmux_unreachable.load(cx)
+        };
+        for job in running.into_iter().filter(|_| healthy) {
             cx.await_point(); // await isPaneRunning(tmuxTarget)
-            if self.panes.with(|p| p.get(&job.name).is_some_and(|pane| pane.alive)) {
-                continue;
+            if !matches!(self.pane_seen(cx, &job.name), PaneSeen::Dead(_)) {
+                continue; // alive, or (c8ce065) a tmux error the per-job catch skips
             }
             self.jobs.update_job(cx, &job.id, "failed", None)?;
             self.plans.update_plan_job(
@@ -787,19 +807,38 @@ impl<P: Platform> MissionControl<P> {
         self.resume_plan(cx, o)
     }
 
+    /// `isPaneRunning(tmuxTarget)`, after its await. Before c8ce065 a tmux
+    /// error read as a dead pane (and `captureExitStatus` then found no
+    /// status); since, it throws and the caller skips the job.
+    fn pane_seen(&self, cx: &Cx<'_, P>, name: &str) -> PaneSeen {
+        if self.tmux_unreachable.load(cx) {
+            Self::note(cx, "isPaneRunning", "tmux-error", json!({ "job": name }));
+            return if self.config.tmux_error_skipped { PaneSeen::Unknown } else { PaneSeen::Dead(None) };
+        }
+        match self.panes.with(|p| p.get(name).cloned()) {
+            Some(Pane { alive: false, exit_code }) => PaneSeen::Dead(Some(exit_code)),
+            _ => PaneSeen::Alive,
+        }
+    }
+
     /// `JobMonitor.poll()`: one pass over the running jobs of `jobs.json`.
     pub fn monitor_poll(self: &Mc<P>, cx: &mut Cx<'_, P>) -> Result<()> {
         let jobs = self.jobs.get_running_jobs(cx)?;
         for job in jobs {
             cx.await_point(); // await isPaneRunning(tmuxTarget)
-            let pane = self.panes.with(|p| p.get(&job.name).cloned()).unwrap_or(Pane { alive: true, exit_code: 0 });
-            if !pane.alive {
-                // await captureExitStatus() merges into updateJob's await.
-                if pane.exit_code != 0 {
-                    self.jobs.update_job(cx, &job.id, "failed", Some(pane.exit_code))?;
+            let exit = match self.pane_seen(cx, &job.name) {
+                PaneSeen::Unknown => continue, // "skipping this poll cycle"
+                PaneSeen::Alive => None,
+                PaneSeen::Dead(code) => Some(code),
+            };
+            if let Some(code) = exit {
+                // await captureExitStatus() merges into updateJob's await;
+                // no status (undefined) is not a failure.
+                if let Some(code) = code.filter(|c| *c != 0) {
+                    self.jobs.update_job(cx, &job.id, "failed", Some(code))?;
                     self.emit(cx, "failed", &Job { status: "failed".into(), ..job });
                 } else {
-                    self.jobs.update_job(cx, &job.id, "completed", Some(0))?;
+                    self.jobs.update_job(cx, &job.id, "completed", code)?;
                     self.emit(cx, "complete", &Job { status: "completed".into(), ..job });
                 }
                 continue;
