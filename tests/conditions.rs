@@ -46,6 +46,10 @@ fn runs_conditions_need_their_race() {
     unreached("runs", FAILED, chat, "single-owner", "conversation-lock-contended");
 }
 
+fn running_a() -> &'static str {
+    r#"jobs = [{ name = "A", status = "running" }]"#
+}
+
 #[test]
 fn plan_conditions_need_their_race() {
     let jobs =
@@ -58,6 +62,9 @@ fn plan_conditions_need_their_race() {
     // One poll writing jobs.json twice (two exited panes), one after the other.
     let exited = r#"jobs = [{ name = "A", status = "running", pane = "exited" }, { name = "B", status = "running", pane = "exited" }]"#;
     unreached("plan", exited, r#"{ op = "monitor_poll" }"#, "no-lost-job-state-update", "state-mutex-contended");
+    // A report on a job with one entry in jobs.json.
+    let agent = r#"{ op = "agent_report", job = "A", status = "completed" }"#;
+    unreached("plan", running_a(), agent, "report-reaches-its-job", "report-beside-an-earlier-entry");
     // A poll while tmux answers: no tmux error is seen.
     let running = r#"jobs = [{ name = "A", status = "running" }]"#;
     unreached("plan", running, r#"{ op = "monitor_poll" }"#, "no-live-job-ended", "tmux-error-seen");

@@ -33,6 +33,10 @@ pub const CONDITIONS: &[ConditionSpec] = &[
         about: "isPaneRunning ran while the tmux server did not answer (tmux_outage): the window of #12, where an error can pass for a dead pane",
     },
     ConditionSpec {
+        name: "report-beside-an-earlier-entry",
+        about: "an agent wrote a report while jobs.json held an entry of an earlier launch of the same job beside its running one: the window of fb82904",
+    },
+    ConditionSpec {
         name: "trigger-during-pass",
         about: "reconcile() was called while a pass of the same Orchestrator was in flight: the window of #15",
     },
@@ -47,6 +51,7 @@ pub fn condition(name: &str) -> Option<Box<dyn Monitor>> {
         "state-mutex-contended" => Box::new(StateMutexContended),
         "approve-resets-a-job" => Box::new(ApproveResetsAJob::default()),
         "tmux-error-seen" => Box::new(TmuxErrorSeen),
+        "report-beside-an-earlier-entry" => Box::new(ReportBesideAnEarlierEntry::default()),
         _ => return None,
     })
 }
@@ -113,6 +118,27 @@ impl Monitor for ApproveResetsAJob {
         })?;
         e.op.starts_with("approve")
             .then(|| format!("step {} {} ({} in {}) wrote {}=ready_to_merge", e.step, e.task, e.func, e.op, reset.0))
+    }
+    fn state_hash(&self, _: &mut StateHasher) {}
+}
+
+/// `jobs.json` as last seen: (id, name, status).
+#[derive(Clone, Default)]
+struct ReportBesideAnEarlierEntry {
+    jobs: Vec<(String, String, String)>,
+}
+
+impl Monitor for ReportBesideAnEarlierEntry {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        if let Some(jobs) = super::invariants::jobs_seen(e) {
+            self.jobs = jobs;
+            return None;
+        }
+        let (_, name) = super::invariants::report_written(e)?;
+        let of_job = |running: bool| self.jobs.iter().any(|(_, n, s)| *n == name && (s == "running") == running);
+        (of_job(true) && of_job(false)).then(|| {
+            format!("step {} {} reported on {name}, which has an earlier entry beside its running one", e.step, e.task)
+        })
     }
     fn state_hash(&self, _: &mut StateHasher) {}
 }

@@ -2,7 +2,7 @@
 //! for `no-job-stuck-running`, the final state).
 
 use super::Setup;
-use super::files::{ENDED, JOBS_FILE, JobState, PLAN_FILE, PlanSpec, report_file};
+use super::files::{AgentReport, ENDED, JOBS_FILE, JobState, PLAN_FILE, PlanSpec, report_file};
 use crate::history::{Effect, Event};
 use crate::runtime::{StateHash, StateHasher};
 use crate::storage::Contents;
@@ -23,6 +23,7 @@ pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
         "pre-merge-approval-kept" => Box::new(PreMergeApprovalKept::default()),
         "one-pr-per-plan" => Box::new(OnePrPerPlan::default()),
         "no-live-job-ended" => Box::new(NoLiveJobEnded::new(setup)),
+        "report-reaches-its-job" => Box::new(ReportReachesItsJob::default()),
         "no-job-status-regression" => Box::new(NoJobStatusRegression::new(setup)),
         other => Box::new(Unknown(other.to_string())),
     }
@@ -45,6 +46,24 @@ pub(super) fn plan_seen(e: &Event) -> Option<(&Contents, bool)> {
         Effect::Wrote { res, value, .. } if &**res == PLAN_FILE => Some((value, true)),
         _ => None,
     }
+}
+
+/// `jobs.json`'s entries as a read or a write shows them: (id, name, status).
+pub(super) fn jobs_seen(e: &Event) -> Option<Vec<(String, String, String)>> {
+    let value = match &e.effect {
+        Effect::Read { res, value: Some(value) } | Effect::Wrote { res, value, .. } if &**res == JOBS_FILE => value,
+        _ => return None,
+    };
+    value.with(|s: &JobState| s.jobs.iter().map(|j| (j.id.clone(), j.name.clone(), j.status.clone())).collect())
+}
+
+/// An agent report written: (job id, job name).
+pub(super) fn report_written(e: &Event) -> Option<(String, String)> {
+    let Effect::Wrote { res, value, .. } = &e.effect else { return None };
+    if !res.starts_with("reports/") {
+        return None;
+    }
+    value.with(|r: &AgentReport| (r.job_id.clone(), r.job_name.clone()))
 }
 
 fn is_plan_removal(e: &Event) -> bool {
@@ -258,6 +277,38 @@ impl Monitor for NoLiveJobEnded {
         self.disk.state_hash(h);
         let ended: Vec<&String> = self.ended.keys().collect();
         ended.state_hash(h);
+    }
+}
+
+/// fb82904: the monitor reads `reports/<id>.json` for each running entry, so
+/// a report written under another entry's id (an earlier launch of the same
+/// job) never reaches it.
+#[derive(Clone, Default)]
+struct ReportReachesItsJob {
+    /// `jobs.json`'s entries as last read or written: (id, name, status).
+    jobs: Vec<(String, String, String)>,
+}
+
+impl Monitor for ReportReachesItsJob {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        if let Some(jobs) = jobs_seen(e) {
+            self.jobs = jobs;
+            return None;
+        }
+        let (id, name) = report_written(e)?;
+        let (running, ..) = self.jobs.iter().find(|(_, n, status)| *n == name && status == "running")?;
+        (*running != id).then(|| {
+            format!(
+                "step {} {} wrote its report under {id}, an earlier entry of {name}, while {name}'s running entry is \
+                 {running}: the monitor reads reports/{running}.json and never sees it",
+                e.step,
+                who(e)
+            )
+        })
+    }
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        self.jobs.state_hash(h);
     }
 }
 

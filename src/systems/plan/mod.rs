@@ -97,6 +97,11 @@ static SPEC: SystemSpec = SystemSpec {
             kind: "a jobs.json status, or none",
             about: "its entry in jobs.json (default running for a running job, else none)",
         },
+        FieldSpec {
+            name: "jobs[].previous",
+            kind: "a jobs.json status",
+            about: "an entry of an earlier launch of the job, listed before its own (id <name>-old; default none)",
+        },
         FieldSpec { name: "jobs[].pane", kind: "alive | exited", about: "its tmux pane (default alive)" },
         FieldSpec { name: "jobs[].exit_code", kind: "integer", about: "the exit status of an exited pane (default 0)" },
         FieldSpec {
@@ -350,6 +355,18 @@ static SPEC: SystemSpec = SystemSpec {
             default: "skipped",
         },
         KnobSpec {
+            name: "report_match",
+            about: "which jobs.json entry mc_report writes its report for (fb82904)",
+            choices: &[
+                (
+                    "first",
+                    "before fb82904: the first entry with the job's name or worktree, an earlier launch's included",
+                ),
+                ("running-first", "fb82904: a running entry first, then any with the name or worktree"),
+            ],
+            default: "running-first",
+        },
+        KnobSpec {
             name: "job_state_lock",
             about: "whether addJob and updateJob read-modify-write jobs.json under stateMutex (6f3b0e5)",
             choices: &[
@@ -414,6 +431,10 @@ static SPEC: SystemSpec = SystemSpec {
             about: "at the end, every jobs.json entry the execution marked completed or failed has a pane that exited or an agent report that it was done (no job is ended while it still runs, #12)",
         },
         InvariantSpec {
+            name: "report-reaches-its-job",
+            about: "an agent's report is written for the job's running entry in jobs.json whenever there is one (the monitor looks for reports/<running id>.json)",
+        },
+        InvariantSpec {
             name: "plan-not-resurrected",
             about: "once plan.json is removed (cancel), nothing writes it back",
         },
@@ -438,6 +459,8 @@ pub struct JobSetup {
     pub merge_order: Option<i64>,
     /// Its `jobs.json` entry's status, if it has one.
     pub state: Option<String>,
+    /// The status of an entry an earlier launch of the job left.
+    pub previous: Option<String>,
     pub pane: Pane,
     pub report: Option<String>,
     pub merge: MergeOutcome,
@@ -504,26 +527,25 @@ impl Setup {
     }
 
     pub fn initial_job_state(&self) -> JobState {
-        let jobs = self
-            .jobs
-            .iter()
-            .filter_map(|j| {
-                let status = j.state.clone()?;
-                Some(files::Job {
-                    id: format!("{}-0", j.name),
-                    name: j.name.clone(),
-                    worktree_path: format!("/worktrees/{}", j.name),
-                    branch: format!("mc/{}", j.name),
-                    tmux_target: format!("mc:{}", j.name),
-                    placement: "session".into(),
-                    status,
-                    prompt: format!("do {}", j.name),
-                    mode: self.mode.clone(),
-                    created_at: files::timestamp(0),
-                    completed_at: None,
-                    exit_code: None,
-                    plan_id: Some(PLAN_ID.into()),
-                })
+        let entries = self.jobs.iter().flat_map(|j| {
+            let previous = j.previous.clone().map(|status| (j, "old", status));
+            previous.into_iter().chain(j.state.clone().map(|status| (j, "0", status)))
+        });
+        let jobs = entries
+            .map(|(j, launch, status)| files::Job {
+                id: format!("{}-{launch}", j.name),
+                name: j.name.clone(),
+                worktree_path: format!("/worktrees/{}", j.name),
+                branch: format!("mc/{}", j.name),
+                tmux_target: format!("mc:{}", j.name),
+                placement: "session".into(),
+                status,
+                prompt: format!("do {}", j.name),
+                mode: self.mode.clone(),
+                created_at: files::timestamp(0),
+                completed_at: None,
+                exit_code: None,
+                plan_id: Some(PLAN_ID.into()),
             })
             .collect();
         JobState { version: 2, jobs, updated_at: files::timestamp(0) }
@@ -563,6 +585,7 @@ fn parse_job(v: &Value, path: Vec<PathSeg>) -> Result<JobSetup, FieldError> {
         depends_on: f.strings("depends_on")?,
         merge_order: f.integer("merge_order")?,
         state,
+        previous: f.choice("previous", STATE_JOB_STATUSES)?,
         pane,
         report: f.choice("report", REPORT_STATUSES)?,
         merge,
@@ -802,6 +825,7 @@ impl ModelSystem for PlanSystem {
             approved_for_merge: variant.choice("approved_for_merge") != "absent",
             pr_guard: variant.choice("pr_guard") != "none",
             tmux_error_skipped: variant.choice("tmux_error") != "dead-pane",
+            report_running_first: variant.choice("report_match") != "first",
             reconcile_guard: match variant.choice("reconcile_guard") {
                 "drop" => ReconcileGuard::Drop,
                 "rerun-preemptive" => ReconcileGuard::RerunPreemptive,

@@ -80,6 +80,8 @@ pub struct Config {
     /// A failing tmux command is an error the caller skips (c8ce065), not a
     /// dead pane with no exit status.
     pub tmux_error_skipped: bool,
+    /// mc_report prefers a running entry of the job (fb82904).
+    pub report_running_first: bool,
     pub reconcile_guard: ReconcileGuard,
     pub safety_net: bool,
     pub max_parallel: usize,
@@ -858,10 +860,9 @@ impl<P: Platform> MissionControl<P> {
     /// `jobs.json` without a lock and writes its report file.
     pub fn agent_report(self: &Mc<P>, cx: &mut Cx<'_, P>, name: &str, status: &str) -> Result<()> {
         let state = self.jobs.load_job_state(cx)?;
-        let job = state
-            .jobs
-            .iter()
-            .find(|j| j.name == name && j.status == "running")
+        let running = state.jobs.iter().find(|j| j.name == name && j.status == "running");
+        let job = running
+            .filter(|_| self.config.report_running_first)
             .or_else(|| state.jobs.iter().find(|j| j.name == name))
             .ok_or_else(|| Thrown(format!("no job named {name}")))?;
         let report = super::files::AgentReport {
