@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 const SCENARIOS: &[&str] = &[
     "debounce-window-clobber",
+    "claim-reopens-a-finished-task",
     "self-write-window-clobber",
     "unlocked-reload-reverts-cache",
     "rename-window-clobber",
@@ -150,6 +151,11 @@ fn shared_debounce_drops_manifest_reload() {
 #[test]
 fn shared_debounce_leaves_a_run_suspended() {
     check("shared-debounce-leaves-a-run-suspended");
+}
+
+#[test]
+fn claim_reopens_a_finished_task() {
+    check("claim-reopens-a-finished-task");
 }
 
 #[test]
@@ -440,6 +446,7 @@ fn explain_rows_cover_every_knob_and_invariant() {
         vec![
             ("persist_check", "generation"),
             ("watcher_reload", "inside-mutex"),
+            ("claim_check", "terminal"),
             ("debounce_timer", "per-file"),
             ("heartbeat", "liveness-file")
         ]
@@ -449,7 +456,13 @@ fn explain_rows_cover_every_knob_and_invariant() {
         assert!(k.choices.iter().all(|(_, about)| !about.is_empty()));
     }
     let invariants: Vec<&str> = spec.invariants.iter().map(|i| i.name).collect();
-    for i in ["no-silent-overwrite", "generation-monotonic", "cache-never-regresses", "cache-catches-up"] {
+    for i in [
+        "no-silent-overwrite",
+        "generation-monotonic",
+        "cache-never-regresses",
+        "terminal-task-stays-done",
+        "cache-catches-up",
+    ] {
         assert!(invariants.contains(&i));
     }
 }

@@ -27,6 +27,10 @@ pub const CONDITIONS: &[ConditionSpec] = &[
         about: "a file's change armed a debounce timer while another file's reload was still pending: the window of #408",
     },
     ConditionSpec {
+        name: "claim-finds-task-finished",
+        about: "a claimTask was at work on a task that manifest.json holds as done or failed: the window of issue #413",
+    },
+    ConditionSpec {
         name: "external-write-after-heartbeat",
         about: "an external write of manifest.json landed after a heartbeat and before the next watcher timer fired: the window #375's heartbeat opened",
     },
@@ -38,6 +42,7 @@ pub fn condition(name: &str, setup: &Setup) -> Option<Box<dyn Monitor>> {
         "patch-on-outdated-cache" => Box::new(PatchOnOutdatedCache { disk: Some(setup.initial().disk.etag) }),
         "timer-fires-during-patch" => Box::new(TimerFiresDuringPatch::default()),
         "timers-overlap" => Box::new(TimersOverlap::default()),
+        "claim-finds-task-finished" => Box::new(ClaimFindsTaskFinished::default()),
         "external-write-after-heartbeat" => Box::new(ExternalWriteAfterHeartbeat::default()),
         _ => return None,
     })
@@ -139,5 +144,29 @@ impl Monitor for ExternalWriteAfterHeartbeat {
         None
     }
 
+    fn state_hash(&self, _: &mut StateHasher) {}
+}
+
+/// A claim at work on a task that manifest.json (as last read or written)
+/// holds as done or failed.
+#[derive(Clone, Default)]
+struct ClaimFindsTaskFinished {
+    finished: BTreeSet<String>,
+}
+
+impl Monitor for ClaimFindsTaskFinished {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        if let Effect::Read { res, value: Some(value) } | Effect::Wrote { res, value, .. } = &e.effect
+            && &**res == MANIFEST_FILE
+            && let Some(m) = parse(value)
+        {
+            let finished = m.tasks.iter().filter(|t| ["done", "failed"].contains(&t.status.as_str()));
+            self.finished = finished.map(|t| t.id.clone()).collect();
+        }
+        let task = e.op.strip_prefix("claim_task(")?.split([',', ')']).next()?;
+        self.finished
+            .contains(task)
+            .then(|| format!("step {} {} was claiming {task}, which manifest.json holds as finished", e.step, e.task))
+    }
     fn state_hash(&self, _: &mut StateHasher) {}
 }

@@ -12,6 +12,7 @@ use crate::history::{Effect, Event};
 use crate::runtime::{StateHash, StateHasher};
 use crate::systems::monitor::{FinalState, Monitor, Unknown};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
     match invariant {
@@ -19,6 +20,7 @@ pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
         "generation-monotonic" => Box::new(ManifestWrites::new(setup, Rule::GenerationMonotonic)),
         "cache-never-regresses" => Box::new(CacheNeverRegresses::new(setup)),
         "cache-catches-up" => Box::new(CacheCatchesUp { setup: setup.clone() }),
+        "terminal-task-stays-done" => Box::new(TerminalTaskStaysDone::new(setup)),
         other => Box::new(Unknown(other.to_string())),
     }
 }
@@ -229,6 +231,50 @@ impl Monitor for CacheNeverRegresses {
 
     fn state_hash(&self, h: &mut StateHasher) {
         self.last.state_hash(h);
+    }
+}
+
+/// Issue #413: a task done or failed on disk is not claimed again.
+#[derive(Clone)]
+struct TerminalTaskStaysDone {
+    /// Each task's status in manifest.json as last read or written.
+    tasks: BTreeMap<String, String>,
+}
+
+impl TerminalTaskStaysDone {
+    fn new(setup: &Setup) -> Self {
+        let tasks = setup.initial().disk.tasks.iter().map(|t| (t.id.clone(), t.status.clone())).collect();
+        TerminalTaskStaysDone { tasks }
+    }
+}
+
+impl Monitor for TerminalTaskStaysDone {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let (value, wrote) = match &e.effect {
+            Effect::Read { res, value: Some(v) } if &**res == MANIFEST_FILE => (v, false),
+            Effect::Wrote { res, value, .. } if &**res == MANIFEST_FILE => (value, true),
+            _ => return None,
+        };
+        let manifest = parse(value)?;
+        let now: BTreeMap<String, String> = manifest.tasks.iter().map(|t| (t.id.clone(), t.status.clone())).collect();
+        let before = std::mem::replace(&mut self.tasks, now);
+        let claim = manifest.history.last().is_some_and(|h| h.patch_kind_summary == "tasks.claim");
+        if !wrote || !claim {
+            return None;
+        }
+        let (id, was) = before.iter().find(|(id, status)| {
+            ["done", "failed"].contains(&status.as_str()) && self.tasks.get(*id).is_some_and(|s| s == "claimed")
+        })?;
+        Some(format!(
+            "step {} {} wrote manifest.json with {id} claimed, which it held as {was}: a finished task is taken up \
+             again (and its phase re-opens)",
+            e.step,
+            who(e)
+        ))
+    }
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        self.tasks.state_hash(h);
     }
 }
 

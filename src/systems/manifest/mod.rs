@@ -205,8 +205,17 @@ static SPEC: SystemSpec = SystemSpec {
         OpSpec {
             name: "release_task",
             origin: "releaseTask → directPatch",
-            about: "inside the run mutex, no etag: release a task the session holds and persist",
-            args: &[TASK, SESSION],
+            about: "inside the run mutex, no etag: release a task the session holds (leaving it open, done or failed) and persist",
+            args: &[
+                TASK,
+                SESSION,
+                ArgSpec {
+                    name: "status",
+                    kind: "open | done | failed",
+                    required: false,
+                    about: "the status it leaves the task in, default open",
+                },
+            ],
         },
         OpSpec {
             name: "heartbeat",
@@ -295,6 +304,18 @@ static SPEC: SystemSpec = SystemSpec {
             default: "inside-mutex",
         },
         KnobSpec {
+            name: "claim_check",
+            about: "what claimTask checks besides another session's lease (ADE PR #420, issue #413)",
+            choices: &[
+                (
+                    "lease-only",
+                    "before #420: a done or failed task, its lease cleared by the release, is claimed again",
+                ),
+                ("terminal", "#420: a done or failed task is refused"),
+            ],
+            default: "terminal",
+        },
+        KnobSpec {
             name: "debounce_timer",
             about: "how many debounce timers the watcher keeps (#408)",
             choices: &[
@@ -331,6 +352,10 @@ static SPEC: SystemSpec = SystemSpec {
         InvariantSpec {
             name: "cache-never-regresses",
             about: "each manifest emitted to subscribers descends from the one they saw before: what they see never goes back",
+        },
+        InvariantSpec {
+            name: "terminal-task-stays-done",
+            about: "a claim never puts a task that manifest.json holds as done or failed back to claimed (issue #413: the phase it completed re-opens)",
         },
         InvariantSpec {
             name: "cache-catches-up",
@@ -450,7 +475,7 @@ pub enum Op {
     LoadIntoRuntime,
     ManifestPatch { if_match: IfMatch, task: Option<(String, String)>, summary: Option<String> },
     ClaimTask { task: String, session: Option<String>, lease_ms: u64 },
-    ReleaseTask { task: String, session: Option<String> },
+    ReleaseTask { task: String, session: Option<String>, status: String },
     Heartbeat { session: Option<String> },
     ExternalWrite(ExternalChange),
     WatcherFire { file: Option<BundleFile> },
@@ -470,7 +495,10 @@ impl fmt::Display for Op {
                 write!(f, ")")
             }
             Op::ClaimTask { task, session: s, .. } => write!(f, "claim_task({task}{})", session(s)),
-            Op::ReleaseTask { task, session: s } => write!(f, "release_task({task}{})", session(s)),
+            Op::ReleaseTask { task, session: s, status } if status == "open" => {
+                write!(f, "release_task({task}{})", session(s))
+            }
+            Op::ReleaseTask { task, session: s, status } => write!(f, "release_task({task}, {status}{})", session(s)),
             Op::Heartbeat { session: None } => write!(f, "heartbeat"),
             Op::Heartbeat { session: Some(s) } => write!(f, "heartbeat(as {s})"),
             Op::ExternalWrite(w) => {
@@ -665,7 +693,11 @@ impl ModelSystem for ManifestSystem {
                 session: f.string("session")?,
                 lease_ms: f.unsigned("lease_ms")?.unwrap_or(60_000),
             },
-            "release_task" => Op::ReleaseTask { task: required_task(&f, &tasks)?, session: f.string("session")? },
+            "release_task" => Op::ReleaseTask {
+                task: required_task(&f, &tasks)?,
+                session: f.string("session")?,
+                status: f.choice("status", &["open", "done", "failed"])?.unwrap_or_else(|| "open".into()),
+            },
             "heartbeat" => Op::Heartbeat { session: f.string("session")? },
             "external_write" => Op::ExternalWrite(parse_external(&f, &tasks)?),
             "watcher_fire" => Op::WatcherFire { file: file_arg(&f)? },
@@ -697,6 +729,7 @@ impl ModelSystem for ManifestSystem {
     ) -> ManifestWorld<P> {
         let initial = setup.initial();
         let config = Config {
+            claim_refuses_terminal: variant.choice("claim_check") != "lease-only",
             persist_check: match variant.choice("persist_check") {
                 "etag-only" => PersistCheck::EtagOnly,
                 _ => PersistCheck::Generation,
@@ -782,8 +815,8 @@ impl<P: Platform> World<P> for ManifestWorld<P> {
                 let change = Change::Claim { task: task.clone(), session: session(cx, s), lease_ms: *lease_ms };
                 run.mutate(cx, "claimTask", None, &change);
             }
-            Op::ReleaseTask { task, session: s } => {
-                let change = Change::Release { task: task.clone(), session: session(cx, s) };
+            Op::ReleaseTask { task, session: s, status } => {
+                let change = Change::Release { task: task.clone(), session: session(cx, s), status: status.clone() };
                 run.mutate(cx, "releaseTask", None, &change);
             }
             Op::Heartbeat { session: s } => match run.config.heartbeat {

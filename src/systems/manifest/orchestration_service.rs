@@ -26,6 +26,8 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub persist_check: PersistCheck,
+    /// claimTask refuses a task that is done or failed (PR #420, issue #413).
+    pub claim_refuses_terminal: bool,
     pub watcher_reload: WatcherReload,
     pub debounce_timer: DebounceTimer,
     pub heartbeat: Heartbeat,
@@ -156,6 +158,8 @@ pub enum Change {
     Release {
         task: String,
         session: String,
+        /// The status it leaves the task in: open, done or failed.
+        status: String,
     },
     Heartbeat {
         session: String,
@@ -174,7 +178,7 @@ impl Change {
     }
 
     /// Applies the change at logical time `now`; `Err` refuses it.
-    fn apply(&self, m: &mut Manifest, now: u64, by: &str) -> Result<String, Outcome> {
+    fn apply(&self, m: &mut Manifest, now: u64, by: &str, config: &Config) -> Result<String, Outcome> {
         match self {
             Change::Patch { summary, task } => {
                 m.decisions.push(super::bundle::Decision { by: by.to_string(), summary: summary.clone(), at: now });
@@ -189,6 +193,9 @@ impl Change {
                 let Some(t) = m.task_mut(task) else {
                     return Err(Outcome::ValidationFailed(format!("unknown task {task}")));
                 };
+                if config.claim_refuses_terminal && ["done", "failed"].contains(&t.status.as_str()) {
+                    return Err(Outcome::ValidationFailed(format!("{task} is {} (terminal)", t.status)));
+                }
                 if let Some(other) = &t.assignee_session_id
                     && other != session
                     && t.claim_lease_until.is_some_and(|until| until > now)
@@ -201,14 +208,14 @@ impl Change {
                 t.claim_lease_until = Some(now + lease_ms);
                 Ok(format!("{session} claims {task}"))
             }
-            Change::Release { task, session } => {
+            Change::Release { task, session, status } => {
                 let Some(t) = m.task_mut(task) else {
                     return Err(Outcome::ValidationFailed(format!("unknown task {task}")));
                 };
                 if t.assignee_session_id.as_deref() != Some(session) {
                     return Err(Outcome::ValidationFailed(format!("{task} is not claimed by {session}")));
                 }
-                t.status = "open".into();
+                t.status = status.clone();
                 t.assignee_session_id = None;
                 t.claimed_at = None;
                 t.claim_lease_until = None;
@@ -361,7 +368,7 @@ impl<P: Platform> RunRuntime<P> {
         }
         let now = self.now();
         let mut next = current.manifest.clone();
-        let summary = match change.apply(&mut next, now, cx.task()) {
+        let summary = match change.apply(&mut next, now, cx.task(), &self.config) {
             Ok(s) => s,
             Err(refused) => return refused,
         };
@@ -412,7 +419,7 @@ impl<P: Platform> RunRuntime<P> {
         };
         let now = self.now();
         let change = Change::Heartbeat { session: session.to_string() };
-        if let Err(refused) = change.apply(&mut current.manifest, now, cx.task()) {
+        if let Err(refused) = change.apply(&mut current.manifest, now, cx.task(), &self.config) {
             return refused;
         }
         self.manifest.set(Some(current));
