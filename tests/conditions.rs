@@ -82,6 +82,9 @@ fn manifest_conditions_need_their_race() {
     let pull = r#"{ op = "external_write" }, { op = "watcher_fire" }"#;
     unreached("manifest", "generation = 4", pull, "cache-catches-up", "timers-overlap");
     unreached("manifest", "generation = 4", pull, "cache-catches-up", "external-write-after-heartbeat");
+    // A patch with no heartbeat before it.
+    let lead = r#"{ op = "manifest_patch", if_match = "initial" }"#;
+    unreached("manifest", "generation = 4", lead, "no-spurious-conflict", "heartbeat-before-patch");
     // A claim of an open task.
     let claim = r#"{ op = "claim_task", task = "t1" }"#;
     unreached("manifest", "generation = 4", claim, "terminal-task-stays-done", "claim-finds-task-finished");

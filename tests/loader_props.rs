@@ -370,6 +370,6 @@ fn damaged_scenarios_never_panic() {
         bytes.splice(at..at, junk);
         String::from_utf8_lossy(&bytes).into_owned()
     });
-    let (_, errors) = fuzz(damaged, 512, 11);
+    let (_, errors) = fuzz(damaged, 2048, 11);
     assert!(errors.len() >= 5, "{errors:?}");
 }

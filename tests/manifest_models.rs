@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 const SCENARIOS: &[&str] = &[
     "debounce-window-clobber",
+    "heartbeats-make-the-leads-patch-conflict",
     "claim-reopens-a-finished-task",
     "self-write-window-clobber",
     "unlocked-reload-reverts-cache",
@@ -156,6 +157,11 @@ fn shared_debounce_leaves_a_run_suspended() {
 #[test]
 fn claim_reopens_a_finished_task() {
     check("claim-reopens-a-finished-task");
+}
+
+#[test]
+fn heartbeats_make_the_leads_patch_conflict() {
+    check("heartbeats-make-the-leads-patch-conflict");
 }
 
 #[test]

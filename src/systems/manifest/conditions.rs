@@ -31,6 +31,10 @@ pub const CONDITIONS: &[ConditionSpec] = &[
         about: "a claimTask was at work on a task that manifest.json holds as done or failed: the window of issue #413",
     },
     ConditionSpec {
+        name: "heartbeat-before-patch",
+        about: "a heartbeat finished after the scenario started and before a manifestPatch finished: the lead's if_match is older than the heartbeat",
+    },
+    ConditionSpec {
         name: "external-write-after-heartbeat",
         about: "an external write of manifest.json landed after a heartbeat and before the next watcher timer fired: the window #375's heartbeat opened",
     },
@@ -43,6 +47,7 @@ pub fn condition(name: &str, setup: &Setup) -> Option<Box<dyn Monitor>> {
         "timer-fires-during-patch" => Box::new(TimerFiresDuringPatch::default()),
         "timers-overlap" => Box::new(TimersOverlap::default()),
         "claim-finds-task-finished" => Box::new(ClaimFindsTaskFinished::default()),
+        "heartbeat-before-patch" => Box::new(HeartbeatBeforePatch::default()),
         "external-write-after-heartbeat" => Box::new(ExternalWriteAfterHeartbeat::default()),
         _ => return None,
     })
@@ -167,6 +172,25 @@ impl Monitor for ClaimFindsTaskFinished {
         self.finished
             .contains(task)
             .then(|| format!("step {} {} was claiming {task}, which manifest.json holds as finished", e.step, e.task))
+    }
+    fn state_hash(&self, _: &mut StateHasher) {}
+}
+
+/// Whether a heartbeat has finished.
+#[derive(Clone, Default)]
+struct HeartbeatBeforePatch {
+    beat: bool,
+}
+
+impl Monitor for HeartbeatBeforePatch {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        e.note("patch-result")?;
+        if e.op.starts_with("heartbeat") {
+            self.beat = true;
+            return None;
+        }
+        (self.beat && e.op.starts_with("manifest_patch"))
+            .then(|| format!("step {} {}'s patch finished after a heartbeat", e.step, e.task))
     }
     fn state_hash(&self, _: &mut StateHasher) {}
 }

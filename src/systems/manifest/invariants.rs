@@ -21,6 +21,7 @@ pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
         "cache-never-regresses" => Box::new(CacheNeverRegresses::new(setup)),
         "cache-catches-up" => Box::new(CacheCatchesUp { setup: setup.clone() }),
         "terminal-task-stays-done" => Box::new(TerminalTaskStaysDone::new(setup)),
+        "no-spurious-conflict" => Box::new(NoSpuriousConflict),
         other => Box::new(Unknown(other.to_string())),
     }
 }
@@ -232,6 +233,32 @@ impl Monitor for CacheNeverRegresses {
     fn state_hash(&self, h: &mut StateHasher) {
         self.last.state_hash(h);
     }
+}
+
+/// A patch whose `if_match` is refused only because heartbeats wrote new
+/// versions since (the lead's etag goes stale with no change it could
+/// conflict with: the churn 7886961b and 83dfd7a8 removed).
+#[derive(Clone)]
+struct NoSpuriousConflict;
+
+impl Monitor for NoSpuriousConflict {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let data = e.note("etag-mismatch")?;
+        let since: Vec<&str> = data.get("since")?.as_array()?.iter().filter_map(Value::as_str).collect();
+        let only_heartbeats = !since.is_empty() && since.iter().all(|k| *k == "agents.heartbeat");
+        only_heartbeats.then(|| {
+            format!(
+                "step {} {} was refused (etag_conflict): its if_match {} is {} version(s) old, and every one since \
+                 is a heartbeat",
+                e.step,
+                who(e),
+                data.get("ifMatch").and_then(Value::as_str).unwrap_or("?"),
+                since.len()
+            )
+        })
+    }
+
+    fn state_hash(&self, _: &mut StateHasher) {}
 }
 
 /// Issue #413: a task done or failed on disk is not claimed again.

@@ -354,6 +354,10 @@ static SPEC: SystemSpec = SystemSpec {
             about: "each manifest emitted to subscribers descends from the one they saw before: what they see never goes back",
         },
         InvariantSpec {
+            name: "no-spurious-conflict",
+            about: "a manifestPatch is refused with etag_conflict only if something other than heartbeats changed the manifest since its if_match version",
+        },
+        InvariantSpec {
             name: "terminal-task-stays-done",
             about: "a claim never puts a task that manifest.json holds as done or failed back to claimed (issue #413: the phase it completed re-opens)",
         },

@@ -364,6 +364,15 @@ impl<P: Platform> RunRuntime<P> {
         if let Some(expected) = if_match
             && current.manifest.etag != expected
         {
+            // What changed since the caller's version, for the invariants:
+            // the kinds of the history entries after it (if it is still in
+            // the ring).
+            let history = &current.manifest.history;
+            let since = history
+                .iter()
+                .position(|h| h.etag == expected)
+                .map(|i| history[i + 1..].iter().map(|h| h.patch_kind_summary.clone()).collect::<Vec<_>>());
+            note(cx, func, "etag-mismatch", json!({ "ifMatch": expected, "since": since }));
             return Outcome::EtagConflict;
         }
         let now = self.now();
