@@ -42,6 +42,8 @@ fn runs_conditions_need_their_race() {
     unreached("runs", completed, resume_run, "single-owner", "resume-cas-lost");
     let complete_run = r#"{ op = "complete_run", run = "X" }"#;
     unreached("runs", completed, complete_run, "terminal-is-final", "finish-found-it-cancelled");
+    // A restart with no executor at work.
+    unreached("runs", RUNNING, r#"{ op = "server_restart" }"#, "single-owner", "restart-during-run");
     let chat = r#"{ op = "chat_redispatch", run = "X" }"#;
     unreached("runs", FAILED, chat, "single-owner", "conversation-lock-contended");
 }

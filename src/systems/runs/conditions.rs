@@ -33,6 +33,10 @@ pub const CONDITIONS: &[ConditionSpec] = &[
         about: "a dispatch waited for a conversation lock another dispatch held",
     },
     ConditionSpec {
+        name: "restart-during-run",
+        about: "the server restarted while an executor was running a row (between its start and its end): the window of #1216",
+    },
+    ConditionSpec {
         name: "orphan-reclaimed",
         about: "resumeWorkflowRun claimed a row that said running (a stale orphan)",
     },
@@ -59,6 +63,7 @@ pub fn condition(name: &str) -> Option<Box<dyn Monitor>> {
             Box::new(Seen(|e| matches!(&e.effect, Effect::LockWait { res } if res.starts_with("conversationLock:"))))
         }
         "orphan-reclaimed" => Box::new(OrphanReclaimed::default()),
+        "restart-during-run" => Box::new(RestartDuringRun::default()),
         _ => return None,
     })
 }
@@ -123,5 +128,27 @@ impl Monitor for OrphanReclaimed {
         None
     }
 
+    fn state_hash(&self, _: &mut StateHasher) {}
+}
+
+/// Executors running now, by task.
+#[derive(Clone, Default)]
+struct RestartDuringRun {
+    running: BTreeMap<String, String>,
+}
+
+impl Monitor for RestartDuringRun {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        if let Some(d) = e.note("executor-start") {
+            let run = d.get("run").and_then(|r| r.as_str()).unwrap_or_default();
+            self.running.insert(e.task.to_string(), run.to_string());
+        } else if e.note("executor-end").is_some() {
+            self.running.remove(&*e.task);
+        } else if e.note("server-restart").is_some() {
+            let (task, run) = self.running.iter().next()?;
+            return Some(format!("step {} the server restarted while {task} was executing {run}", e.step));
+        }
+        None
+    }
     fn state_hash(&self, _: &mut StateHasher) {}
 }

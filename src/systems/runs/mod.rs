@@ -264,8 +264,8 @@ static SPEC: SystemSpec = SystemSpec {
         },
         OpSpec {
             name: "server_restart",
-            origin: "failOrphanedRuns (server startup)",
-            about: "every running row becomes failed, whoever is executing it",
+            origin: "server startup (packages/server/src/index.ts)",
+            about: "the server restarts; before 882fc58f its startup ran failOrphanedRuns, which fails every running row, whoever is executing it (see startup_sweep)",
             args: &[],
         },
         OpSpec {
@@ -347,6 +347,18 @@ static SPEC: SystemSpec = SystemSpec {
                 ),
             ],
             default: "status-only",
+        },
+        KnobSpec {
+            name: "startup_sweep",
+            about: "what server startup does to running rows (882fc58f, #1231, fixes #1216)",
+            choices: &[
+                (
+                    "fail-orphans",
+                    "before 882fc58f: failOrphanedRuns() fails every running row, runs executing in another process included",
+                ),
+                ("none", "882fc58f: startup leaves running rows alone (a user abandons or cancels a stuck one)"),
+            ],
+            default: "none",
         },
     ],
     invariants: &[
@@ -866,6 +878,7 @@ impl ModelSystem for RunsSystem {
                 "none" => Backstop::None,
                 _ => Backstop::StatusOnly,
             },
+            startup_sweep: variant.choice("startup_sweep") == "fail-orphans",
         };
         RunsWorld { archon: Arc::new(archon) }
     }
@@ -884,6 +897,8 @@ pub struct Archon<P: Platform> {
     pub ends: BTreeMap<String, Ends>,
     pub conversation_locks: BTreeMap<String, FifoMutex<P>>,
     pub backstop: Backstop,
+    /// Server startup fails every running row (before 882fc58f).
+    pub startup_sweep: bool,
 }
 
 impl<P: Platform> Archon<P> {
@@ -990,7 +1005,10 @@ impl<P: Platform> World<P> for RunsWorld<P> {
                 (reply, expect)
             }
             Op::ServerRestart => {
-                db.fail_orphaned_runs(cx);
+                cx.record("startup", crate::history::Effect::Note { kind: "server-restart", data: json!({}) });
+                if a.startup_sweep {
+                    db.fail_orphaned_runs(cx);
+                }
                 return;
             }
             Op::AdvanceClock { seconds } => {
