@@ -48,10 +48,12 @@ pub enum Command {
     /// Run a scenario on real threads and a real directory N times and count
     /// the runs that violate an invariant (how often a race shows for real).
     HitRate {
+        /// The scenario file.
         file: PathBuf,
         /// The variant, as `knob=choice,knob=choice` (unset knobs take their default).
         #[arg(long, default_value = "")]
         variant: String,
+        /// How many runs (each a fresh directory and fresh threads).
         #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
         runs: usize,
     },
@@ -61,10 +63,13 @@ pub enum Command {
     Hunt(HuntArgs),
     /// Measure how fast each explorer finds every shipped race and proves its
     /// fix, side by side, plus the scenario layer's overhead against bare
-    /// loom and shuttle (see BENCHMARKS.md). Takes minutes; `--quick` takes seconds.
+    /// loom and shuttle (see BENCHMARKS.md). Takes minutes; `--quick` under a minute.
     Bench(BenchArgs),
-    /// Replay a recorded shuttle schedule: the same trace every time.
+    /// Replay a counterexample's step schedule (printed with every violation,
+    /// whichever explorer found it): the same trace every time. Exit status 1
+    /// when the replay violates an invariant, 0 when it violates none.
     Replay {
+        /// The scenario file.
         file: PathBuf,
         /// The variant, as `knob=choice,knob=choice` (unset knobs take their default).
         #[arg(long, default_value = "")]
@@ -75,6 +80,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Print a completion script for a shell (bash, zsh, fish, elvish,
+    /// powershell), e.g. `racecheck completions bash > ~/.local/share/bash-completion/completions/racecheck`.
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Args)]
@@ -94,6 +102,7 @@ pub struct CheckArgs {
     /// PCT bug depth (at least 1).
     #[arg(long, value_parser = at_least_one)]
     pub depth: Option<usize>,
+    /// Seed for pct, random and stress (overrides the scenario's).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Only the expectation with this variant (`knob=choice,...`).

@@ -53,6 +53,11 @@ fn main() -> ExitCode {
         Command::Hunt(args) => hunt(args),
         Command::Replay { file, variant, schedule, format } => replay_schedule(&file, &variant, &schedule, format),
         Command::Bench(args) => bench(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "racecheck", &mut std::io::stdout());
+            Ok(0)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -229,3 +229,14 @@ fn new_writes_a_template_that_checks_and_never_overwrites() {
     assert_eq!(code, 2);
     assert!(err.contains("expected a modeled system") && err.contains("plan, runs, manifest"), "{err}");
 }
+
+#[test]
+fn completions_name_every_subcommand() {
+    let (code, out, err) = racecheck(&["completions", "bash"]);
+    assert_eq!(code, 0, "{err}");
+    for sub in ["check", "list", "explain", "new", "hit-rate", "hunt", "bench", "replay", "completions"] {
+        assert!(out.contains(sub), "{sub} missing from the bash completions");
+    }
+    let (code, _, err) = racecheck(&["completions", "tcsh"]);
+    assert_eq!(code, 2, "an unknown shell is a usage error: {err}");
+}
