@@ -240,3 +240,68 @@ fn completions_name_every_subcommand() {
     let (code, _, err) = racecheck(&["completions", "tcsh"]);
     assert_eq!(code, 2, "an unknown shell is a usage error: {err}");
 }
+
+/// The README's commands, as a newcomer pastes them: each indented
+/// `racecheck ...` or `cargo run --release -- ...` block (continuation lines
+/// joined) runs as documented. The two that take minutes (`bench`, and the
+/// main job `check` of every scenario) are run on one scenario / asked for
+/// their help, so the words stay true without the wait.
+#[test]
+fn readme_commands_run_as_documented() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let mut commands: Vec<String> = Vec::new();
+    let mut open = false;
+    for line in readme.lines() {
+        let Some(code) = line.strip_prefix("    ") else {
+            open = false;
+            continue;
+        };
+        let code = code.trim();
+        if open {
+            let last = commands.last_mut().expect("a command is open");
+            last.push(' ');
+            last.push_str(code.trim_end_matches('\\').trim());
+        } else if let Some(rest) =
+            code.strip_prefix("racecheck ").or_else(|| code.strip_prefix("cargo run --release -- "))
+        {
+            commands.push(rest.trim_end_matches('\\').trim().to_string());
+        } else {
+            continue;
+        }
+        open = code.ends_with('\\') || code.ends_with(',');
+    }
+    assert!(commands.len() >= 4, "the README's commands: {commands:?}");
+    let mut ran = 0;
+    for command in &commands {
+        // Shell words: quoted spans stay one argument.
+        let mut args: Vec<String> = Vec::new();
+        let mut quoted = false;
+        let mut word = String::new();
+        for ch in command.chars() {
+            match ch {
+                '\'' => quoted = !quoted,
+                ' ' if !quoted => {
+                    if !word.is_empty() {
+                        args.push(std::mem::take(&mut word));
+                    }
+                }
+                _ => word.push(ch),
+            }
+        }
+        if !word.is_empty() {
+            args.push(word);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out, err) = match args[..] {
+            ["check"] => racecheck(&["check", "scenarios/plan/dropped-reconcile-trigger.toml"]),
+            ["bench", ..] => racecheck(&[&args[..], &["--help"]].concat()),
+            _ => racecheck(&args),
+        };
+        // A replayed counterexample violates its invariant (exit 1); the rest succeed.
+        let expected = if args[0] == "replay" { 1 } else { 0 };
+        assert_eq!(code, expected, "racecheck {command}: {out}{err}");
+        eprintln!("ran: racecheck {command}");
+        ran += 1;
+    }
+    assert_eq!(ran, commands.len());
+}
