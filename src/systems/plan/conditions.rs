@@ -106,8 +106,7 @@ struct ApproveResetsAJob {
 impl Monitor for ApproveResetsAJob {
     fn observe(&mut self, e: &Event) -> Option<String> {
         let (value, wrote) = super::invariants::plan_seen(e)?;
-        let now: BTreeMap<String, String> =
-            value.with(|p: &PlanSpec| p.jobs.iter().map(|j| (j.name.clone(), j.status.clone())).collect())?;
+        let now = value.with(super::invariants::statuses)?;
         let before = std::mem::replace(&mut self.disk, now);
         if !wrote {
             return None;

@@ -85,8 +85,13 @@ fn basis(meta: &Value) -> String {
 type Statuses = BTreeMap<String, String>;
 
 /// Each job's status in a plan, by name.
-fn statuses(plan: &PlanSpec) -> Statuses {
+pub(super) fn statuses(plan: &PlanSpec) -> Statuses {
     plan.jobs.iter().map(|j| (j.name.clone(), j.status.clone())).collect()
+}
+
+/// Each `jobs.json` entry's status, by id.
+fn entry_statuses(state: &JobState) -> Statuses {
+    state.jobs.iter().map(|j| (j.id.clone(), j.status.clone())).collect()
 }
 
 /// Writes to a file of entries (`plan.json`'s jobs by name, `jobs.json`'s
@@ -125,9 +130,8 @@ impl NoLostUpdate {
 
     /// `jobs.json`'s entries (`no-lost-job-state-update`).
     fn job_state(setup: &Setup) -> Self {
-        let entries =
-            |c: &Contents| c.with(|s: &JobState| s.jobs.iter().map(|j| (j.id.clone(), j.status.clone())).collect());
-        let disk = setup.initial_job_state().jobs.iter().map(|j| (j.id.clone(), j.status.clone())).collect();
+        let entries = |c: &Contents| c.with(entry_statuses);
+        let disk = entry_statuses(&setup.initial_job_state());
         NoLostUpdate { file: JOBS_FILE, check: Check::Reverts, entries, disk: Some(disk), last_set: BTreeMap::new() }
     }
 
@@ -227,25 +231,20 @@ struct NoLiveJobEnded {
 
 impl NoLiveJobEnded {
     fn new(setup: &Setup) -> Self {
-        let disk = setup.initial_job_state().jobs.iter().map(|j| (j.id.clone(), j.status.clone())).collect();
-        NoLiveJobEnded { disk, ended: BTreeMap::new() }
+        NoLiveJobEnded { disk: entry_statuses(&setup.initial_job_state()), ended: BTreeMap::new() }
     }
 }
 
 impl Monitor for NoLiveJobEnded {
     fn observe(&mut self, e: &Event) -> Option<String> {
-        let Effect::Wrote { res, value, .. } = &e.effect else { return None };
-        if &**res != JOBS_FILE {
-            return None;
-        }
-        let state = value.with(|s: &JobState| s.clone())?;
-        for job in &state.jobs {
-            let was = self.disk.get(&job.id).map(String::as_str);
-            if ["completed", "failed"].contains(&job.status.as_str()) && was != Some(&job.status) {
-                self.ended.insert(job.id.clone(), (job.name.clone(), e.step, who(e)));
+        // A read shows what is on disk, so only a write ends an entry.
+        let jobs = jobs_seen(e)?;
+        for (id, name, status) in &jobs {
+            if ["completed", "failed"].contains(&status.as_str()) && self.disk.get(id) != Some(status) {
+                self.ended.insert(id.clone(), (name.clone(), e.step, who(e)));
             }
         }
-        self.disk = state.jobs.iter().map(|j| (j.id.clone(), j.status.clone())).collect();
+        self.disk = jobs.into_iter().map(|(id, _, status)| (id, status)).collect();
         None
     }
 
@@ -351,19 +350,19 @@ struct PreMergeApprovalKept {
 impl Monitor for PreMergeApprovalKept {
     fn observe(&mut self, e: &Event) -> Option<String> {
         let (value, wrote) = plan_seen(e)?;
-        let plan = value.with(|p: &PlanSpec| p.clone())?;
-        let before = std::mem::replace(&mut self.checkpoint, plan.checkpoint.clone());
+        let (checkpoint, jobs) = value.with(|p: &PlanSpec| (p.checkpoint.clone(), statuses(p)))?;
+        let before = std::mem::replace(&mut self.checkpoint, checkpoint.clone());
         if !wrote {
             return None;
         }
-        let ready = |name: &str| plan.job(name).is_some_and(|j| j.status == "ready_to_merge");
-        if before.as_deref() == Some("pre_merge") && plan.checkpoint.is_none() {
-            for j in plan.jobs.iter().filter(|j| j.status == "ready_to_merge") {
-                self.approved.insert(j.name.clone(), (e.step, who(e)));
+        let ready = |name: &str| jobs.get(name).is_some_and(|s| s == "ready_to_merge");
+        if before.as_deref() == Some("pre_merge") && checkpoint.is_none() {
+            for name in jobs.keys().filter(|name| ready(name)) {
+                self.approved.insert(name.clone(), (e.step, who(e)));
             }
             return None;
         }
-        if plan.checkpoint.as_deref() == Some("pre_merge")
+        if checkpoint.as_deref() == Some("pre_merge")
             && before.as_deref() != Some("pre_merge")
             && let Some((name, (step, by))) = self.approved.iter().find(|(name, _)| ready(name))
         {
