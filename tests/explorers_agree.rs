@@ -69,7 +69,7 @@ fn agree(system: &str) -> Compared {
             // Caching alone: the plainer search every reduction is checked
             // against, where it can keep every state (it keeps at least as
             // many as the reduced search).
-            let plain = Reduction { sleep_sets: false, symmetry: false, ..Reduction::default() };
+            let plain = Reduction { sleep_sets: false, symmetry: false, guarded_reads: false, ..Reduction::default() };
             let by_plain = (Some(states) <= PLAIN_LIMITS.max_states)
                 .then(|| stateful_outcomes(&s.model, &e.variant, plain, &PLAIN_LIMITS).ok())
                 .flatten();

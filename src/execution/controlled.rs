@@ -74,6 +74,11 @@ impl Controlled {
         self.lp().waiting()
     }
 
+    /// The tasks holding a FIFO mutex (each acquired it and has not released it).
+    pub fn lock_holders(&self) -> Vec<TaskId> {
+        self.lp().lock_holders()
+    }
+
     /// Every task is blocked on a FIFO mutex while none waits for the loop.
     pub fn deadlocked(&self) -> bool {
         self.waiting().is_empty() && !self.lp().parked().is_empty()

@@ -229,6 +229,9 @@ pub struct Report {
     /// The classes of actors the `stateful` explorer took as interchangeable
     /// (by name), or why it took none.
     pub symmetry: Result<Vec<Vec<String>>, String>,
+    /// Why the `stateful` explorer searched without guarded reads (a write
+    /// broke the locking discipline they rest on), if it did.
+    pub unguarded: Option<String>,
     pub elapsed: Duration,
 }
 
@@ -236,7 +239,7 @@ pub struct Report {
 pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &Limits) -> Report {
     let start = Instant::now();
     let model = &model.for_search();
-    let (mut states, mut symmetry) = (None, Ok(Vec::new()));
+    let (mut states, mut symmetry, mut unguarded) = (None, Ok(Vec::new()), None);
     let (verdict, executions) = match explorer {
         Explorer::Exhaustive { bound } => exhaustive::run(model, variant, *bound, limits),
         Explorer::Dpor => dpor::run(model, variant, limits),
@@ -244,6 +247,7 @@ pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &L
             let found = stateful::run(model, variant, limits);
             states = Some(found.states);
             symmetry = found.symmetry;
+            unguarded = found.unguarded;
             (found.verdict, found.executions)
         }
         Explorer::Pct { depth, schedules, seed } => {
@@ -258,7 +262,7 @@ pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &L
         Verdict::Proved { .. } | Verdict::NotFound if !unreached.is_empty() => Verdict::Vacuous { unreached },
         other => other,
     };
-    Report { explorer: explorer.clone(), verdict, executions, states, symmetry, elapsed: start.elapsed() }
+    Report { explorer: explorer.clone(), verdict, executions, states, symmetry, unguarded, elapsed: start.elapsed() }
 }
 
 /// Every distinct end an exhaustive search reached (each as its final state

@@ -23,6 +23,19 @@
 //! of explored subtrees is where such searches have gone wrong; sleep sets
 //! need none.
 //!
+//! A task that holds a FIFO mutex goes first, and when its turn only read
+//! what that mutex guards (files or cells every write of which, so far,
+//! was made by a task holding it), it is the only task run from that state:
+//! no other task can write what it read until it lets the mutex go, so its
+//! turn commutes with everything the others do meanwhile, and {it} is a
+//! persistent set (Godefroid 1996, ch. 4). The rule rests on the locking
+//! discipline, which the search checks as it goes, the way Stoller's
+//! model checker does (SPIN 2000: a search reduced under the discipline
+//! meets a breach of it if the program has one): every write is compared
+//! with the mutexes earlier reductions relied on for what it wrote, and a
+//! write made without one starts the search over without this reduction.
+//! In #63 that turn is `updatePlanJob`'s `loadPlan()` under `planMutex`.
+//!
 //! A fingerprint is only as good as the rule it rests on: tasks keep no
 //! state outside the runtime. On every state reached twice the search runs
 //! the turn it first ran from there once more and checks that it leads to
@@ -32,7 +45,7 @@
 use super::{DEADLOCK, Enumeration, Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
 use crate::execution::{Controlled, Kept, Model, Outcome};
 use crate::history::History;
-use crate::runtime::{Fingerprint, Semantics, StateParts, Symmetry, TaskId, Turn};
+use crate::runtime::{AccessKind, Fingerprint, LockId, Resource, Semantics, StateParts, Symmetry, TaskId, Turn};
 use crate::systems::Variant;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
@@ -54,6 +67,12 @@ pub struct Reduction {
     /// hold must show).
     pub given_symmetry: Option<Symmetry>,
     pub name_guard: bool,
+    /// A lock holder's turn that only read what its lock guards is the only
+    /// one run from its state.
+    pub guarded_reads: bool,
+    /// Writes are checked against the locks guarded reads relied on (only
+    /// tests switch it off, to show what the reduction does without it).
+    pub check_guards: bool,
     /// On a state reached again, check that its first turn leads where it
     /// led (the determinism check; only tests switch it off, to show what
     /// a reduction made wrong does without it).
@@ -68,6 +87,8 @@ impl Default for Reduction {
             symmetry: true,
             given_symmetry: None,
             name_guard: true,
+            guarded_reads: true,
+            check_guards: true,
             check_revisits: true,
         }
     }
@@ -113,6 +134,8 @@ enum Ended {
     /// A task of a symmetric actor read its own name: the symmetry does not
     /// hold (the actors named).
     Asymmetric(Vec<String>),
+    /// A write without a lock that guarded reads relied on (what was written, by whom).
+    Unguarded(String),
     /// An invariant broke (the outcome so far).
     Violated(Outcome),
     /// The search cannot go on: a model panic, a deadlock (with the events
@@ -128,6 +151,8 @@ struct Searched {
     /// The classes of actors explored as interchangeable (by name), or why
     /// none were.
     symmetry: Result<Vec<Vec<String>>, String>,
+    /// Why guarded reads were not used, if they were dropped.
+    unguarded: Option<String>,
     /// Why it stopped before it explored every state, at which execution
     /// (`None`: it explored them all).
     ended: Option<(Ended, usize)>,
@@ -145,6 +170,10 @@ struct Search<'a> {
     visited: HashMap<Fingerprint, Seen>,
     /// Stop at the first violation (else: record every end).
     stop_at_violation: bool,
+    /// For each resource written so far, the locks held at every write of it.
+    guards: HashMap<Resource, Vec<LockId>>,
+    /// For each resource read by a guarded read, the locks relied on.
+    relied: HashMap<Resource, Vec<LockId>>,
 }
 
 impl Search<'_> {
@@ -214,7 +243,12 @@ impl Search<'_> {
                 }
             }
             match exec.run_turn(self.path[k].chosen) {
-                Ok(turn) if k == last => self.path[k].ran = Some(turn),
+                Ok(turn) if k == last => {
+                    if let Err(message) = self.note_writes(&turn, &exec) {
+                        return Ended::Unguarded(message);
+                    }
+                    self.path[k].ran = Some(turn)
+                }
                 Ok(_) => {}
                 Err(panic) => return broken(panic_message(&*panic)),
             }
@@ -286,10 +320,13 @@ impl Search<'_> {
             if todo.is_empty() {
                 return Ended::Pruned;
             }
-            // The task that ran last, if it may: fewest context switches first.
+            // A lock holder (see the module docs), else the task that ran
+            // last, if it may: fewest context switches first.
             let previous = self.path.last().map(|p| p.chosen);
             let mut todo = todo;
-            let at = previous.and_then(|p| todo.iter().position(|&t| t == p)).unwrap_or(0);
+            let holders = if self.reduction.guarded_reads { exec.lock_holders() } else { Vec::new() };
+            let holder = todo.iter().position(|t| holders.contains(t));
+            let at = holder.or_else(|| previous.and_then(|p| todo.iter().position(|&t| t == p))).unwrap_or(0);
             let chosen = todo.remove(at);
             todo.reverse(); // popped from the back: the rest in start order
             let kept = exec.kept();
@@ -297,10 +334,68 @@ impl Search<'_> {
                 Node { fingerprint, waiting, identities, chosen, ran: None, todo, done: Vec::new(), sleep, kept };
             self.path.push(node);
             match exec.run_turn(chosen) {
-                Ok(turn) => self.path.last_mut().expect("just pushed").ran = Some(turn),
+                Ok(turn) => {
+                    if let Err(message) = self.note_writes(&turn, &exec) {
+                        return Ended::Unguarded(message);
+                    }
+                    let alone = holder.is_some() && self.guarded_read(&turn);
+                    let node = self.path.last_mut().expect("just pushed");
+                    if alone {
+                        node.todo.clear();
+                    }
+                    node.ran = Some(turn);
+                }
                 Err(panic) => return broken(panic_message(&*panic)),
             }
         }
+    }
+
+    /// Records what guards each resource `turn` wrote; a write without a
+    /// lock that a guarded read relied on for it is a breach of the locking
+    /// discipline (the reduction's premise).
+    fn note_writes(&mut self, turn: &Turn, exec: &Controlled) -> Result<(), String> {
+        if !self.reduction.guarded_reads {
+            return Ok(());
+        }
+        for access in turn.accesses.iter().filter(|a| a.kind == AccessKind::Write) {
+            let guard = self.guards.entry(access.resource.clone()).or_insert_with(|| access.locks.clone());
+            guard.retain(|l| access.locks.contains(l));
+            let relied = self.relied.get(&access.resource).is_some_and(|r| r.iter().any(|l| !access.locks.contains(l)));
+            if relied && self.reduction.check_guards {
+                let what = match &access.resource {
+                    Resource::Named(name) => name.to_string(),
+                    other => format!("{other:?}"),
+                };
+                let who = exec.task_name(turn.task);
+                return Err(format!("{who} wrote {what} without the lock that reads of it were taken under"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a lock holder's `turn` only read, each resource under a lock
+    /// that guards every write of it seen so far (then nothing another task
+    /// does before it can change what it read); the locks it relies on are
+    /// recorded, for [`Search::note_writes`] to check.
+    fn guarded_read(&mut self, turn: &Turn) -> bool {
+        if !turn.started.is_empty() || !turn.woke.is_empty() {
+            return false;
+        }
+        let mut relies = Vec::with_capacity(turn.accesses.len());
+        for access in &turn.accesses {
+            let guarded_by = |l: &&LockId| self.guards.get(&access.resource).is_none_or(|g| g.contains(l));
+            match access.locks.iter().find(guarded_by) {
+                Some(&lock) if access.kind == AccessKind::Read => relies.push((access.resource.clone(), lock)),
+                _ => return false,
+            }
+        }
+        for (resource, lock) in relies {
+            let relied = self.relied.entry(resource).or_default();
+            if !relied.contains(&lock) {
+                relied.push(lock);
+            }
+        }
+        true
     }
 
     /// The symmetric actors some task of which read its own name, if any.
@@ -408,18 +503,35 @@ fn search(
         let actors = model.compiled.actors();
         s.classes.iter().map(|c| c.iter().map(|&a| actors[a].0.clone()).collect()).collect::<Vec<Vec<String>>>()
     };
-    let first =
-        search_with(model, variant, reduction.clone(), symmetry.clone(), limits, start, stop_at_violation, visit);
-    match first.ended {
-        Some((Ended::Asymmetric(named), executions)) => {
-            // Start over, every actor on its own; the reason goes in the report.
-            let mut again =
-                search_with(model, variant, reduction, Symmetry::default(), limits, start, stop_at_violation, visit);
-            again.executions += executions;
-            again.symmetry = Err(format!("{} read its name, so the actors are not interchangeable", named.join(", ")));
-            again
+    // A reduction whose premise fails starts the search over without it;
+    // the reason goes in the report.
+    let (mut reduction, mut symmetry) = (reduction, symmetry);
+    let (mut executions, mut unguarded, mut asymmetric) = (0, None, None);
+    loop {
+        let mut searched =
+            search_with(model, variant, reduction.clone(), symmetry.clone(), limits, start, stop_at_violation, visit);
+        searched.executions += executions;
+        executions = searched.executions;
+        match searched.ended {
+            Some((Ended::Unguarded(why), _)) => {
+                unguarded = Some(why);
+                reduction.guarded_reads = false;
+            }
+            Some((Ended::Asymmetric(named), _)) => {
+                asymmetric = Some(named);
+                symmetry = Symmetry::default();
+            }
+            _ => {
+                searched.symmetry = match asymmetric {
+                    Some(named) => {
+                        Err(format!("{} read its name, so the actors are not interchangeable", named.join(", ")))
+                    }
+                    None => Ok(names(&symmetry)),
+                };
+                searched.unguarded = unguarded;
+                return searched;
+            }
         }
-        _ => Searched { symmetry: Ok(names(&symmetry)), ..first },
     }
 }
 
@@ -444,6 +556,8 @@ fn search_with(
         path: Vec::new(),
         visited: HashMap::new(),
         stop_at_violation,
+        guards: HashMap::new(),
+        relied: HashMap::new(),
     };
     let mut executions = 0;
     let ended = quiet::quietly(|| {
@@ -466,7 +580,7 @@ fn search_with(
             }
         }
     });
-    Searched { executions, states: search.visited.len(), symmetry: Ok(Vec::new()), ended }
+    Searched { executions, states: search.visited.len(), symmetry: Ok(Vec::new()), unguarded: None, ended }
 }
 
 fn refuse_threads(model: &Model) -> Option<String> {
@@ -484,12 +598,15 @@ pub(super) struct Found {
     pub states: usize,
     /// See [`super::Report::symmetry`].
     pub symmetry: Result<Vec<Vec<String>>, String>,
+    /// See [`super::Report::unguarded`].
+    pub unguarded: Option<String>,
 }
 
 /// The verdict of a search, with the executions and distinct states it took.
 pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> Found {
     if let Some(reason) = refuse_threads(model) {
-        return Found { verdict: Verdict::Incomplete { reason }, executions: 0, states: 0, symmetry: Ok(Vec::new()) };
+        let verdict = Verdict::Incomplete { reason };
+        return Found { verdict, executions: 0, states: 0, symmetry: Ok(Vec::new()), unguarded: None };
     }
     let searched = search(model, variant, Reduction::default(), limits, true, &mut |_| {});
     let (executions, states) = (searched.executions, searched.states);
@@ -505,11 +622,11 @@ pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> Found {
         }
         Some((Ended::Broken(reason, _), _)) => Verdict::Incomplete { reason },
         Some((Ended::TimeUp, _)) => Verdict::Incomplete { reason: limits.cut_reason(executions, Some(states)) },
-        Some((Ended::Pruned | Ended::End(_) | Ended::Asymmetric(_), _)) => {
+        Some((Ended::Pruned | Ended::End(_) | Ended::Asymmetric(_) | Ended::Unguarded(_), _)) => {
             unreachable!("the search goes on past these")
         }
     };
-    Found { verdict, executions, states, symmetry: searched.symmetry }
+    Found { verdict, executions, states, symmetry: searched.symmetry, unguarded: searched.unguarded }
 }
 
 /// Every distinct end (see [`super::outcomes`]), with executions and states.

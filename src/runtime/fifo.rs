@@ -97,6 +97,7 @@ impl<P: Platform> FifoMutex<P> {
     /// Waits (an await) until the lock is handed to `ticket`.
     pub fn acquire(&self, cx: &mut Cx<'_, P>, ticket: Ticket) {
         if ticket.took {
+            cx.hold_lock(self.state.cell_number(), true);
             return;
         }
         // Still queued: wait for the hand-off. (A task spawned with a ticket
@@ -111,10 +112,12 @@ impl<P: Platform> FifoMutex<P> {
             }
         }
         cx.record("acquire", Effect::Locked { res: self.name.clone() });
+        cx.hold_lock(self.state.cell_number(), true);
     }
 
     /// `release()`: hand the lock to the first waiter, or free it.
     pub fn release(&self, cx: &Cx<'_, P>) {
+        cx.hold_lock(self.state.cell_number(), false);
         cx.record("release", Effect::Unlocked { res: self.name.clone() });
         self.state.apply(|s| match s.queue.pop_front() {
             Some((next, cv)) => {

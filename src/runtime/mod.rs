@@ -33,8 +33,8 @@ pub use fifo::{FifoMutex, Ticket};
 pub use fingerprint::{Fingerprint, StateHash, StateHasher, fingerprint};
 pub use shared::{Flag, Shared};
 pub use turns::{
-    Access, AccessKind, CellKind, CellValue, Executor, Leave, Loop, Renamer, Resource, StateParts, Symmetry, TaskId,
-    Turn,
+    Access, AccessKind, CellKind, CellValue, Executor, Leave, LockId, Loop, Renamer, Resource, StateParts, Symmetry,
+    TaskId, Turn,
 };
 
 use turns::{Lineage, Yielder};
@@ -383,6 +383,14 @@ impl<'rt, P: Platform> Cx<'rt, P> {
             fingerprint(&(fingerprint(&result), pending))
         });
         result
+    }
+
+    /// This task now holds the FIFO mutex whose queue is cell `lock`
+    /// (`held`), or that mutex was released.
+    pub(crate) fn hold_lock(&self, lock: Option<usize>, held: bool) {
+        if let (Some(lock), Some(lp)) = (lock, self.controlled_loop()) {
+            lp.hold(lock, held);
+        }
     }
 
     /// Wakes the task waiting on `cv` in [`Cx::wait_on_loop`] (or on a

@@ -66,6 +66,11 @@ impl<P: Platform, T: StateHash + Send + 'static> Shared<P, T> {
         Self::build(rt, value, CellKind::Shared, true)
     }
 
+    /// The cell's number on a controlled loop.
+    pub(crate) fn cell_number(&self) -> Option<usize> {
+        self.probe.as_ref().map(|p| p.cell)
+    }
+
     /// A cell whose owner reports finer-grained accesses itself (the memory
     /// disk reports each file). It is still part of every fingerprint.
     pub fn reported_by_owner(rt: &Runtime<P>, value: T, kind: CellKind) -> Self {

@@ -56,19 +56,27 @@ pub enum Resource {
     Lock(Arc<str>),
 }
 
+/// A FIFO mutex, by the number of the cell that holds its queue.
+pub type LockId = usize;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Access {
     pub resource: Resource,
     pub kind: AccessKind,
+    /// The FIFO mutexes the task held at every access to the resource in
+    /// this turn (what a write is guarded by, see `explore::stateful`).
+    pub locks: Vec<LockId>,
 }
 
 impl Access {
     /// Another access of the same resource in the same turn: a turn that
-    /// did two different things to it did something that conflicts with both.
-    fn merge(&mut self, kind: AccessKind) {
+    /// did two different things to it did something that conflicts with both,
+    /// under the locks held at both.
+    fn merge(&mut self, kind: AccessKind, locks: &[LockId]) {
         if self.kind != kind {
             self.kind = AccessKind::Write;
         }
+        self.locks.retain(|l| locks.contains(l));
     }
 
     /// Two accesses whose order can change what someone sees.
@@ -94,18 +102,18 @@ impl Turn {
         self.accesses.iter().any(|a| other.accesses.iter().any(|b| a.conflicts(b)))
     }
 
-    fn touch(&mut self, resource: Resource, kind: AccessKind) {
+    fn touch(&mut self, resource: Resource, kind: AccessKind, locks: Vec<LockId>) {
         match self.accesses.iter_mut().find(|a| a.resource == resource) {
-            Some(a) => a.merge(kind),
-            None => self.accesses.push(Access { resource, kind }),
+            Some(a) => a.merge(kind, &locks),
+            None => self.accesses.push(Access { resource, kind, locks }),
         }
     }
 
     /// [`Turn::touch`] of `Named(name)`, allocating only for a new name.
-    fn touch_named(&mut self, name: &str, kind: AccessKind) {
+    fn touch_named(&mut self, name: &str, kind: AccessKind, locks: Vec<LockId>) {
         match self.accesses.iter_mut().find(|a| matches!(&a.resource, Resource::Named(n) if **n == *name)) {
-            Some(a) => a.merge(kind),
-            None => self.accesses.push(Access { resource: Resource::Named(name.into()), kind }),
+            Some(a) => a.merge(kind, &locks),
+            None => self.accesses.push(Access { resource: Resource::Named(name.into()), kind, locks }),
         }
     }
 }
@@ -228,11 +236,20 @@ struct State {
     named: BTreeSet<TaskId>,
     waiting: Vec<TaskId>,
     parked: Vec<(usize, TaskId)>,
+    /// Which task holds each FIFO mutex that is held (by the task that
+    /// acquired it, until it is released).
+    held: Vec<(LockId, TaskId)>,
     cells: Vec<CellEntry>,
     begun: bool,
 }
 
 impl State {
+    /// The locks the running task holds (no allocation when it holds none).
+    fn locks(&self) -> Vec<LockId> {
+        let Some(current) = self.current else { return Vec::new() };
+        self.held.iter().filter(|(_, t)| *t == current).map(|(l, _)| *l).collect()
+    }
+
     fn observe(&mut self, what: Fingerprint) {
         if let Some(t) = self.current.filter(|_| !self.unfingerprinted && !self.replaying) {
             let slot = &mut self.tasks[t];
@@ -273,15 +290,32 @@ impl Loop {
     pub fn touch(&self, resource: Resource, kind: AccessKind) {
         let mut s = self.state();
         if !s.replaying {
-            s.turn.touch(resource, kind);
+            let locks = s.locks();
+            s.turn.touch(resource, kind, locks);
         }
     }
 
     pub fn touch_named(&self, name: &str, kind: AccessKind) {
         let mut s = self.state();
         if !s.replaying {
-            s.turn.touch_named(name, kind);
+            let locks = s.locks();
+            s.turn.touch_named(name, kind, locks);
         }
+    }
+
+    /// The running task now holds the FIFO mutex `lock` (`held`), or the
+    /// mutex was released (by whichever task).
+    pub fn hold(&self, lock: LockId, held: bool) {
+        let mut s = self.state();
+        s.held.retain(|(l, _)| *l != lock);
+        if held && let Some(current) = s.current {
+            s.held.push((lock, current));
+        }
+    }
+
+    /// The tasks that hold a FIFO mutex.
+    pub fn lock_holders(&self) -> Vec<TaskId> {
+        self.state().held.iter().map(|(_, t)| *t).collect()
     }
 
     /// Turns run from now on are a replay of turns the explorer has seen:
@@ -316,7 +350,8 @@ impl Loop {
         let mut s = self.state();
         let kind = if writes { AccessKind::Write } else { AccessKind::Read };
         if !s.replaying {
-            s.turn.touch(Resource::Cell(cell), kind);
+            let locks = s.locks();
+            s.turn.touch(Resource::Cell(cell), kind, locks);
         }
         if observes && !s.unfingerprinted && !s.replaying {
             let value = s.cells[cell].fingerprint();
