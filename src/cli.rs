@@ -121,6 +121,9 @@ pub struct CheckArgs {
     /// words, the replay command and a `[[regression]]` block to paste.
     #[arg(long)]
     pub trace: bool,
+    /// Colour `ok` and `FAIL`: on a terminal unless `NO_COLOR` is set (auto), always or never.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
 }
 
 #[derive(Args)]
@@ -189,6 +192,14 @@ pub enum BenchFormat {
     Text,
     Json,
     Markdown,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

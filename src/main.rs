@@ -24,7 +24,7 @@ macro_rules! out {
 }
 
 use clap::Parser;
-use cli::{BenchArgs, BenchFormat, CheckArgs, Cli, Command, Format, HuntArgs};
+use cli::{BenchArgs, BenchFormat, CheckArgs, Cli, ColorChoice, Command, Format, HuntArgs};
 use racecheck::explore::{Failure, Limits, Replay, StepSchedule, Verdict, replay};
 use racecheck::report;
 use racecheck::scenario::{self, ExplorerKind, Scenario, ScenarioError, check_expectation};
@@ -125,8 +125,12 @@ fn parse_variant(scenario: &Scenario, text: &str) -> Result<Variant, String> {
 
 fn check(args: CheckArgs) -> Result<u8, String> {
     let scenarios = load_all(args.paths.clone())?;
-    let limits =
-        Limits { max_states: args.max_states.map(|n| n as usize), ..Limits::time(Duration::from_secs(args.max_time)) };
+    let progress = std::sync::Arc::new(racecheck::explore::Progress::default());
+    let limits = Limits {
+        max_states: args.max_states.map(|n| n as usize),
+        progress: Some(progress.clone()),
+        ..Limits::time(Duration::from_secs(args.max_time))
+    };
     let bound = match args.bound.as_deref() {
         None => None,
         Some("none") => Some(None),
@@ -144,7 +148,11 @@ fn check(args: CheckArgs) -> Result<u8, String> {
             let expectations = s.expectations.iter().map(|e| e.label());
             expectations.chain((1..=s.regressions.len()).map(|n| format!("regression-{n}")))
         });
-        let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let colour = match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        };
         report::Columns { colour, ..report::Columns::fit(names, labels) }
     };
     if args.format == Format::Text {
@@ -167,7 +175,10 @@ fn check(args: CheckArgs) -> Result<u8, String> {
         let file = scenario.path.display().to_string();
         for expectation in scenario.expectations.iter().filter(|e| only.as_ref().is_none_or(|v| &e.variant == v)) {
             let label = format!("{} {}", scenario.name, expectation.label());
-            let checked = with_progress(&label, || check_expectation(scenario, expectation, &settings, &limits));
+            progress.reset();
+            let watched = Some((&*progress, limits.max_time));
+            let checked =
+                with_progress(&label, watched, || check_expectation(scenario, expectation, &settings, &limits));
             match args.format {
                 Format::Text => outln!("{}", report::row(&checked, &columns)),
                 Format::Json => outln!("{}", report::json_row(&checked)),
@@ -248,31 +259,54 @@ fn check(args: CheckArgs) -> Result<u8, String> {
     Ok(if failed == 0 { OK } else { FAILED })
 }
 
-/// Runs `f`, showing a spinner on stderr if it takes more than a second and
-/// stderr is a terminal (never in pipes, files or CI logs).
-fn with_progress<R>(label: &str, f: impl FnOnce() -> R) -> R {
+/// Runs `f`, showing a progress line on stderr if it takes more than a
+/// second and stderr is a terminal (never in pipes, files or CI logs): the
+/// elapsed time and, for a search (`watched`: what it reports and its time
+/// limit), its executions, their rate, distinct states where the explorer
+/// keeps them, and the limit.
+fn with_progress<R>(
+    label: &str,
+    watched: Option<(&racecheck::explore::Progress, Duration)>,
+    f: impl FnOnce() -> R,
+) -> R {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return f();
     }
     let (done, finished) = std::sync::mpsc::channel::<()>();
     let label = label.to_string();
-    let spinner = std::thread::spawn(move || {
-        if finished.recv_timeout(Duration::from_secs(1)).is_ok() {
-            return;
-        }
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"));
-        bar.set_message(format!("exploring {label}"));
-        while finished.recv_timeout(Duration::from_millis(100)).is_err() {
-            bar.tick();
-        }
-        bar.finish_and_clear();
-    });
-    let result = f();
-    let _ = done.send(());
-    let _ = spinner.join();
-    result
+    let start = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            if finished.recv_timeout(Duration::from_secs(1)).is_ok() {
+                return;
+            }
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
+            loop {
+                bar.set_message(progress_text(&label, watched, start.elapsed()));
+                bar.tick();
+                if finished.recv_timeout(Duration::from_millis(100)).is_ok() {
+                    break;
+                }
+            }
+            bar.finish_and_clear();
+        });
+        let result = f();
+        let _ = done.send(());
+        result
+    })
+}
+
+/// The progress line's message: `12s exploring plan/x fields-only · 12345
+/// executions (4100/s) · 30000 states · limit 120 s`.
+fn progress_text(label: &str, watched: Option<(&racecheck::explore::Progress, Duration)>, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs();
+    let Some((progress, limit)) = watched else { return format!("{secs}s exploring {label}") };
+    let (executions, states) = progress.get();
+    let rate = executions as f64 / elapsed.as_secs_f64().max(1e-3);
+    let states = states.map(|s| format!(" · {s} states")).unwrap_or_default();
+    format!("{secs}s exploring {label} · {executions} executions ({rate:.0}/s){states} · limit {} s", limit.as_secs())
 }
 
 fn bench(args: BenchArgs) -> Result<u8, String> {
@@ -415,7 +449,7 @@ fn hit_rate(file: &std::path::Path, variant: &str, runs: usize) -> Result<u8, St
     let s = scenario::load(file).map_err(|e| e.to_string())?;
     let variant = parse_variant(&s, variant)?;
     let start = std::time::Instant::now();
-    let rate = with_progress(&s.name, || racecheck::explore::hit_rate(&s.model, &variant, runs))
+    let rate = with_progress(&s.name, None, || racecheck::explore::hit_rate(&s.model, &variant, runs))
         .map_err(|e| format!("error: cannot create a temporary directory: {e}"))?;
     outln!(
         "{} {variant}: {} of {} runs violated an invariant ({:.2} %) on real threads, in {:.1}s",
@@ -437,7 +471,7 @@ fn hunt(args: HuntArgs) -> Result<u8, String> {
         ..HuntConfig::new(&args.system, &args.variant)
     };
     let label = format!("{} {}", args.system, args.variant);
-    let result = with_progress(&label, || hunt::hunt(&config)).map_err(|e| format!("error: {e}"))?;
+    let result = with_progress(&label, None, || hunt::hunt(&config)).map_err(|e| format!("error: {e}"))?;
     match &result.plan.scopes[..] {
         [] => outln!("scope: the whole {} system (no scope covers this variant)", args.system),
         scopes => {

@@ -23,11 +23,11 @@ fn limit(secs: u64) -> Limits {
 
 /// What the search with caching alone may keep (#63, the largest it
 /// enumerates, has 50,718 states).
-const PLAIN_LIMITS: Limits = Limits { max_time: Duration::from_secs(120), max_states: Some(60_000) };
+const PLAIN_LIMITS: Limits = Limits { max_time: Duration::from_secs(120), max_states: Some(60_000), progress: None };
 
 /// What the search with every reduction may keep before a case is compared
 /// by verdict only.
-const REDUCED_LIMITS: Limits = Limits { max_time: Duration::from_secs(30), max_states: Some(75_000) };
+const REDUCED_LIMITS: Limits = Limits { max_time: Duration::from_secs(30), max_states: Some(75_000), progress: None };
 
 /// Cases with at most this many states are compared with loom unbounded.
 const LOOM_UNBOUNDED_STATES: usize = 150;

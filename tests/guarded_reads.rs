@@ -6,8 +6,9 @@
 //! - when the writer takes the mutex too, the reduction cuts states and
 //!   every explorer reaches the same ends;
 //! - when the writer does not, the search meets the breach, starts over
-//!   without the reduction and says why; without that check it misses the
-//!   end in which the write lands between the two reads.
+//!   knowing it and says so; without that check it misses the end in which
+//!   the write lands between the two reads;
+//! - the same for reads of a value nobody had written yet, without a lock.
 
 use racecheck::execution::Model;
 use racecheck::explore::{Explorer, Limits, Reduction, explore, outcomes, stateful_outcomes};
@@ -33,6 +34,7 @@ static GUARDED_SPEC: SystemSpec = SystemSpec {
     about: "a value read twice under a lock, and written with or without it",
     ops: &[
         OpSpec { name: "read_twice", origin: "-", about: "under the lock: read, await, read, record both", args: &[] },
+        OpSpec { name: "read_twice_unlocked", origin: "-", about: "read, await, read, record both", args: &[] },
         OpSpec { name: "write_locked", origin: "-", about: "under the lock: write the value", args: &[] },
         OpSpec { name: "write_unlocked", origin: "-", about: "write the value without the lock", args: &[] },
     ],
@@ -46,6 +48,7 @@ static GUARDED_SPEC: SystemSpec = SystemSpec {
 #[derive(Debug)]
 enum Op {
     ReadTwice,
+    ReadTwiceUnlocked,
     WriteLocked,
     WriteUnlocked,
 }
@@ -63,19 +66,24 @@ struct GuardedWorld<P: Platform> {
     disk: Arc<dyn Disk>,
 }
 
+impl<P: Platform> GuardedWorld<P> {
+    fn read_twice(&self, cx: &mut Cx<'_, P>) {
+        cx.await_point();
+        let first = self.value.get();
+        cx.await_point();
+        let second = self.value.get();
+        cx.await_point();
+        self.seen.set(vec![first, second]);
+    }
+}
+
 impl<P: Platform> World<P> for GuardedWorld<P> {
     type Op = Op;
 
     fn run(&self, cx: &mut Cx<'_, P>, op: &Op) {
         match op {
-            Op::ReadTwice => self.mutex.with_lock(cx, |cx| {
-                cx.await_point();
-                let first = self.value.get();
-                cx.await_point();
-                let second = self.value.get();
-                cx.await_point();
-                self.seen.set(vec![first, second]);
-            }),
+            Op::ReadTwice => self.mutex.with_lock(cx, |cx| self.read_twice(cx)),
+            Op::ReadTwiceUnlocked => self.read_twice(cx),
             Op::WriteLocked => self.mutex.with_lock(cx, |_| self.value.set(1)),
             Op::WriteUnlocked => self.value.set(1),
         }
@@ -100,6 +108,7 @@ impl ModelSystem for Guarded {
     fn parse_op(&self, _: &(), name: &str, _: &Args) -> Result<Op, FieldError> {
         Ok(match name {
             "read_twice" => Op::ReadTwice,
+            "read_twice_unlocked" => Op::ReadTwiceUnlocked,
             "write_locked" => Op::WriteLocked,
             _ => Op::WriteUnlocked,
         })
@@ -124,7 +133,11 @@ static GUARDED: Guarded = Guarded;
 
 /// The reader first (the search runs it first), then the writer.
 fn model(writer: &str) -> Model {
-    let actors: Vec<(String, Vec<(String, Args)>)> = [("reader", "read_twice"), ("writer", writer)]
+    model_of("read_twice", writer)
+}
+
+fn model_of(reader: &str, writer: &str) -> Model {
+    let actors: Vec<(String, Vec<(String, Args)>)> = [("reader", reader), ("writer", writer)]
         .iter()
         .map(|(name, op)| (name.to_string(), vec![(op.to_string(), Args::new())]))
         .collect();
@@ -169,10 +182,23 @@ fn an_unlocked_write_turns_guarded_reads_off_and_without_the_check_an_end_is_mis
     assert_eq!(ends(&model, Reduction::default()).0, all);
     let report = explore(&model, &Variant::default(), &Explorer::Stateful, &limit());
     let why = report.unguarded.expect("the report says guarded reads were dropped");
-    assert!(why.contains("writer") && why.contains("without the lock"), "{why}");
+    assert!(why.contains("writer") && why.contains("without a lock"), "{why}");
     // Unchecked: the reads under the lock were taken as movers, and the
     // write between them is never explored.
     let blind = Reduction { guarded_reads: true, check_guards: false, ..plain };
+    let (missed, _) = ends(&model, blind);
+    assert!(missed.len() < all.len(), "without the check the reduction should miss an end: {missed:#?}");
+}
+
+#[test]
+fn a_read_of_what_nobody_wrote_yet_is_checked_too() {
+    let model = model_of("read_twice_unlocked", "write_unlocked");
+    let all = by_loom(&model);
+    assert_eq!(all.len(), 3, "the write lands before, between or after the reads: {all:#?}");
+    assert_eq!(ends(&model, Reduction::default()).0, all);
+    let report = explore(&model, &Variant::default(), &Explorer::Stateful, &limit());
+    assert!(report.unguarded.is_some_and(|why| why.contains("writer")), "the report names the write");
+    let blind = Reduction { check_guards: false, ..Reduction::default() };
     let (missed, _) = ends(&model, blind);
     assert!(missed.len() < all.len(), "without the check the reduction should miss an end: {missed:#?}");
 }

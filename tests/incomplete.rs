@@ -3,10 +3,11 @@
 //! an unbounded search is really unbounded. Each test fails on a mutant
 //! that reports the cut search as a proof.
 
-use racecheck::explore::{Explorer, Limits, Verdict, explore};
+use racecheck::explore::{Explorer, Limits, Progress, Verdict, explore};
 use racecheck::scenario::{self, Expected, Scenario, load};
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 fn scenario(file: &str) -> Scenario {
@@ -82,5 +83,28 @@ fn the_binary_exits_1_on_an_incomplete_search() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{explorer}: {stdout}");
         assert!(stdout.contains("FAIL") && stdout.contains("incomplete"), "{explorer}: {stdout}");
+    }
+}
+
+/// The progress line counts what the search ran: every explorer reports
+/// each execution it starts, and the stateful one its distinct states.
+#[test]
+fn progress_counts_every_execution() {
+    let s = scenario("plan/dropped-reconcile-trigger.toml");
+    for e in &s.expectations {
+        for explorer in EXPLORERS.iter().chain([&Explorer::Stress { runs: 3 }]) {
+            let progress = Arc::new(Progress::default());
+            let limits = Limits { progress: Some(progress.clone()), ..Limits::time(Duration::from_secs(60)) };
+            let report = explore(&s.model, &e.variant, explorer, &limits);
+            let (executions, states) = progress.get();
+            let case = format!("{} {}", e.label(), explorer.describe());
+            assert!(report.executions > 0, "{case}: ran nothing");
+            assert_eq!(executions, report.executions, "{case}: progress counted another number of executions");
+            if explorer == &Explorer::Stateful {
+                assert!(states.is_some_and(|n| n > 0 && Some(n) <= report.states), "{case}: {states:?}");
+            } else {
+                assert_eq!(states, None, "{case}: only the stateful explorer keeps states");
+            }
+        }
     }
 }

@@ -236,6 +236,7 @@ pub(super) fn search(model: &Model, variant: &Variant, limits: &Limits, visit: V
     let broken = quiet::quietly(|| {
         while !tree.finished && start.elapsed() < limits.max_time {
             executions += 1;
+            limits.tick(None);
             history = History::new();
             let mut execution = Controlled::start(model, variant, &history).unfingerprinted();
             let mut ended = None;

@@ -73,7 +73,7 @@ pub(super) fn run(model: &Model, variant: &Variant, bound: Option<usize>, limits
     let mut total = 0;
     for step in deepening(bound) {
         let remaining = limits.max_time.saturating_sub(start.elapsed());
-        let (verdict, executions) = run_bound(model, variant, step, &Limits::time(remaining));
+        let (verdict, executions) = run_bound(model, variant, step, &limits.remaining(remaining));
         total += executions;
         match verdict {
             Verdict::Proved { .. } => continue,
@@ -128,7 +128,7 @@ fn search(
     let last = Arc::new(Mutex::new((0usize, History::new())));
     let builder = loom_builder(bound, limits.max_time);
     let start = Instant::now();
-    let (m, v, l) = (model.clone(), variant.clone(), last.clone());
+    let (m, v, l, progress) = (model.clone(), variant.clone(), last.clone(), limits.clone());
     let result = quiet::quietly(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             builder.check(move || {
@@ -139,6 +139,7 @@ fn search(
                     l.1 = history.clone();
                     l.0
                 };
+                progress.tick(None);
                 let outcome = execute::<Loom>(&m, &v, &DiskKind::Memory, &history);
                 if visit(execution, &history, outcome) {
                     std::panic::panic_any(Found);

@@ -31,6 +31,8 @@ use crate::runtime::{TaskId, Turn};
 use crate::systems::Variant;
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How to search the interleavings of a model.
@@ -87,12 +89,53 @@ pub struct Limits {
     /// The most distinct states the stateful explorer may keep (its
     /// memory). The other explorers keep no states.
     pub max_states: Option<usize>,
+    /// Where the search reports how far it has got, for a progress line.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// How far a running search has got: executions so far and, for the
+/// stateful explorer, distinct states. Read by another thread (the CLI's
+/// progress line) while the search writes it.
+#[derive(Debug, Default)]
+pub struct Progress {
+    executions: AtomicUsize,
+    states: AtomicUsize,
+}
+
+impl Progress {
+    /// Executions so far, and distinct states where the explorer keeps them.
+    pub fn get(&self) -> (usize, Option<usize>) {
+        let states = self.states.load(Ordering::Relaxed);
+        (self.executions.load(Ordering::Relaxed), (states > 0).then_some(states))
+    }
+
+    /// A search starts: nothing counted yet.
+    pub fn reset(&self) {
+        self.executions.store(0, Ordering::Relaxed);
+        self.states.store(0, Ordering::Relaxed);
+    }
 }
 
 impl Limits {
     /// A time limit only.
-    pub fn time(max_time: Duration) -> Limits {
-        Limits { max_time, max_states: None }
+    pub const fn time(max_time: Duration) -> Limits {
+        Limits { max_time, max_states: None, progress: None }
+    }
+
+    /// The same limits for a part of a search that has `remaining` of its time.
+    fn remaining(&self, remaining: Duration) -> Limits {
+        Limits { max_time: remaining, ..self.clone() }
+    }
+
+    /// The search starts one more execution (having kept `states` so far,
+    /// if it keeps them).
+    fn tick(&self, states: Option<usize>) {
+        if let Some(p) = &self.progress {
+            p.executions.fetch_add(1, Ordering::Relaxed);
+            if let Some(states) = states {
+                p.states.store(states, Ordering::Relaxed);
+            }
+        }
     }
 
     /// What cut a search short after `executions` (and `states`, for the
@@ -229,8 +272,10 @@ pub struct Report {
     /// The classes of actors the `stateful` explorer took as interchangeable
     /// (by name), or why it took none.
     pub symmetry: Result<Vec<Vec<String>>, String>,
-    /// Why the `stateful` explorer searched without guarded reads (a write
-    /// broke the locking discipline they rest on), if it did.
+    /// The writes that broke the locking discipline the `stateful`
+    /// explorer's guarded reads rest on, if any did (it started over after
+    /// each, taking no read of what they wrote as guarded by a lock they
+    /// were made without).
     pub unguarded: Option<String>,
     pub elapsed: Duration,
 }

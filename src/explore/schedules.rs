@@ -76,7 +76,7 @@ fn search(
 ) -> (Verdict, usize) {
     let rec = Arc::new(Mutex::new(Recording::default()));
     let recorder = Recorder { inner: ManuallyDrop::new(scheduler), rec: rec.clone() };
-    let (m, v, r) = (model.clone(), variant.clone(), rec.clone());
+    let (m, v, r, progress) = (model.clone(), variant.clone(), rec.clone(), limits.clone());
     let start = Instant::now();
     let result = quiet::quietly(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -86,6 +86,7 @@ fn search(
                     let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
                     r.executions += 1;
                     r.history = history.clone();
+                    progress.tick(None);
                 }
                 let outcome = execute::<Shuttle>(&m, &v, &DiskKind::Memory, &history);
                 if let Some(violation) = outcome.violation {

@@ -23,18 +23,19 @@
 //! of explored subtrees is where such searches have gone wrong; sleep sets
 //! need none.
 //!
-//! A task that holds a FIFO mutex goes first, and when its turn only read
-//! what that mutex guards (files or cells every write of which, so far,
-//! was made by a task holding it), it is the only task run from that state:
-//! no other task can write what it read until it lets the mutex go, so its
-//! turn commutes with everything the others do meanwhile, and {it} is a
-//! persistent set (Godefroid 1996, ch. 4). The rule rests on the locking
-//! discipline, which the search checks as it goes, the way Stoller's
-//! model checker does (SPIN 2000: a search reduced under the discipline
-//! meets a breach of it if the program has one): every write is compared
-//! with the mutexes earlier reductions relied on for what it wrote, and a
-//! write made without one starts the search over without this reduction.
-//! In #63 that turn is `updatePlanJob`'s `loadPlan()` under `planMutex`.
+//! *Guarded reads.* A task that holds a FIFO mutex goes first, and when a
+//! turn only read what no other task can write before it (files or cells
+//! every write of which, so far, was made under a mutex the reader holds,
+//! or that nobody has written so far), it is the only task run from that
+//! state: its turn commutes with everything the others do meanwhile, so
+//! {it} is a persistent set (Godefroid 1996, ch. 4). The rule rests on the
+//! locking discipline, which the search checks as it goes, the way
+//! Stoller's model checker does (SPIN 2000: a search reduced under the
+//! discipline meets a breach of it if the program has one): every write is
+//! compared with what reads of what it wrote relied on, and a breach starts
+//! the search over knowing that write, so that no read is taken as guarded
+//! by a lock some write of it was made without. In #63 such turns are
+//! `updatePlanJob`'s `loadPlan()` under `planMutex`.
 //!
 //! A fingerprint is only as good as the rule it rests on: tasks keep no
 //! state outside the runtime. On every state reached twice the search runs
@@ -134,7 +135,8 @@ enum Ended {
     /// A task of a symmetric actor read its own name: the symmetry does not
     /// hold (the actors named).
     Asymmetric(Vec<String>),
-    /// A write without a lock that guarded reads relied on (what was written, by whom).
+    /// A write without the lock (or of something never written before)
+    /// that guarded reads relied on (what was written, by whom).
     Unguarded(String),
     /// An invariant broke (the outcome so far).
     Violated(Outcome),
@@ -151,8 +153,11 @@ struct Searched {
     /// The classes of actors explored as interchangeable (by name), or why
     /// none were.
     symmetry: Result<Vec<Vec<String>>, String>,
-    /// Why guarded reads were not used, if they were dropped.
+    /// The writes that broke the locking discipline, if any did (the search
+    /// started over after each).
     unguarded: Option<String>,
+    /// For each resource written, the locks held at every write of it.
+    guards: HashMap<Resource, Vec<LockId>>,
     /// Why it stopped before it explored every state, at which execution
     /// (`None`: it explored them all).
     ended: Option<(Ended, usize)>,
@@ -172,8 +177,9 @@ struct Search<'a> {
     stop_at_violation: bool,
     /// For each resource written so far, the locks held at every write of it.
     guards: HashMap<Resource, Vec<LockId>>,
-    /// For each resource read by a guarded read, the locks relied on.
-    relied: HashMap<Resource, Vec<LockId>>,
+    /// For each resource read by a guarded read, what it relied on: every
+    /// write of it made under this lock, or (`None`) no write of it at all.
+    relied: HashMap<Resource, Vec<Option<LockId>>>,
 }
 
 impl Search<'_> {
@@ -338,7 +344,7 @@ impl Search<'_> {
                     if let Err(message) = self.note_writes(&turn, &exec) {
                         return Ended::Unguarded(message);
                     }
-                    let alone = holder.is_some() && self.guarded_read(&turn);
+                    let alone = self.reduction.guarded_reads && self.guarded_read(&turn);
                     let node = self.path.last_mut().expect("just pushed");
                     if alone {
                         node.todo.clear();
@@ -360,34 +366,43 @@ impl Search<'_> {
         for access in turn.accesses.iter().filter(|a| a.kind == AccessKind::Write) {
             let guard = self.guards.entry(access.resource.clone()).or_insert_with(|| access.locks.clone());
             guard.retain(|l| access.locks.contains(l));
-            let relied = self.relied.get(&access.resource).is_some_and(|r| r.iter().any(|l| !access.locks.contains(l)));
+            let broken = |relied: &Option<LockId>| relied.is_none_or(|l| !access.locks.contains(&l));
+            let relied = self.relied.get(&access.resource).is_some_and(|r| r.iter().any(broken));
             if relied && self.reduction.check_guards {
                 let what = match &access.resource {
                     Resource::Named(name) => name.to_string(),
                     other => format!("{other:?}"),
                 };
                 let who = exec.task_name(turn.task);
-                return Err(format!("{who} wrote {what} without the lock that reads of it were taken under"));
+                return Err(format!("{who} wrote {what} without a lock its readers held"));
             }
         }
         Ok(())
     }
 
-    /// Whether a lock holder's `turn` only read, each resource under a lock
-    /// that guards every write of it seen so far (then nothing another task
-    /// does before it can change what it read); the locks it relies on are
-    /// recorded, for [`Search::note_writes`] to check.
+    /// Whether `turn` only read, each resource either under a lock that
+    /// guards every write of it seen so far, or (held lock or not) never
+    /// written so far: then nothing another task does before it can change
+    /// what it read. What it relies on is recorded, for
+    /// [`Search::note_writes`] to check. (A turn that touched nothing
+    /// qualifies too.)
     fn guarded_read(&mut self, turn: &Turn) -> bool {
         if !turn.started.is_empty() || !turn.woke.is_empty() {
             return false;
         }
         let mut relies = Vec::with_capacity(turn.accesses.len());
         for access in &turn.accesses {
-            let guarded_by = |l: &&LockId| self.guards.get(&access.resource).is_none_or(|g| g.contains(l));
-            match access.locks.iter().find(guarded_by) {
-                Some(&lock) if access.kind == AccessKind::Read => relies.push((access.resource.clone(), lock)),
-                _ => return false,
+            if access.kind != AccessKind::Read {
+                return false;
             }
+            let relied = match self.guards.get(&access.resource) {
+                None => access.locks.first().copied(),
+                Some(guard) => match access.locks.iter().find(|l| guard.contains(l)) {
+                    Some(&lock) => Some(lock),
+                    None => return false,
+                },
+            };
+            relies.push((access.resource.clone(), relied));
         }
         for (resource, lock) in relies {
             let relied = self.relied.entry(resource).or_default();
@@ -503,20 +518,21 @@ fn search(
         let actors = model.compiled.actors();
         s.classes.iter().map(|c| c.iter().map(|&a| actors[a].0.clone()).collect()).collect::<Vec<Vec<String>>>()
     };
-    // A reduction whose premise fails starts the search over without it;
-    // the reason goes in the report.
-    let (mut reduction, mut symmetry) = (reduction, symmetry);
-    let (mut executions, mut unguarded, mut asymmetric) = (0, None, None);
+    // A reduction whose premise fails starts the search over: without the
+    // symmetry, or knowing the write that broke the locking discipline (no
+    // read of what it wrote is then taken as guarded by a lock it was not
+    // made under). The reasons go in the report.
+    let (mut guards, mut symmetry) = (HashMap::new(), symmetry);
+    let (mut executions, mut unguarded, mut asymmetric) = (0, Vec::new(), None);
     loop {
+        let reduction = reduction.clone();
         let mut searched =
-            search_with(model, variant, reduction.clone(), symmetry.clone(), limits, start, stop_at_violation, visit);
+            search_with(model, variant, reduction, symmetry.clone(), guards, limits, start, stop_at_violation, visit);
         searched.executions += executions;
         executions = searched.executions;
+        guards = std::mem::take(&mut searched.guards);
         match searched.ended {
-            Some((Ended::Unguarded(why), _)) => {
-                unguarded = Some(why);
-                reduction.guarded_reads = false;
-            }
+            Some((Ended::Unguarded(why), _)) => unguarded.push(why),
             Some((Ended::Asymmetric(named), _)) => {
                 asymmetric = Some(named);
                 symmetry = Symmetry::default();
@@ -528,7 +544,7 @@ fn search(
                     }
                     None => Ok(names(&symmetry)),
                 };
-                searched.unguarded = unguarded;
+                searched.unguarded = (!unguarded.is_empty()).then(|| unguarded.join("; "));
                 return searched;
             }
         }
@@ -541,6 +557,7 @@ fn search_with(
     variant: &Variant,
     reduction: Reduction,
     symmetry: Symmetry,
+    guards: HashMap<Resource, Vec<LockId>>,
     limits: &Limits,
     start: Instant,
     stop_at_violation: bool,
@@ -556,7 +573,7 @@ fn search_with(
         path: Vec::new(),
         visited: HashMap::new(),
         stop_at_violation,
-        guards: HashMap::new(),
+        guards,
         relied: HashMap::new(),
     };
     let mut executions = 0;
@@ -566,6 +583,7 @@ fn search_with(
                 return Some((Ended::TimeUp, executions));
             }
             executions += 1;
+            limits.tick(Some(search.visited.len()));
             match search.execute() {
                 Ended::Pruned => {}
                 Ended::End(outcome) => visit(&outcome),
@@ -580,7 +598,8 @@ fn search_with(
             }
         }
     });
-    Searched { executions, states: search.visited.len(), symmetry: Ok(Vec::new()), unguarded: None, ended }
+    let (states, guards) = (search.visited.len(), search.guards);
+    Searched { executions, states, symmetry: Ok(Vec::new()), unguarded: None, guards, ended }
 }
 
 fn refuse_threads(model: &Model) -> Option<String> {

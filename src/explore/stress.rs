@@ -15,6 +15,7 @@ pub(super) fn run(model: &Model, variant: &Variant, runs: usize, limits: &Limits
             let reason = format!("time limit of {:?} reached after {} of {runs} runs", limits.max_time, run - 1);
             return (Verdict::Incomplete { reason }, run - 1);
         }
+        limits.tick(None);
         let dir = match tempfile::tempdir() {
             Ok(dir) => dir,
             Err(e) => {

@@ -82,16 +82,11 @@ fn symmetry_text(report: &Report) -> String {
     }
 }
 
-/// Why the explorer dropped guarded reads, after the verdict.
-fn unguarded_text(report: &Report) -> String {
-    report.unguarded.as_ref().map(|why| format!(" · no guarded reads: {why}")).unwrap_or_default()
-}
-
 /// One table row for a checked expectation.
 pub fn row(check: &Check, columns: &Columns) -> String {
     let (s, v) = (columns.scenario, columns.variant);
     format!(
-        "{}  {:<s$}  {:<v$}  {:<23}  {:>10}  {:>9}  {:>7}  {}{}{}",
+        "{}  {:<s$}  {:<v$}  {:<23}  {:>10}  {:>9}  {:>7}  {}{}",
         columns.mark(check.holds),
         check.scenario,
         check.expectation.label(),
@@ -101,7 +96,6 @@ pub fn row(check: &Check, columns: &Columns) -> String {
         seconds(&check.report),
         verdict_text(&check.report.verdict),
         symmetry_text(&check.report),
-        unguarded_text(&check.report),
     )
 }
 
@@ -148,8 +142,8 @@ pub fn json_row(check: &Check) -> Value {
             Err(why) => json!({ "classes": [], "off": why }),
         },
         "guarded_reads": match &check.report.unguarded {
-            None => json!({ "used": check.report.states.is_some() }),
-            Some(why) => json!({ "used": false, "off": why }),
+            None => json!({ "used": check.report.states.is_some(), "unguarded": Value::Null }),
+            Some(why) => json!({ "used": true, "unguarded": why }),
         },
         "seconds": check.report.elapsed.as_secs_f64(),
         "failure": match &check.report.verdict {
