@@ -53,15 +53,17 @@ impl<P: Platform> StateHash for State<P> {
 }
 
 /// A waiter's condition variable, if its ticket is still queued. The task
-/// learns nothing from it that its state does not already say: whether its
-/// ticket is queued follows from the lock's queue (in every fingerprint)
-/// and the ticket (in its chain), so it hashes nothing. (cargo-mutants found
-/// that hashing whether it was queued changed no verdict: an equivalent
-/// mutant, see RELIABILITY.md.)
+/// learns only whether it must wait: the queue moves on (a hand-off takes
+/// the ticket out of it), so that is not in any later state but the task's
+/// own, and a task that waited and was handed the lock must not look like
+/// one that found it handed over before it asked (the determinism check
+/// caught that when the woken check stopped being an access).
 struct Waiter<C>(Option<Arc<C>>);
 
 impl<C> StateHash for Waiter<C> {
-    fn state_hash(&self, _: &mut super::StateHasher) {}
+    fn state_hash(&self, h: &mut super::StateHasher) {
+        self.0.is_some().state_hash(h);
+    }
 }
 
 pub struct FifoMutex<P: Platform> {
@@ -105,10 +107,14 @@ impl<P: Platform> FifoMutex<P> {
         let queued =
             self.state.apply(|s| Waiter(s.queue.iter().find(|(t, _)| *t == ticket.id).map(|(_, cv)| cv.clone())));
         if let Waiter(Some(cv)) = queued {
-            let ready = |s: &mut State<P>| s.holder == Some(ticket.id);
+            let ready = |s: &State<P>| s.holder == Some(ticket.id);
             match cx.semantics() {
-                Semantics::EventLoop => cx.wait_on_loop(&cv, || self.state.apply(ready)),
-                Semantics::Threads => self.state.wait_until(&cv, ready),
+                // The hand-off happens in `release`: a woken waiter finds the
+                // lock its own, and nobody else can take it from it, so the
+                // check is no access (taking a lock handed over conflicts with
+                // nothing; `enqueue` and `release` carry the conflicts).
+                Semantics::EventLoop => cx.wait_on_loop(&cv, || self.state.settled(ready)),
+                Semantics::Threads => self.state.wait_until(&cv, |s| ready(s)),
             }
         }
         cx.record("acquire", Effect::Locked { res: self.name.clone() });

@@ -117,6 +117,14 @@ impl<P: Platform, T: Send + 'static> Shared<P, T> {
         result
     }
 
+    /// Reads a fact about the value that no other task can change while
+    /// this one may run (a lock handed to it stays its own until it lets it
+    /// go): no access to report, nothing learned that the task's state does
+    /// not already say.
+    pub(crate) fn settled<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        self.access(|v| f(v))
+    }
+
     /// Reads the value as one atomic step.
     pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         Probe::access(&self.probe, true, false);
