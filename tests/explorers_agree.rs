@@ -13,8 +13,9 @@
 
 use racecheck::explore::{Explorer, Limits, Reduction, explore, outcomes, stateful_outcomes};
 use racecheck::runtime::Semantics;
-use racecheck::scenario::{self, Scenario};
+use racecheck::scenario::{self, Expectation, Scenario};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 fn limit(secs: u64) -> Limits {
@@ -51,88 +52,44 @@ struct Compared {
     too_large: usize,
 }
 
-/// Compares the explorers on every event-loop expectation of `system`.
-fn agree(system: &str) -> Compared {
-    let mut c = Compared::default();
-    for s in event_loop_scenarios().into_iter().filter(|s| s.name.starts_with(&format!("{system}/"))) {
-        for e in &s.expectations {
-            let case = format!("{} {}", s.name, e.label());
-            // Every reduction. A case too large even for it is compared by
-            // verdict only (see `stateful_and_dpor_give_the_same_verdicts`).
-            let Ok((by_stateful, _, states)) =
-                stateful_outcomes(&s.model, &e.variant, Reduction::default(), &REDUCED_LIMITS)
-            else {
-                eprintln!("{case:<70} too large to enumerate: verdict compared only");
-                c.too_large += 1;
-                continue;
-            };
-            // Caching alone: the plainer search every reduction is checked
-            // against, where it can keep every state (it keeps at least as
-            // many as the reduced search).
-            let plain = Reduction { sleep_sets: false, symmetry: false, guarded_reads: false, ..Reduction::default() };
-            let by_plain = (Some(states) <= PLAIN_LIMITS.max_states)
-                .then(|| stateful_outcomes(&s.model, &e.variant, plain, &PLAIN_LIMITS).ok())
-                .flatten();
-            let plain_states = match &by_plain {
-                Some((ends, _, plain_states)) => {
-                    assert_eq!(&by_stateful, ends, "{case}: sleep sets or symmetry change the ends");
-                    if states < *plain_states && !s.model.symmetry().classes.is_empty() {
-                        c.symmetric += 1;
-                    }
-                    plain_states.to_string()
-                }
-                None => {
-                    c.without_plain += 1;
-                    "> 60000".to_string()
-                }
-            };
-            // dpor, where it finishes in a short budget, checks state caching itself.
-            let dpor = outcomes(&s.model, &e.variant, &Explorer::Dpor, &limit(20));
-            let dpor_runs = match dpor {
-                Ok((by_dpor, runs)) => {
-                    assert_eq!(by_stateful, by_dpor, "{case}: stateful and dpor reach different ends");
-                    runs.to_string()
-                }
-                Err(_) => {
-                    c.without_dpor += 1;
-                    "-".to_string()
-                }
-            };
-            // Loom unbounded where the state space is small (it runs every
-            // interleaving of every step: far more executions than states).
-            // Those finish in well under a second; one that does not finish
-            // in 8 s (three actors whose every step is a thread switch) is
-            // compared at bound 2 instead.
-            let small = by_plain.as_ref().is_some_and(|(_, _, n)| *n <= LOOM_UNBOUNDED_STATES);
-            let unbounded =
-                small.then(|| outcomes(&s.model, &e.variant, &Explorer::Exhaustive { bound: None }, &limit(8)));
-            let (by_loom, loom_runs, how) = match unbounded {
-                Some(Ok((ends, runs))) => (ends, runs, "unbounded"),
-                _ => {
-                    let (ends, runs) =
-                        outcomes(&s.model, &e.variant, &Explorer::Exhaustive { bound: Some(2) }, &limit(60))
-                            .unwrap_or_else(|err| panic!("{case}: loom did not finish bound 2: {err}"));
-                    (ends, runs, "bound 2")
-                }
-            };
-            let missed: Vec<_> = by_loom.difference(&by_stateful).collect();
-            assert!(missed.is_empty(), "{case}: stateful missed ends loom ({how}) reached: {missed:#?}");
-            if how == "unbounded" {
-                let extra: Vec<_> = by_stateful.difference(&by_loom).collect();
-                assert!(extra.is_empty(), "{case}: stateful reached ends loom (unbounded) did not: {extra:#?}");
-                c.equal += 1;
-            } else {
-                c.covered += 1;
-            }
-            c.ends += by_stateful.len();
-            eprintln!(
-                "{case:<70} {:>3} ends: stateful {states:>6} states ({plain_states:>7} with caching alone), \
-                 dpor {dpor_runs:>6} executions; loom {how:<9} {:>3} ends in {loom_runs:>6}",
-                by_stateful.len(),
-                by_loom.len()
-            );
+impl Compared {
+    fn plus(self, o: Compared) -> Compared {
+        Compared {
+            equal: self.equal + o.equal,
+            covered: self.covered + o.covered,
+            ends: self.ends + o.ends,
+            symmetric: self.symmetric + o.symmetric,
+            without_dpor: self.without_dpor + o.without_dpor,
+            without_plain: self.without_plain + o.without_plain,
+            too_large: self.too_large + o.too_large,
         }
     }
+}
+
+/// Compares the explorers on every event-loop expectation of `system`, on
+/// as many threads as the machine has cores (the cases are independent).
+fn agree(system: &str) -> Compared {
+    let scenarios: Vec<Scenario> =
+        event_loop_scenarios().into_iter().filter(|s| s.name.starts_with(&format!("{system}/"))).collect();
+    let cases: Vec<(&Scenario, &Expectation)> =
+        scenarios.iter().flat_map(|s| s.expectations.iter().map(move |e| (s, e))).collect();
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per_worker: Vec<Compared> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut c = Compared::default();
+                    while let Some((s, e)) = cases.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        compare(s, e, &mut c);
+                    }
+                    c
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    });
+    let c = per_worker.into_iter().fold(Compared::default(), Compared::plus);
     eprintln!(
         "{system}: {} cases equal to loom unbounded, {} covering loom bound 2, {} reduced by symmetry, {} without \
          dpor (it did not finish in 20 s), {} too large for caching alone, {} too large to enumerate; {} distinct ends",
@@ -143,6 +100,82 @@ fn agree(system: &str) -> Compared {
         "{system}: few cases have more than one end: the comparison shows little"
     );
     c
+}
+
+/// Compares the explorers on one expectation, adding to `c`.
+fn compare(s: &Scenario, e: &Expectation, c: &mut Compared) {
+    let case = format!("{} {}", s.name, e.label());
+    // Every reduction. A case too large even for it is compared by
+    // verdict only (see `stateful_and_dpor_give_the_same_verdicts`).
+    let Ok((by_stateful, _, states)) = stateful_outcomes(&s.model, &e.variant, Reduction::default(), &REDUCED_LIMITS)
+    else {
+        eprintln!("{case:<70} too large to enumerate: verdict compared only");
+        c.too_large += 1;
+        return;
+    };
+    // Caching alone: the plainer search every reduction is checked
+    // against, where it can keep every state (it keeps at least as
+    // many as the reduced search).
+    let plain = Reduction { sleep_sets: false, symmetry: false, guarded_reads: false, ..Reduction::default() };
+    let by_plain = (Some(states) <= PLAIN_LIMITS.max_states)
+        .then(|| stateful_outcomes(&s.model, &e.variant, plain, &PLAIN_LIMITS).ok())
+        .flatten();
+    let plain_states = match &by_plain {
+        Some((ends, _, plain_states)) => {
+            assert_eq!(&by_stateful, ends, "{case}: sleep sets or symmetry change the ends");
+            if states < *plain_states && !s.model.symmetry().classes.is_empty() {
+                c.symmetric += 1;
+            }
+            plain_states.to_string()
+        }
+        None => {
+            c.without_plain += 1;
+            "> 60000".to_string()
+        }
+    };
+    // dpor, where it finishes in a short budget, checks state caching itself.
+    let dpor = outcomes(&s.model, &e.variant, &Explorer::Dpor, &limit(20));
+    let dpor_runs = match dpor {
+        Ok((by_dpor, runs)) => {
+            assert_eq!(by_stateful, by_dpor, "{case}: stateful and dpor reach different ends");
+            runs.to_string()
+        }
+        Err(_) => {
+            c.without_dpor += 1;
+            "-".to_string()
+        }
+    };
+    // Loom unbounded where the state space is small (it runs every
+    // interleaving of every step: far more executions than states).
+    // Those finish in well under a second (0.16 s the slowest, on two
+    // busy cores); one that does not finish in 3 s (three actors whose
+    // every step is a thread switch) is compared at bound 2 instead.
+    let small = by_plain.as_ref().is_some_and(|(_, _, n)| *n <= LOOM_UNBOUNDED_STATES);
+    let unbounded = small.then(|| outcomes(&s.model, &e.variant, &Explorer::Exhaustive { bound: None }, &limit(3)));
+    let (by_loom, loom_runs, how) = match unbounded {
+        Some(Ok((ends, runs))) => (ends, runs, "unbounded"),
+        _ => {
+            let (ends, runs) = outcomes(&s.model, &e.variant, &Explorer::Exhaustive { bound: Some(2) }, &limit(60))
+                .unwrap_or_else(|err| panic!("{case}: loom did not finish bound 2: {err}"));
+            (ends, runs, "bound 2")
+        }
+    };
+    let missed: Vec<_> = by_loom.difference(&by_stateful).collect();
+    assert!(missed.is_empty(), "{case}: stateful missed ends loom ({how}) reached: {missed:#?}");
+    if how == "unbounded" {
+        let extra: Vec<_> = by_stateful.difference(&by_loom).collect();
+        assert!(extra.is_empty(), "{case}: stateful reached ends loom (unbounded) did not: {extra:#?}");
+        c.equal += 1;
+    } else {
+        c.covered += 1;
+    }
+    c.ends += by_stateful.len();
+    eprintln!(
+        "{case:<70} {:>3} ends: stateful {states:>6} states ({plain_states:>7} with caching alone), \
+             dpor {dpor_runs:>6} executions; loom {how:<9} {:>3} ends in {loom_runs:>6}",
+        by_stateful.len(),
+        by_loom.len()
+    );
 }
 
 #[test]
