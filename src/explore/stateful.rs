@@ -113,8 +113,9 @@ struct Node {
     sleep: Vec<(TaskId, Turn)>,
     /// The monitors and tasks' chains here (a replay resumes them, instead
     /// of showing the monitors every event again and hashing every value
-    /// each task read).
-    kept: Kept,
+    /// each task read). Only where there is a branch left to take: a
+    /// replay resumes only at such a node.
+    kept: Option<Kept>,
 }
 
 /// A state explored (or being explored).
@@ -230,7 +231,7 @@ impl Search<'_> {
                 ));
             }
             if k == last {
-                exec.resume(&self.path[k].kept);
+                exec.resume(self.path[k].kept.as_ref().expect("a node with a branch left keeps its state"));
                 // Where the new branch starts, the replay must be back in the
                 // state it left (a model keeping a counter across executions is
                 // not). The chains were put back, so this compares the shared
@@ -335,7 +336,7 @@ impl Search<'_> {
             let at = holder.or_else(|| previous.and_then(|p| todo.iter().position(|&t| t == p))).unwrap_or(0);
             let chosen = todo.remove(at);
             todo.reverse(); // popped from the back: the rest in start order
-            let kept = exec.kept();
+            let kept = (!todo.is_empty()).then(|| exec.kept());
             let node =
                 Node { fingerprint, waiting, identities, chosen, ran: None, todo, done: Vec::new(), sleep, kept };
             self.path.push(node);
@@ -348,6 +349,7 @@ impl Search<'_> {
                     let node = self.path.last_mut().expect("just pushed");
                     if alone {
                         node.todo.clear();
+                        node.kept = None;
                     }
                     node.ran = Some(turn);
                 }
