@@ -8,7 +8,9 @@
 //! - when the writer does not, the search meets the breach, starts over
 //!   knowing it and says so; without that check it misses the end in which
 //!   the write lands between the two reads;
-//! - the same for reads of a value nobody had written yet, without a lock.
+//! - the same for reads of a value nobody had written yet, without a lock;
+//! - a read after the reader let the lock go is not guarded by it;
+//! - a turn that reads a value and then writes it conflicts like a write.
 
 use racecheck::execution::Model;
 use racecheck::explore::{Explorer, Limits, Reduction, explore, outcomes, stateful_outcomes};
@@ -35,6 +37,14 @@ static GUARDED_SPEC: SystemSpec = SystemSpec {
     ops: &[
         OpSpec { name: "read_twice", origin: "-", about: "under the lock: read, await, read, record both", args: &[] },
         OpSpec { name: "read_twice_unlocked", origin: "-", about: "read, await, read, record both", args: &[] },
+        OpSpec {
+            name: "read_then_let_go",
+            origin: "-",
+            about: "under the lock: read; then without it: await, read, record both",
+            args: &[],
+        },
+        OpSpec { name: "claim_1", origin: "-", about: "in one turn: if the value is 0, set it to 1", args: &[] },
+        OpSpec { name: "claim_2", origin: "-", about: "in one turn: if the value is 0, set it to 2", args: &[] },
         OpSpec { name: "write_locked", origin: "-", about: "under the lock: write the value", args: &[] },
         OpSpec { name: "write_unlocked", origin: "-", about: "write the value without the lock", args: &[] },
     ],
@@ -49,6 +59,8 @@ static GUARDED_SPEC: SystemSpec = SystemSpec {
 enum Op {
     ReadTwice,
     ReadTwiceUnlocked,
+    ReadThenLetGo,
+    Claim(u64),
     WriteLocked,
     WriteUnlocked,
 }
@@ -84,6 +96,21 @@ impl<P: Platform> World<P> for GuardedWorld<P> {
         match op {
             Op::ReadTwice => self.mutex.with_lock(cx, |cx| self.read_twice(cx)),
             Op::ReadTwiceUnlocked => self.read_twice(cx),
+            Op::ReadThenLetGo => {
+                let first = self.mutex.with_lock(cx, |cx| {
+                    cx.await_point();
+                    self.value.get()
+                });
+                cx.await_point();
+                let second = self.value.get();
+                cx.await_point();
+                self.seen.set(vec![first, second]);
+            }
+            Op::Claim(mine) => {
+                if self.value.get() == 0 {
+                    self.value.set(*mine);
+                }
+            }
             Op::WriteLocked => self.mutex.with_lock(cx, |_| self.value.set(1)),
             Op::WriteUnlocked => self.value.set(1),
         }
@@ -109,6 +136,9 @@ impl ModelSystem for Guarded {
         Ok(match name {
             "read_twice" => Op::ReadTwice,
             "read_twice_unlocked" => Op::ReadTwiceUnlocked,
+            "read_then_let_go" => Op::ReadThenLetGo,
+            "claim_1" => Op::Claim(1),
+            "claim_2" => Op::Claim(2),
             "write_locked" => Op::WriteLocked,
             _ => Op::WriteUnlocked,
         })
@@ -201,4 +231,22 @@ fn a_read_of_what_nobody_wrote_yet_is_checked_too() {
     let blind = Reduction { check_guards: false, ..Reduction::default() };
     let (missed, _) = ends(&model, blind);
     assert!(missed.len() < all.len(), "without the check the reduction should miss an end: {missed:#?}");
+}
+
+#[test]
+fn a_read_after_the_lock_is_let_go_is_not_guarded_by_it() {
+    let model = model_of("read_then_let_go", "write_locked");
+    let all = by_loom(&model);
+    assert_eq!(all.len(), 3, "the write lands before, between or after the reads: {all:#?}");
+    assert_eq!(ends(&model, Reduction::default()).0, all);
+}
+
+#[test]
+fn a_turn_that_reads_then_writes_conflicts_like_a_write() {
+    let model = model_of("claim_1", "claim_2");
+    let all = by_loom(&model);
+    assert_eq!(all.len(), 2, "either claim comes first: {all:#?}");
+    assert_eq!(ends(&model, Reduction::default()).0, all);
+    let no_guarded_reads = Reduction { guarded_reads: false, ..Reduction::default() };
+    assert_eq!(ends(&model, no_guarded_reads).0, all, "sleep sets alone keep both orders");
 }
