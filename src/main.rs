@@ -141,6 +141,7 @@ fn check(args: CheckArgs) -> Result<u8, String> {
             })?))
         }
     };
+    unused_options(&args, &scenarios)?;
     let columns = {
         use std::io::IsTerminal;
         let names = scenarios.iter().map(|s| s.name.as_str());
@@ -257,6 +258,41 @@ fn check(args: CheckArgs) -> Result<u8, String> {
         outln!("\n{held} passed, {failed} failed");
     }
     Ok(if failed == 0 { OK } else { FAILED })
+}
+
+/// An option that no explorer of the expectations checked takes would look
+/// green having changed nothing: bad input (exit 2), named with the
+/// explorers that are used instead.
+fn unused_options(args: &CheckArgs, scenarios: &[Scenario]) -> Result<(), String> {
+    use ExplorerKind::*;
+    let kinds: Vec<ExplorerKind> = scenarios
+        .iter()
+        .map(|s| args.explorer.as_deref().and_then(ExplorerKind::parse).unwrap_or(s.explore.explorer))
+        .collect();
+    let options: [(&str, bool, &[ExplorerKind], &str); 4] = [
+        ("--bound", args.bound.is_some(), &[Exhaustive], "the exhaustive (loom) explorer's preemption bound"),
+        (
+            "--schedules",
+            args.schedules.is_some(),
+            &[Pct, Random, Stress],
+            "schedules for pct and random, runs for stress",
+        ),
+        ("--depth", args.depth.is_some(), &[Pct], "pct's bug depth"),
+        ("--seed", args.seed.is_some(), &[Pct, Random], "the seed of pct and random"),
+    ];
+    for (option, given, takes, what) in options {
+        if given && !kinds.iter().any(|k| takes.contains(k)) {
+            let mut used: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+            used.sort_unstable();
+            used.dedup();
+            return Err(format!(
+                "error: {option} is {what}, and no expectation checked here uses those explorers (they use {}): \
+                 pass --explorer, or leave {option} out",
+                used.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Runs `f`, showing a progress line on stderr if it takes more than a

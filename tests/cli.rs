@@ -112,6 +112,17 @@ fn bad_input_exits_2_with_a_located_error() {
     let (code, _, err) = racecheck(&["check", SEED15, "--variant", "reconcile_guard=sometimes"]);
     assert_eq!(code, 2);
     assert!(err.contains("valid: drop, rerun, rerun-preemptive"), "{err}");
+    // An option no explorer checked here takes changes nothing: not a green run.
+    for extra in
+        [&["--explorer", "dpor", "--bound", "2"][..], &["--depth", "2"], &["--explorer", "exhaustive", "--seed", "3"]]
+    {
+        let (code, out, err) = racecheck(&[&["check", SEED15][..], extra].concat());
+        assert_eq!(code, 2, "{extra:?}: {out}");
+        assert!(err.contains("no expectation checked here uses those explorers"), "{extra:?}: {err}");
+        assert!(out.is_empty(), "{extra:?}: nothing is checked: {out}");
+    }
+    let (code, _, err) = racecheck(&["check", SEED15, "--explorer", "exhaustive", "--bound", "1"]);
+    assert!(code != 2, "--bound with the exhaustive explorer is used: {err}");
 }
 
 #[test]

@@ -43,6 +43,17 @@ pub enum ExplorerKind {
 impl ExplorerKind {
     pub const NAMES: &'static [&'static str] = &["stateful", "exhaustive", "dpor", "pct", "random", "stress"];
 
+    pub fn name(self) -> &'static str {
+        match self {
+            ExplorerKind::Exhaustive => "exhaustive",
+            ExplorerKind::Dpor => "dpor",
+            ExplorerKind::Stateful => "stateful",
+            ExplorerKind::Pct => "pct",
+            ExplorerKind::Random => "random",
+            ExplorerKind::Stress => "stress",
+        }
+    }
+
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "exhaustive" => Some(ExplorerKind::Exhaustive),
