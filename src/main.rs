@@ -27,7 +27,7 @@ use clap::Parser;
 use cli::{BenchArgs, BenchFormat, CheckArgs, Cli, ColorChoice, Command, Format, HuntArgs};
 use racecheck::explore::{Failure, Limits, Replay, StepSchedule, Verdict, replay};
 use racecheck::report;
-use racecheck::scenario::{self, ExplorerKind, Scenario, ScenarioError, check_expectation};
+use racecheck::scenario::{self, ExploreSettings, ExplorerKind, Scenario, ScenarioError, check_expectation};
 use racecheck::systems::Variant;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -141,7 +141,8 @@ fn check(args: CheckArgs) -> Result<u8, String> {
             })?))
         }
     };
-    unused_options(&args, &scenarios)?;
+    let settings: Vec<ExploreSettings> = scenarios.iter().map(|s| settings_for(&args, s, bound)).collect();
+    unused_options(&args, &settings)?;
     let columns = {
         use std::io::IsTerminal;
         let names = scenarios.iter().map(|s| s.name.as_str());
@@ -161,17 +162,7 @@ fn check(args: CheckArgs) -> Result<u8, String> {
     }
     let (mut held, mut failed) = (0, 0);
     let mut checks = Vec::new();
-    for scenario in &scenarios {
-        let mut settings = scenario.explore.clone();
-        if let Some(e) = &args.explorer {
-            settings.explorer = ExplorerKind::parse(e).unwrap_or(settings.explorer);
-        }
-        if let Some(b) = bound {
-            settings.bound = b;
-        }
-        settings.schedules = args.schedules.unwrap_or(settings.schedules);
-        settings.depth = args.depth.unwrap_or(settings.depth);
-        settings.seed = args.seed.unwrap_or(settings.seed);
+    for (scenario, settings) in scenarios.iter().zip(&settings) {
         let only = args.variant.as_deref().map(|v| parse_variant(scenario, v)).transpose()?;
         let file = scenario.path.display().to_string();
         for expectation in scenario.expectations.iter().filter(|e| only.as_ref().is_none_or(|v| &e.variant == v)) {
@@ -179,7 +170,7 @@ fn check(args: CheckArgs) -> Result<u8, String> {
             progress.reset();
             let watched = Some((&*progress, limits.max_time));
             let checked =
-                with_progress(&label, watched, || check_expectation(scenario, expectation, &settings, &limits));
+                with_progress(&label, watched, || check_expectation(scenario, expectation, settings, &limits));
             match args.format {
                 Format::Text => outln!("{}", report::row(&checked, &columns)),
                 Format::Json => outln!("{}", report::json_row(&checked)),
@@ -260,15 +251,28 @@ fn check(args: CheckArgs) -> Result<u8, String> {
     Ok(if failed == 0 { OK } else { FAILED })
 }
 
+/// How `scenario` is searched: its `[explore]` section with the command
+/// line's overrides.
+fn settings_for(args: &CheckArgs, scenario: &Scenario, bound: Option<Option<usize>>) -> ExploreSettings {
+    let mut settings = scenario.explore.clone();
+    if let Some(e) = &args.explorer {
+        settings.explorer = ExplorerKind::parse(e).unwrap_or(settings.explorer);
+    }
+    if let Some(b) = bound {
+        settings.bound = b;
+    }
+    settings.schedules = args.schedules.unwrap_or(settings.schedules);
+    settings.depth = args.depth.unwrap_or(settings.depth);
+    settings.seed = args.seed.unwrap_or(settings.seed);
+    settings
+}
+
 /// An option that no explorer of the expectations checked takes would look
 /// green having changed nothing: bad input (exit 2), named with the
 /// explorers that are used instead.
-fn unused_options(args: &CheckArgs, scenarios: &[Scenario]) -> Result<(), String> {
+fn unused_options(args: &CheckArgs, settings: &[ExploreSettings]) -> Result<(), String> {
     use ExplorerKind::*;
-    let kinds: Vec<ExplorerKind> = scenarios
-        .iter()
-        .map(|s| args.explorer.as_deref().and_then(ExplorerKind::parse).unwrap_or(s.explore.explorer))
-        .collect();
+    let kinds: Vec<ExplorerKind> = settings.iter().map(|s| s.explorer).collect();
     let options: [(&str, bool, &[ExplorerKind], &str); 4] = [
         ("--bound", args.bound.is_some(), &[Exhaustive], "the exhaustive (loom) explorer's preemption bound"),
         (

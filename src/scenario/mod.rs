@@ -41,7 +41,14 @@ pub enum ExplorerKind {
 }
 
 impl ExplorerKind {
-    pub const NAMES: &'static [&'static str] = &["stateful", "exhaustive", "dpor", "pct", "random", "stress"];
+    pub const ALL: [ExplorerKind; 6] = [
+        ExplorerKind::Stateful,
+        ExplorerKind::Exhaustive,
+        ExplorerKind::Dpor,
+        ExplorerKind::Pct,
+        ExplorerKind::Random,
+        ExplorerKind::Stress,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -55,15 +62,7 @@ impl ExplorerKind {
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "exhaustive" => Some(ExplorerKind::Exhaustive),
-            "dpor" => Some(ExplorerKind::Dpor),
-            "stateful" => Some(ExplorerKind::Stateful),
-            "pct" => Some(ExplorerKind::Pct),
-            "random" => Some(ExplorerKind::Random),
-            "stress" => Some(ExplorerKind::Stress),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 
@@ -439,7 +438,7 @@ impl Loader<'_> {
             None => ExplorerKind::Exhaustive,
             Some(name) => ExplorerKind::parse(&name).ok_or_else(|| {
                 self.err(&at("explorer"), "an explorer", format!("{name:?}"))
-                    .with_valid(ExplorerKind::NAMES.iter().copied())
+                    .with_valid(ExplorerKind::ALL.iter().map(|k| k.name()))
             })?,
         };
         if explorer == ExplorerKind::Exhaustive && actors > MAX_EXHAUSTIVE_ACTORS {
