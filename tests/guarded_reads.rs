@@ -132,7 +132,7 @@ impl ModelSystem for Guarded {
     fn parse_setup(&self, _: &Value) -> Result<(), FieldError> {
         Ok(())
     }
-    fn parse_op(&self, _: &(), name: &str, _: &Args) -> Result<Op, FieldError> {
+    fn parse_op(&self, _: &(), _: &[String], name: &str, _: &Args) -> Result<Op, FieldError> {
         Ok(match name {
             "read_twice" => Op::ReadTwice,
             "read_twice_unlocked" => Op::ReadTwiceUnlocked,

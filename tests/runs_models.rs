@@ -142,6 +142,28 @@ fn key(k: &str) -> PathSeg {
 }
 
 #[test]
+fn an_operation_may_target_a_run_another_creates() {
+    // The fresh run of a CLI run without --resume, named by `new_run`.
+    let fresh = json!({ "op": "cli_run", "path": "/wt/feature", "resume": false, "new_run": "R" });
+    compile(setup_x(), &[fresh.clone(), json!({ "op": "web_cancel", "run": "R" })]).unwrap();
+    // A CLI run with --resume creates nothing: its `new_run` names no target.
+    let resuming = json!({ "op": "cli_run", "path": "/wt/feature", "new_run": "R" });
+    let err = compile(setup_x(), &[resuming, json!({ "op": "web_cancel", "run": "R" })]).unwrap_err();
+    let CompileError::Op { actor: 0, op: 1, error: e } = err else { panic!("{err:?}") };
+    assert_eq!((e.path, e.valid), (vec![key("run")], vec!["X".to_string()]));
+    // Two operations creating one name: the second is the error.
+    let err = compile(setup_x(), &[fresh.clone(), fresh]).unwrap_err();
+    let CompileError::Op { actor: 0, op: 1, error: e } = err else { panic!("{err:?}") };
+    assert_eq!(e.path, vec![key("new_run")]);
+    assert_eq!(e.found, "\"R\", which an earlier operation creates");
+    // So are two default names of one actor.
+    let default = json!({ "op": "chat_redispatch", "run": "X" });
+    let err = compile(setup_x(), &[default.clone(), default]).unwrap_err();
+    let CompileError::Op { actor: 0, op: 1, error: e } = err else { panic!("{err:?}") };
+    assert_eq!(e.found, "\"a:new\", which an earlier operation creates");
+}
+
+#[test]
 fn unknown_op_lists_the_operations() {
     let e = op_error(&[json!({ "op": "resume_wrokflow", "run": "X" })]);
     assert_eq!(e.path, vec![key("op")]);
@@ -158,9 +180,10 @@ fn unknown_run_id_lists_the_setup_rows() {
     let err = compile(setup, &[json!({ "op": "web_resume", "run": "Z" })]).unwrap_err();
     let CompileError::Op { actor: 0, op: 0, error: e } = err else { panic!("{err:?}") };
     assert_eq!(e.path, vec![key("run")]);
-    assert_eq!(e.expected, "a run id of [setup] rows");
+    assert_eq!(e.expected, "a run id of [setup] rows or a `new_run` of an operation");
     assert_eq!(e.found, "\"Z\"");
-    assert_eq!(e.valid, ["X", "Y"]);
+    // web_resume may start a fresh run itself, named `<actor>:new` by default.
+    assert_eq!(e.valid, ["X", "Y", "a:new"]);
     // The second op of an actor is located as such.
     let err =
         compile(setup_x(), &[json!({ "op": "cli_resume", "run": "X" }), json!({ "op": "cancel_run", "run": "x" })])

@@ -143,7 +143,7 @@ impl ModelSystem for Hidden {
     fn parse_setup(&self, _: &Value) -> Result<(), FieldError> {
         Ok(())
     }
-    fn parse_op(&self, _: &(), _: &str, _: &Args) -> Result<MarkAndReport, FieldError> {
+    fn parse_op(&self, _: &(), _: &[String], _: &str, _: &Args) -> Result<MarkAndReport, FieldError> {
         Ok(MarkAndReport)
     }
     fn initial_files(&self, _: &()) -> Vec<(String, Contents)> {

@@ -125,7 +125,7 @@ impl ModelSystem for Probe {
     fn parse_setup(&self, _: &Value) -> Result<(), FieldError> {
         Ok(())
     }
-    fn parse_op(&self, _: &(), name: &str, _: &Args) -> Result<ProbeOp, FieldError> {
+    fn parse_op(&self, _: &(), _: &[String], name: &str, _: &Args) -> Result<ProbeOp, FieldError> {
         Ok(match name {
             "hand_off" => ProbeOp::HandOff,
             "change" => ProbeOp::Change,

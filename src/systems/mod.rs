@@ -193,8 +193,22 @@ pub trait ModelSystem: Send + Sync + 'static {
     fn spec(&self) -> &'static SystemSpec;
     /// Parses `[setup]` (a JSON view of the TOML table).
     fn parse_setup(&self, setup: &Value) -> Result<Self::Setup, FieldError>;
-    /// Parses one operation of an actor; `setup` is known by then.
-    fn parse_op(&self, setup: &Self::Setup, name: &str, args: &Args) -> Result<Self::Op, FieldError>;
+    /// What an operation creates that other operations may name (a run
+    /// id), each with the argument that names it, read from its raw
+    /// arguments before any operation is parsed: `actor` runs it. A
+    /// malformed argument creates nothing here; `parse_op` reports it.
+    fn creates(&self, _actor: &str, _op: &str, _args: &Args) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    /// Parses one operation of an actor; `setup` is known by then, and
+    /// `created` is what every operation of the scenario creates.
+    fn parse_op(
+        &self,
+        setup: &Self::Setup,
+        created: &[String],
+        name: &str,
+        args: &Args,
+    ) -> Result<Self::Op, FieldError>;
     /// The files on disk as the scenario starts: built once per scenario,
     /// written again (shared, not rebuilt) before every execution.
     fn initial_files(&self, setup: &Self::Setup) -> Vec<(String, Contents)>;
@@ -386,12 +400,31 @@ impl<S: ModelSystem> DynSystem for S {
         actors: &[(String, Vec<(String, Args)>)],
     ) -> Result<Arc<dyn Compiled>, CompileError> {
         let setup = self.parse_setup(setup).map_err(CompileError::Setup)?;
+        // What the operations create, each named once: a second creation
+        // of one name is an error at the operation that makes it.
+        let mut created: Vec<String> = Vec::new();
+        for (a, (name, ops)) in actors.iter().enumerate() {
+            for (o, (op, args)) in ops.iter().enumerate() {
+                for (arg, new) in self.creates(name, op, args) {
+                    if created.contains(&new) {
+                        let path = [PathSeg::Key(arg.into())];
+                        let found = format!("{new:?}, which an earlier operation creates");
+                        let error = FieldError::new(&path, "a name no other operation creates", found);
+                        return Err(CompileError::Op { actor: a, op: o, error });
+                    }
+                    created.push(new);
+                }
+            }
+        }
         let mut parsed = Vec::new();
         for (a, (name, ops)) in actors.iter().enumerate() {
             let mut list = Vec::new();
             for (o, (op, args)) in ops.iter().enumerate() {
-                let op =
-                    self.parse_op(&setup, op, args).map_err(|error| CompileError::Op { actor: a, op: o, error })?;
+                let op = self.parse_op(&setup, &created, op, args).map_err(|error| CompileError::Op {
+                    actor: a,
+                    op: o,
+                    error,
+                })?;
                 list.push(op);
             }
             parsed.push(Actor { name: name.clone(), ops: list });

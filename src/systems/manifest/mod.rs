@@ -665,7 +665,7 @@ impl ModelSystem for ManifestSystem {
         })
     }
 
-    fn parse_op(&self, setup: &Setup, name: &str, args: &Args) -> Result<Op, FieldError> {
+    fn parse_op(&self, setup: &Setup, _created: &[String], name: &str, args: &Args) -> Result<Op, FieldError> {
         let f = SPEC.op_args(name, args)?;
         let tasks = setup.task_ids();
         Ok(match name {

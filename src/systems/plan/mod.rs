@@ -746,7 +746,7 @@ impl ModelSystem for PlanSystem {
         })
     }
 
-    fn parse_op(&self, setup: &Setup, name: &str, args: &Args) -> Result<Op, FieldError> {
+    fn parse_op(&self, setup: &Setup, _created: &[String], name: &str, args: &Args) -> Result<Op, FieldError> {
         let f = SPEC.op_args(name, args)?;
         let jobs: Vec<&str> = setup.jobs.iter().map(|j| j.name.as_str()).collect();
         let job = || f.required_name_in("job", "a job defined in [setup]", &jobs);

@@ -65,7 +65,12 @@ pub enum CancelGuard {
 /// The registered runs system.
 pub struct RunsSystem;
 
-const RUN: ArgSpec = ArgSpec { name: "run", kind: "run", required: true, about: "a run id of [setup] rows" };
+const RUN: ArgSpec = ArgSpec {
+    name: "run",
+    kind: "run",
+    required: true,
+    about: "a run id of [setup] rows, or of a run an operation of the scenario creates (its `new_run`)",
+};
 const EXPECT: ArgSpec = ArgSpec {
     name: "expect",
     kind: "outcome",
@@ -76,7 +81,7 @@ const NEW_RUN: ArgSpec = ArgSpec {
     name: "new_run",
     kind: "string",
     required: false,
-    about: "id of the row a fresh run inserts (default `<actor>:new`)",
+    about: "id of the row a fresh run inserts (default `<actor>:new`); other operations may name it as their `run`",
 };
 const ENDS: ArgSpec = ArgSpec {
     name: "ends",
@@ -746,10 +751,27 @@ impl ModelSystem for RunsSystem {
         Ok(Setup { rows, clock_start, layers, same_second: f.boolean("same_second")?.unwrap_or(false) })
     }
 
-    fn parse_op(&self, setup: &Setup, name: &str, args: &Args) -> Result<Op, FieldError> {
+    /// A fresh run's row: `web_resume` and `chat_redispatch` may start
+    /// one, `cli_run` does without `--resume`.
+    fn creates(&self, actor: &str, op: &str, args: &Args) -> Vec<(&'static str, String)> {
+        let fresh = match op {
+            "web_resume" | "chat_redispatch" => true,
+            "cli_run" => args.get("resume") == Some(&Value::Bool(false)),
+            _ => false,
+        };
+        match args.get("new_run") {
+            _ if !fresh => Vec::new(),
+            Some(Value::String(id)) => vec![("new_run", id.clone())],
+            Some(_) => Vec::new(),
+            None => vec![("new_run", format!("{actor}:new"))],
+        }
+    }
+
+    fn parse_op(&self, setup: &Setup, created: &[String], name: &str, args: &Args) -> Result<Op, FieldError> {
         let f = SPEC.op_args(name, args)?;
         let ids: Vec<&str> = setup.rows.iter().map(|r| r.id.as_str()).collect();
-        let run = || f.required_name_in("run", "a run id of [setup] rows", &ids);
+        let targets: Vec<&str> = ids.iter().copied().chain(created.iter().map(String::as_str)).collect();
+        let run = || f.required_name_in("run", "a run id of [setup] rows or a `new_run` of an operation", &targets);
         let expect = || f.choice("expect", outcomes_of(name));
         let new_run = || -> Result<Option<String>, FieldError> {
             match f.string("new_run")? {
