@@ -40,6 +40,19 @@ pub fn hydrate_resumable_run<P: Platform>(
     Ok(Some(Prepared { run, prior_completed_nodes: prior }))
 }
 
+/// How an executor keeps other runs out of its working path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathLock {
+    /// Before 1bf8af87 (#196): no check.
+    None,
+    /// 71f8591e (#871): any running row on the path, asked before the
+    /// executor's own row is inserted; a start that finds one returns.
+    CheckBeforeInsert,
+    /// 33d31c44f (#1212): asked after the row exists, older (started_at,
+    /// id) wins; a loser cancels its own row.
+    OlderWins,
+}
+
 /// How an executor starts.
 pub enum Start {
     /// `preCreatedRun`: a resumed (or already dispatched) row.
@@ -92,6 +105,17 @@ pub enum Backstop {
 /// `executeWorkflow(...)` for one workflow of the deployment's DAG layers.
 pub fn execute_workflow<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, start: Start, ends: Ends) -> Executed {
     let db = &archon.db;
+    if archon.path_lock == PathLock::CheckBeforeInsert {
+        // 71f8591e (#871): the check comes first, the insert after it, so
+        // two starts can both find the path free.
+        let (id, path, own) = match &start {
+            Start::PreCreated(row) => (row.id.clone(), row.working_path.clone().unwrap_or_default(), Some(&*row.id)),
+            Start::Fresh { id, path, .. } => (id.clone(), path.clone(), None),
+        };
+        if let Some(holder) = db.get_running_workflow_run_by_path(cx, &path, own) {
+            return Executed::PathLocked { run: id, holder: holder.id };
+        }
+    }
     let (row, fresh) = match start {
         Start::PreCreated(row) => (row, false),
         Start::Fresh { id, workflow, conversation, path } => {
@@ -103,7 +127,8 @@ pub fn execute_workflow<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, sta
     // Path lock (#1212, mutates_checkout): yield to an older active run on
     // the same worktree. It excludes this row's own id, so two holders of
     // the same row both pass it. Its return is before the `try`: no backstop.
-    if !path.is_empty()
+    if archon.path_lock == PathLock::OlderWins
+        && !path.is_empty()
         && let Some(holder) = db.get_active_workflow_run_by_path(cx, &path, &row)
     {
         db.update_workflow_run_status(cx, &id, "cancelled");

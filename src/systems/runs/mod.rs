@@ -32,7 +32,7 @@ use crate::systems::args::{Fields, PathSeg, check_unique};
 use crate::systems::{
     ArgSpec, Args, FieldError, FieldSpec, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
 };
-use executor::{Backstop, Executed, Start};
+use executor::{Backstop, Executed, PathLock, Start};
 use orchestrator_agent::Fresh;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -328,6 +328,25 @@ static SPEC: SystemSpec = SystemSpec {
                 ("running", "af4e8b48: WHERE id=$1 AND status='running', throwing on 0 rows"),
             ],
             default: "running",
+        },
+        KnobSpec {
+            name: "path_lock",
+            about: "how executeWorkflow keeps two runs out of one worktree (#196, #871, #1212)",
+            choices: &[
+                (
+                    "none",
+                    "before 1bf8af87 (#196, for #192): executeWorkflow starts with no check for another active run",
+                ),
+                (
+                    "check-before-insert",
+                    "71f8591e (#871): getActiveWorkflowRunByPath(cwd) before createWorkflowRun; a running row on the path rejects the start, but two starts can both check before either inserts (#196 did the same per conversation)",
+                ),
+                (
+                    "older-wins",
+                    "33d31c44f (#1212): asked after the run's row exists, excluding it; the older (started_at, id) wins and the younger cancels its own row",
+                ),
+            ],
+            default: "older-wins",
         },
         KnobSpec {
             name: "resume_started_at",
@@ -901,6 +920,11 @@ impl ModelSystem for RunsSystem {
                 _ => Backstop::StatusOnly,
             },
             startup_sweep: variant.choice("startup_sweep") == "fail-orphans",
+            path_lock: match variant.choice("path_lock") {
+                "none" => PathLock::None,
+                "check-before-insert" => PathLock::CheckBeforeInsert,
+                _ => PathLock::OlderWins,
+            },
         };
         RunsWorld { archon: Arc::new(archon) }
     }
@@ -921,6 +945,7 @@ pub struct Archon<P: Platform> {
     pub backstop: Backstop,
     /// Server startup fails every running row (before 882fc58f).
     pub startup_sweep: bool,
+    pub path_lock: PathLock,
 }
 
 impl<P: Platform> Archon<P> {

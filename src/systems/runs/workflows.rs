@@ -260,14 +260,9 @@ impl<P: Platform> Db<P> {
     pub fn find_resumable_run(&self, cx: &mut Cx<'_, P>, workflow: &str, path: &str) -> Option<RunRow> {
         cx.await_point();
         let now = self.now();
-        let found = self
-            .runs
-            .select_where(|r| {
-                r.workflow_name == workflow && r.working_path.as_deref() == Some(path) && r.is_resumable(now)
-            })
-            .into_iter()
-            .map(|(_, r)| r)
-            .max_by(|a, b| a.age_key().cmp(&b.age_key()));
+        let found = self.newest_where(|r| {
+            r.workflow_name == workflow && r.working_path.as_deref() == Some(path) && r.is_resumable(now)
+        });
         let query = format!("runs where workflow_name={workflow} and working_path={path} and resumable");
         Self::read_many(cx, "findResumableRun", query, found.as_ref());
         found
@@ -282,14 +277,9 @@ impl<P: Platform> Db<P> {
         conversation: &str,
     ) -> Option<RunRow> {
         cx.await_point();
-        let found = self
-            .runs
-            .select_where(|r| {
-                r.workflow_name == workflow && r.parent_conversation_id == conversation && RESUMABLE.contains(&r.status)
-            })
-            .into_iter()
-            .map(|(_, r)| r)
-            .max_by(|a, b| a.age_key().cmp(&b.age_key()));
+        let found = self.newest_where(|r| {
+            r.workflow_name == workflow && r.parent_conversation_id == conversation && RESUMABLE.contains(&r.status)
+        });
         let query = format!(
             "runs where workflow_name={workflow} and parent_conversation_id={conversation} and status in (failed, paused)"
         );
@@ -500,20 +490,42 @@ impl<P: Platform> Db<P> {
     pub fn get_active_workflow_run_by_path(&self, cx: &mut Cx<'_, P>, path: &str, me: &RunRow) -> Option<RunRow> {
         cx.await_point();
         let now = self.now();
-        let found = self
-            .runs
-            .select_where(|r| {
-                let active = r.status == "running"
-                    || r.status == "paused"
-                    || (r.status == "pending" && r.started_at.is_some_and(|t| t + PENDING_ACTIVE_FOR > now));
-                r.working_path.as_deref() == Some(path) && r.id != me.id && active && r.age_key() < me.age_key()
-            })
-            .into_iter()
-            .map(|(_, r)| r)
-            .min_by(|a, b| a.age_key().cmp(&b.age_key()));
+        let found = self.oldest_where(|r| {
+            let active = r.status == "running"
+                || r.status == "paused"
+                || (r.status == "pending" && r.started_at.is_some_and(|t| t + PENDING_ACTIVE_FOR > now));
+            r.working_path.as_deref() == Some(path) && r.id != me.id && active && r.age_key() < me.age_key()
+        });
         let query = format!("runs where working_path={path} and active and id!={} and older", me.id);
         Self::read_many(cx, "getActiveWorkflowRunByPath", query, found.as_ref());
         found
+    }
+
+    /// `getActiveWorkflowRunByPath(cwd)` as 71f8591e (#871) had it, asked
+    /// before the caller's own row exists: any `running` row on the path
+    /// but `own` (a pre-created row's id).
+    pub fn get_running_workflow_run_by_path(
+        &self,
+        cx: &mut Cx<'_, P>,
+        path: &str,
+        own: Option<&str>,
+    ) -> Option<RunRow> {
+        cx.await_point();
+        let found = self
+            .oldest_where(|r| r.working_path.as_deref() == Some(path) && r.status == "running" && Some(&*r.id) != own);
+        let query = format!("runs where working_path={path} and running");
+        Self::read_many(cx, "getActiveWorkflowRunByPath", query, found.as_ref());
+        found
+    }
+
+    /// The newest row (by started_at, then id) that `filter` accepts.
+    fn newest_where(&self, filter: impl Fn(&RunRow) -> bool) -> Option<RunRow> {
+        self.runs.select_where(filter).into_iter().map(|(_, r)| r).max_by(|a, b| a.age_key().cmp(&b.age_key()))
+    }
+
+    /// The oldest row (by started_at, then id) that `filter` accepts.
+    fn oldest_where(&self, filter: impl Fn(&RunRow) -> bool) -> Option<RunRow> {
+        self.runs.select_where(filter).into_iter().map(|(_, r)| r).min_by(|a, b| a.age_key().cmp(&b.age_key()))
     }
 
     /// `failOrphanedRuns()` (server startup): every `running` row → failed.
