@@ -316,3 +316,46 @@ fn readme_commands_run_as_documented() {
     }
     assert_eq!(ran, commands.len());
 }
+
+/// The `p-*` entries (scratch directories and their lock files) under `root`.
+fn scratch_entries(root: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+    entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("p-")).collect()
+}
+
+#[test]
+fn a_killed_hit_rate_leaves_a_directory_the_next_run_removes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("racecheck");
+    let hit_rate = |runs: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_racecheck"));
+        command
+            .args(["hit-rate", SEED15, "--runs", runs])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("TMPDIR", tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    };
+    let mut child = hit_rate("100000000").spawn().unwrap();
+    // Wait until a run's directory is being written, then kill it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let in_use = |root: &Path| {
+        scratch_entries(root)
+            .iter()
+            .filter(|n| !n.ends_with(".lock"))
+            .any(|n| std::fs::read_dir(root.join(n)).is_ok_and(|mut d| d.next().is_some()))
+    };
+    while !in_use(&root) {
+        assert!(std::time::Instant::now() < deadline, "hit-rate made no scratch directory");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = scratch_entries(&root);
+    assert_eq!(left.len(), 2, "a killed run leaves its directory and lock file: {left:?}");
+    // The next run removes it, and its own.
+    let status = hit_rate("1").status().unwrap();
+    assert!(status.code().is_some(), "{status:?}");
+    assert_eq!(scratch_entries(&root), Vec::<String>::new());
+}

@@ -5,18 +5,23 @@ use super::{Failure, Limits, Replay, Verdict, panic_message, verdict_for_panic};
 use crate::execution::{DiskKind, Model, execute};
 use crate::history::History;
 use crate::platform::Std;
+use crate::storage::Scratch;
 use crate::systems::Variant;
 use std::time::Instant;
 
 pub(super) fn run(model: &Model, variant: &Variant, runs: usize, limits: &Limits) -> (Verdict, usize) {
     let start = Instant::now();
+    let scratch = match Scratch::new() {
+        Ok(scratch) => scratch,
+        Err(e) => return (Verdict::Incomplete { reason: format!("cannot create a scratch directory: {e}") }, 0),
+    };
     for run in 1..=runs {
         if start.elapsed() > limits.max_time {
             let reason = format!("time limit of {:?} reached after {} of {runs} runs", limits.max_time, run - 1);
             return (Verdict::Incomplete { reason }, run - 1);
         }
         limits.tick(None);
-        let dir = match tempfile::tempdir() {
+        let dir = match scratch.run_dir() {
             Ok(dir) => dir,
             Err(e) => {
                 return (Verdict::Incomplete { reason: format!("cannot create a temporary directory: {e}") }, run - 1);
@@ -52,8 +57,9 @@ pub struct HitRate {
 /// the runs that violate an invariant (a run that panics counts as a hit).
 pub fn hit_rate(model: &Model, variant: &Variant, runs: usize) -> std::io::Result<HitRate> {
     let mut hits = 0;
+    let scratch = Scratch::new()?;
     for _ in 0..runs {
-        let dir = tempfile::tempdir()?;
+        let dir = scratch.run_dir()?;
         let disk = DiskKind::Directory(dir.path().to_path_buf());
         let history = History::new();
         let result =

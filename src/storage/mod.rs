@@ -3,16 +3,19 @@
 //!
 //! Two disks: [`MemoryDisk`] lives inside the model (each access a scheduling
 //! point under threads semantics) and [`DirectoryDisk`] is a real directory
-//! written crash-safely (temp file, fsync, rename, fsync of the directory).
+//! written crash-safely (temp file, fsync, rename, fsync of the directory),
+//! in a [`Scratch`] directory that the next process cleans if this one is killed.
 
 mod contents;
 mod directory;
 mod memory;
+mod scratch;
 mod table;
 
 pub use contents::{Contents, FileShape};
 pub use directory::DirectoryDisk;
 pub use memory::MemoryDisk;
+pub use scratch::Scratch;
 pub use table::Table;
 
 use crate::history::Effect;
