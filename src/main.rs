@@ -188,7 +188,7 @@ fn check(args: CheckArgs) -> Result<u8, String> {
             if only.as_ref().is_some_and(|v| &regression.variant != v) {
                 continue;
             }
-            let result = scenario::check_regression(scenario, regression);
+            let result = scenario::check_regression(scenario, regression, Duration::from_secs(args.max_time));
             if args.format == Format::Text {
                 outln!("{}", report::regression_row(&scenario.name, i + 1, &result, &columns));
             }

@@ -334,3 +334,42 @@ fn a_bound_beyond_loom_is_a_located_error() {
     assert_at(&e, 14, 9);
     assert_eq!(e.expected, "a preemption bound of at most 255 (loom's limit)");
 }
+
+#[test]
+fn bytes_that_are_not_utf8_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.toml");
+    let mut bytes = GOOD.as_bytes().to_vec();
+    let at = GOOD.find("\"o\"").unwrap() + 1; // origin = "o": line 2, the o
+    bytes[at] = 0xFF;
+    std::fs::write(&path, bytes).unwrap();
+    let Err(e) = racecheck::scenario::load(&path) else { panic!("a file with a 0xFF byte loaded") };
+    assert_eq!((e.line, e.column), (2, 11), "{e}");
+    assert_eq!(e.expected, "UTF-8 text");
+    assert_eq!(e.found, "the byte 0xFF");
+    // The raw document's loader says the same.
+    let e = racecheck::scenario::document::load_document(&path).unwrap_err();
+    assert_eq!((e.line, e.column), (2, 11), "{e}");
+}
+
+#[test]
+fn a_long_dependency_chain_loads_and_its_cycle_is_found() {
+    // 50,000 jobs, each depending on the one before: no stack overflow;
+    // then the first made to depend on the last.
+    let n = 50_000;
+    let chain = |first: &str| {
+        let mut jobs = format!("jobs = [\n  {{ name = \"J0\"{first} }},\n");
+        for i in 1..n {
+            jobs += &format!("  {{ name = \"J{i}\", depends_on = [\"J{}\"] }},\n", i - 1);
+        }
+        GOOD.replacen("jobs = [{ name = \"A\" }, { name = \"B\", depends_on = [\"A\"] }]", &(jobs + "]"), 1)
+            .replace("job = \"A\"", "job = \"J0\"")
+    };
+    parse(Path::new("scenarios/plan/x.toml"), &chain("")).unwrap();
+    let e = error(&chain(&format!(", depends_on = [\"J{}\"]", n - 1)));
+    assert_eq!(e.expected, "dependencies without a cycle");
+    assert!(e.found.starts_with("the cycle J0 → J49999 → J49998"), "{}", &e.found[..80]);
+    // The edge that closes it: J1's dependency on J0, the line after J0's.
+    assert!(e.found.ends_with("J1 → J0"), "{}", &e.found[e.found.len() - 40..]);
+    assert_eq!(e.line, 8);
+}

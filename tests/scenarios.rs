@@ -24,7 +24,7 @@ fn main() {
                 for (i, regression) in s.regressions.clone().into_iter().enumerate() {
                     let s = s.clone();
                     trials.push(Trial::test(format!("{}::regression-{}", s.name, i + 1), move || {
-                        scenario::check_regression(&s, &regression).map_err(Failed::from)
+                        scenario::check_regression(&s, &regression, Limits::default().max_time).map_err(Failed::from)
                     }));
                 }
                 for expectation in s.expectations.clone() {

@@ -22,7 +22,7 @@ mod stress;
 pub use exhaustive::{LOOM_THREADS, MAX_BOUND, MAX_EXHAUSTIVE_ACTORS, loom_builder, threads_needed, too_many_threads};
 pub use quiet::quietly;
 pub use stateful::Reduction;
-pub use steer::{StepSchedule, replay};
+pub use steer::{StepSchedule, replay, replay_within};
 pub use stress::{HitRate, hit_rate};
 
 use crate::execution::{Model, Outcome, Violation};

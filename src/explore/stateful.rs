@@ -267,10 +267,8 @@ impl Search<'_> {
     /// every task is asleep, or the end.
     fn explore(&mut self, mut exec: Controlled, history: History) -> Ended {
         let broken = |message: String| Ended::Broken(message, history.clone());
-        let mut turns = 0usize;
         loop {
-            turns += 1;
-            if turns.is_multiple_of(256) && self.time_up() {
+            if self.time_up() {
                 return Ended::TimeUp;
             }
             if let Some(named) = self.asymmetric(&exec) {

@@ -17,6 +17,7 @@ use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Runs of visible steps by one task each.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -113,7 +114,13 @@ struct Steering {
     schedule: StepSchedule,
     history: History,
     started: bool,
+    /// When the replay must give up (one long execution counts against
+    /// `--max-time` too).
+    deadline: Option<Instant>,
 }
+
+/// The panic that stops a steered execution at its deadline.
+const DEADLINE: &str = "racecheck: the replay's time is up";
 
 impl Scheduler for Steering {
     fn new_execution(&mut self) -> Option<Schedule> {
@@ -125,6 +132,9 @@ impl Scheduler for Steering {
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, _is_yielding: bool) -> Option<TaskId> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            std::panic::panic_any(DEADLINE);
+        }
         if let Some(expected) = self.schedule.expected(self.history.events_len())
             && let Some(task) = runnable.iter().find(|t| name_of(t).as_deref() == Some(expected))
         {
@@ -148,9 +158,18 @@ impl Scheduler for Steering {
 
 /// Runs one execution steered by `schedule` (the result may depart from it).
 pub fn steer(model: &Model, variant: &Variant, schedule: &StepSchedule) -> Result<Outcome, String> {
+    steer_until(model, variant, schedule, None)
+}
+
+fn steer_until(
+    model: &Model,
+    variant: &Variant,
+    schedule: &StepSchedule,
+    deadline: Option<Instant>,
+) -> Result<Outcome, String> {
     let out: Arc<Mutex<Option<Outcome>>> = Arc::default();
     let history = History::new();
-    let scheduler = Steering { schedule: schedule.clone(), history: history.clone(), started: false };
+    let scheduler = Steering { schedule: schedule.clone(), history: history.clone(), started: false, deadline };
     let (m, v, o) = (model.clone(), variant.clone(), out.clone());
     let mut config = shuttle::Config::new();
     config.failure_persistence = shuttle::FailurePersistence::None;
@@ -166,7 +185,11 @@ pub fn steer(model: &Model, variant: &Variant, schedule: &StepSchedule) -> Resul
         }))
     });
     if let Err(payload) = result {
-        return Err(format!("the execution panicked: {}", panic_message(&*payload)));
+        let message = panic_message(&*payload);
+        if message == DEADLINE {
+            return Err("the time limit was reached before the replay ended".to_string());
+        }
+        return Err(format!("the execution panicked: {message}"));
     }
     out.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or_else(|| "the replay ran no execution".to_string())
 }
@@ -175,7 +198,18 @@ pub fn steer(model: &Model, variant: &Variant, schedule: &StepSchedule) -> Resul
 /// The outcome is the execution up to the schedule's last step (where a
 /// counterexample ends: at the step that broke its invariant), judged there.
 pub fn replay(model: &Model, variant: &Variant, schedule: &StepSchedule) -> Result<Outcome, String> {
-    let mut outcome = steer(model, variant, schedule)?;
+    replay_within(model, variant, schedule, None)
+}
+
+/// [`replay`], given up (an error) once `max_time` has passed.
+pub fn replay_within(
+    model: &Model,
+    variant: &Variant,
+    schedule: &StepSchedule,
+    max_time: Option<Duration>,
+) -> Result<Outcome, String> {
+    let deadline = max_time.and_then(|t| Instant::now().checked_add(t));
+    let mut outcome = steer_until(model, variant, schedule, deadline)?;
     let length: usize = schedule.segments.iter().map(|(_, n)| n).sum();
     let actual = StepSchedule::of(&outcome.events[..length.min(outcome.events.len())]);
     if actual != *schedule {

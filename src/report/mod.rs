@@ -74,7 +74,15 @@ fn states(report: &Report) -> String {
 fn symmetry_text(report: &Report) -> String {
     match &report.symmetry {
         Ok(classes) if !classes.is_empty() => {
-            let classes: Vec<String> = classes.iter().map(|c| c.join("≡")).collect();
+            // A class of thousands is named by its first few and its size.
+            const SHOWN: usize = 4;
+            let classes: Vec<String> = classes
+                .iter()
+                .map(|c| match c.len() {
+                    n if n <= SHOWN => c.join("≡"),
+                    n => format!("{}≡… ({n} actors)", c[..SHOWN].join("≡")),
+                })
+                .collect();
             format!(" · symmetric: {}", classes.join(", "))
         }
         Ok(_) => String::new(),

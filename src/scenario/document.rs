@@ -296,7 +296,5 @@ pub fn parse_document(path: &Path, text: &str) -> Result<Document, ScenarioError
 
 /// Reads and validates one scenario file as a raw document.
 pub fn load_document(path: &Path) -> Result<Document, ScenarioError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError::file(path, "a readable scenario file", format!("an error reading it: {e}")))?;
-    parse_document(path, &text)
+    parse_document(path, &super::read_text(path)?)
 }

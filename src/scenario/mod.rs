@@ -136,9 +136,26 @@ const TOP_KEYS: &[&str] =
 
 /// Loads and validates one scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path)
+    parse(path, &read_text(path)?)
+}
+
+/// A scenario file's text; bytes that are not UTF-8 are an error at their
+/// line and column.
+pub(crate) fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    let bytes = std::fs::read(path)
         .map_err(|e| ScenarioError::file(path, "a readable scenario file", format!("an error reading it: {e}")))?;
-    parse(path, &text)
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let byte = e.as_bytes()[at];
+        let text = String::from_utf8_lossy(e.as_bytes());
+        ScenarioError::at(
+            path,
+            &text,
+            at..at + char::REPLACEMENT_CHARACTER.len_utf8(),
+            "UTF-8 text",
+            format!("the byte 0x{byte:02X}"),
+        )
+    })
 }
 
 /// Every `*.toml` under `paths` (files as given, directories recursively), sorted.

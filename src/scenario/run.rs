@@ -55,9 +55,15 @@ pub fn check_expectation(
     Check { scenario: scenario.name.clone(), expectation: expectation.clone(), report, holds }
 }
 
-/// Replays a `[[regression]]` schedule exactly and checks its outcome.
-pub fn check_regression(scenario: &Scenario, regression: &Regression) -> Result<(), String> {
-    let outcome = crate::explore::replay(&scenario.model, &regression.variant, &regression.schedule)?;
+/// Replays a `[[regression]]` schedule exactly and checks its outcome,
+/// within `max_time`.
+pub fn check_regression(
+    scenario: &Scenario,
+    regression: &Regression,
+    max_time: std::time::Duration,
+) -> Result<(), String> {
+    let model = &scenario.model;
+    let outcome = crate::explore::replay_within(model, &regression.variant, &regression.schedule, Some(max_time))?;
     let got = outcome.violation.as_ref().map(|v| v.invariant.as_str());
     if got == regression.invariant.as_deref() {
         return Ok(());

@@ -207,8 +207,9 @@ impl<'a> Fields<'a> {
 /// Each entry of the array `list` names itself by `field` (`names`, in
 /// order) and no two share a name; the first repeat is located at its entry.
 pub fn check_unique(list: &str, field: &str, what: &str, names: &[&str]) -> Result<(), FieldError> {
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
-        if names[..i].contains(name) {
+        if !seen.insert(name) {
             let path = [PathSeg::Key(list.into()), PathSeg::Index(i), PathSeg::Key(field.into())];
             return Err(FieldError::new(&path, what, format!("{name:?} again")));
         }

@@ -22,7 +22,7 @@ pub use files::{JobSpec, JobState, PlanSpec};
 use crate::platform::Platform;
 use crate::runtime::{Cx, FifoMutex, Flag, Runtime, Shared};
 use crate::storage::{Contents, Disk, Files};
-use crate::systems::args::{Fields, PathSeg};
+use crate::systems::args::{Fields, PathSeg, check_unique};
 use crate::systems::{
     ArgSpec, Args, FieldError, FieldSpec, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
     disk_state,
@@ -596,58 +596,65 @@ fn parse_job(v: &Value, path: Vec<PathSeg>) -> Result<JobSetup, FieldError> {
 /// Unknown dependencies and dependency cycles, located at the `depends_on` entry.
 fn check_dependencies(jobs: &[JobSetup]) -> Result<(), FieldError> {
     let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+    check_unique("jobs", "name", "a job name not used before", &names)?;
+    let index: std::collections::HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let dep_path = |i: usize, d: usize| {
         vec![PathSeg::Key("jobs".into()), PathSeg::Index(i), PathSeg::Key("depends_on".into()), PathSeg::Index(d)]
     };
+    let mut edges: Vec<Vec<usize>> = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
-        if names[..i].contains(&job.name.as_str()) {
-            let path = vec![PathSeg::Key("jobs".into()), PathSeg::Index(i), PathSeg::Key("name".into())];
-            return Err(FieldError::new(&path, "a job name not used before", format!("{:?} again", job.name)));
-        }
+        let mut to = Vec::with_capacity(job.depends_on.len());
         for (d, dep) in job.depends_on.iter().enumerate() {
-            if !names.contains(&dep.as_str()) {
-                return Err(FieldError::one_of(
-                    &dep_path(i, d),
-                    "a job defined in [setup]",
-                    format!("{dep:?}"),
-                    &names,
+            match index.get(dep.as_str()) {
+                Some(&j) => to.push(j),
+                None => {
+                    return Err(FieldError::one_of(
+                        &dep_path(i, d),
+                        "a job defined in [setup]",
+                        format!("{dep:?}"),
+                        &names,
+                    ));
+                }
+            }
+        }
+        edges.push(to);
+    }
+    // Depth-first search for a cycle, with a stack of its own (a chain of
+    // 100,000 dependencies must not overflow the thread's); report the edge
+    // that closes it.
+    const NEW: u8 = 0;
+    const OPEN: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; jobs.len()];
+    for root in 0..jobs.len() {
+        if state[root] != NEW {
+            continue;
+        }
+        // (job, the next of its edges to follow)
+        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        state[root] = OPEN;
+        while let Some(&mut (i, ref mut d)) = stack.last_mut() {
+            let Some(&j) = edges[i].get(*d) else {
+                state[i] = DONE;
+                stack.pop();
+                continue;
+            };
+            let edge = *d;
+            *d += 1;
+            if state[j] == OPEN {
+                let start = stack.iter().position(|&(s, _)| s == j).unwrap_or(0);
+                let mut cycle: Vec<&str> = stack[start..].iter().map(|&(s, _)| names[s]).collect();
+                cycle.push(names[j]);
+                return Err(FieldError::new(
+                    &dep_path(i, edge),
+                    "dependencies without a cycle",
+                    format!("the cycle {}", cycle.join(" → ")),
                 ));
             }
-        }
-    }
-    // Depth-first search for a cycle; report the edge that closes it.
-    fn visit(i: usize, jobs: &[JobSetup], state: &mut [u8], stack: &mut Vec<usize>) -> Option<(usize, usize)> {
-        state[i] = 1;
-        stack.push(i);
-        for (d, dep) in jobs[i].depends_on.iter().enumerate() {
-            let j = jobs.iter().position(|x| &x.name == dep)?;
-            if state[j] == 1 {
-                return Some((i, d));
+            if state[j] == NEW {
+                state[j] = OPEN;
+                stack.push((j, 0));
             }
-            if state[j] == 0
-                && let Some(edge) = visit(j, jobs, state, stack)
-            {
-                return Some(edge);
-            }
-        }
-        stack.pop();
-        state[i] = 2;
-        None
-    }
-    let mut state = vec![0u8; jobs.len()];
-    for i in 0..jobs.len() {
-        let mut stack = Vec::new();
-        if state[i] == 0
-            && let Some((from, d)) = visit(i, jobs, &mut state, &mut stack)
-        {
-            let start = stack.iter().position(|&s| jobs[s].name == jobs[from].depends_on[d]).unwrap_or(0);
-            let mut cycle: Vec<&str> = stack[start..].iter().map(|&s| jobs[s].name.as_str()).collect();
-            cycle.push(&jobs[from].depends_on[d]);
-            return Err(FieldError::new(
-                &dep_path(from, d),
-                "dependencies without a cycle",
-                format!("the cycle {}", cycle.join(" → ")),
-            ));
         }
     }
     Ok(())
