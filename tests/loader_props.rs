@@ -373,3 +373,133 @@ fn damaged_scenarios_never_panic() {
     let (_, errors) = fuzz(damaged, 2048, 11);
     assert!(errors.len() >= 5, "{errors:?}");
 }
+
+/// One way to damage a shipped scenario file's bytes.
+#[derive(Clone, Debug)]
+enum Damage {
+    /// The `n`th integer in the file replaced by an extreme value.
+    Number(usize, &'static str),
+    /// The `n`th string value replaced by a long one.
+    LongString(usize, usize),
+    /// The first actor copied `n` times under new names.
+    ManyActors(usize),
+    /// A byte that is not UTF-8 put at a place in the file.
+    NotUtf8(prop::sample::Index, u8),
+    /// The file cut at a place.
+    Cut(prop::sample::Index),
+}
+
+const EXTREMES: &[&str] = &[
+    "-1",
+    "0",
+    "255",
+    "256",
+    "4294967296",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "99999999999999999999999",
+    "1e308",
+    "-0.5",
+];
+
+fn damage() -> impl Strategy<Value = Damage> {
+    prop_oneof![
+        (any::<usize>(), prop::sample::select(EXTREMES)).prop_map(|(n, v)| Damage::Number(n, v)),
+        (any::<usize>(), prop::sample::select(&[1_000usize, 100_000][..])).prop_map(|(n, l)| Damage::LongString(n, l)),
+        prop::sample::select(&[50usize, 1_000][..]).prop_map(Damage::ManyActors),
+        (any::<prop::sample::Index>(), prop::sample::select(&[0xFFu8, 0xC3, 0x80, 0xED][..]))
+            .prop_map(|(at, b)| Damage::NotUtf8(at, b)),
+        any::<prop::sample::Index>().prop_map(Damage::Cut),
+    ]
+}
+
+fn damaged(text: &str, damage: &Damage) -> Vec<u8> {
+    match damage {
+        Damage::Number(n, value) => {
+            let numbers: Vec<(usize, usize)> = text
+                .char_indices()
+                .filter(|&(i, c)| c.is_ascii_digit() && !text[..i].ends_with(|p: char| p.is_alphanumeric()))
+                .map(|(i, _)| (i, i + text[i..].find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len() - i)))
+                .filter(|&(i, _)| text[..i].ends_with("= ") && !text[..i].ends_with("\"= "))
+                .collect();
+            match numbers.get(n % numbers.len().max(1)) {
+                Some(&(a, b)) => format!("{}{value}{}", &text[..a], &text[b..]).into_bytes(),
+                None => text.replacen("[setup]", &format!("[setup]\nlayers = {value}"), 1).into_bytes(),
+            }
+        }
+        Damage::LongString(n, len) => {
+            let quotes: Vec<usize> = text.match_indices("= \"").map(|(i, _)| i + 3).collect();
+            let at = quotes[n % quotes.len()];
+            let end = at + text[at..].find('"').unwrap_or(0);
+            format!("{}{}{}", &text[..at], "x".repeat(*len), &text[end..]).into_bytes()
+        }
+        Damage::ManyActors(n) => {
+            let start = text.find("[[actor]]").unwrap();
+            let end = text[start + 1..].find("\n[").map_or(text.len(), |e| start + 1 + e + 1);
+            let actor = &text[start..end];
+            let name = actor.lines().find(|l| l.starts_with("name")).unwrap_or("name = \"x\"");
+            let mut copies = String::new();
+            for i in 0..*n {
+                copies += &actor.replacen(name, &format!("name = \"copy-{i}\""), 1);
+                copies += "\n";
+            }
+            format!("{}{copies}{}", &text[..end], &text[end..]).into_bytes()
+        }
+        Damage::NotUtf8(at, byte) => {
+            let mut bytes = text.as_bytes().to_vec();
+            bytes.insert(at.index(bytes.len() + 1), *byte);
+            bytes
+        }
+        Damage::Cut(at) => text.as_bytes()[..at.index(text.len() + 1)].to_vec(),
+    }
+}
+
+/// The shipped scenarios, damaged the ways a fuzzer found crashes before
+/// (extreme numbers, long strings, many actors, bytes that are not UTF-8,
+/// truncation): loading from the file never panics; an error names its line
+/// and column (unless the file is unreadable as a whole) and is short
+/// whatever the value; a file that loads is checked, briefly, without a panic.
+#[test]
+fn damaged_shipped_scenarios_load_or_fail_located_and_check_without_panics() {
+    use racecheck::explore::Limits;
+    use racecheck::scenario::{check_expectation, discover, load};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let files = discover(std::slice::from_ref(&root)).unwrap();
+    let texts: Vec<String> = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (loaded, located) = (std::cell::Cell::new(0usize), std::cell::Cell::new(0usize));
+    let mut runner = proptest::test_runner::TestRunner::new(config(96, 12));
+    let result = runner.run(&(any::<prop::sample::Index>(), damage()), |(file, damage)| {
+        let text = &texts[file.index(texts.len())];
+        let path = dir.path().join("damaged.toml");
+        std::fs::write(&path, damaged(text, &damage)).unwrap();
+        let outcome = catch_unwind(AssertUnwindSafe(|| match load(&path) {
+            Ok(s) => {
+                let limits = Limits::time(std::time::Duration::from_millis(100));
+                for expectation in &s.expectations {
+                    check_expectation(&s, expectation, &s.explore, &limits);
+                }
+                Ok(true)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                prop_assert!(message.len() < 2_000, "{} bytes: {}", message.len(), &message[..300]);
+                prop_assert!(e.line > 0, "not located: {message}");
+                Ok(false)
+            }
+        }));
+        match outcome {
+            Ok(Ok(true)) => loaded.set(loaded.get() + 1),
+            Ok(Ok(false)) => located.set(located.get() + 1),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(TestCaseError::fail(format!("panicked on {damage:?} of a scenario"))),
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    // Both kinds of case happen: some damage leaves a valid scenario.
+    let (loaded, located) = (loaded.get(), located.get());
+    assert!(loaded > 0 && located > 0, "{loaded} loaded, {located} errors");
+}

@@ -119,7 +119,13 @@ impl fmt::Display for ScenarioError {
             writeln!(f, "{:gutter$} | {}{}", "", " ".repeat(column - 1), "^".repeat(width))?;
         }
         if !self.valid.is_empty() {
-            writeln!(f, "  = valid: {}", self.valid.join(", "))?;
+            // Each cut, and at most 20 of them: a list of 100,000 jobs is not echoed.
+            const LISTED: usize = 20;
+            let mut valid: Vec<std::borrow::Cow<'_, str>> = self.valid.iter().take(LISTED).map(|v| cut(v)).collect();
+            if self.valid.len() > LISTED {
+                valid.push(format!("… ({} in all)", self.valid.len()).into());
+            }
+            writeln!(f, "  = valid: {}", valid.join(", "))?;
         }
         Ok(())
     }
