@@ -70,6 +70,13 @@ fn plan_conditions_need_their_race() {
     // A poll while tmux answers: no tmux error is seen.
     let running = r#"jobs = [{ name = "A", status = "running" }]"#;
     unreached("plan", running, r#"{ op = "monitor_poll" }"#, "no-live-job-ended", "tmux-error-seen");
+    // A touch-set failure relaunched by the one actor that set it: nobody
+    // else reads plan.json in the relaunch's window.
+    let touchset = r#"jobs = [{ name = "A", status = "completed", state = "completed", touch_set_violation = true }]
+orchestrators = [{ name = "old", active = true }, { name = "approved", active = false }]"#;
+    let relaunch =
+        r#"{ op = "reconcile", orchestrator = "old" }, { op = "approve", orchestrator = "approved", relaunch = "A" }"#;
+    unreached("plan", touchset, relaunch, "no-stale-job-decision", "relaunch-window-read");
     // Approve without retry after a merge conflict resumes the plan and
     // resets no job (accept resets only a touch-set failure).
     let paused = "status = \"paused\"\ncheckpoint = \"on_error\"\njobs = [{ name = \"B\", status = \"failed\" }]";

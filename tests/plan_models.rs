@@ -94,3 +94,38 @@ fn a_cancel_that_stops_every_job_leaves_none_stuck() {
         "{end}"
     );
 }
+
+#[test]
+fn approve_relaunches_a_touch_set_failure_and_only_that() {
+    // A reconcile pass fails A for its touch set and pauses the plan; the
+    // relaunch saves the plan running, replaces A's jobs.json entry with a
+    // running one (the completed entry is removed), writes A running in
+    // plan.json, and the new instance resumes.
+    let setup = r#"jobs = [{ name = "A", status = "completed", state = "completed", touch_set_violation = true }]
+orchestrators = [{ name = "old", active = true }, { name = "approved", active = false }]"#;
+    let ops =
+        r#"{ op = "reconcile", orchestrator = "old" }, { op = "approve", orchestrator = "approved", relaunch = "A" }"#;
+    let end = only_end(&scenario(setup, ops));
+    let plan = &end[end.find("plan.json").expect("plan.json at the end")..];
+    assert!(plan.contains(r#""name":"A","prompt":"do A","status":"running""#), "{end}");
+    assert!(plan.contains(r#""checkpoint":null"#), "{end}");
+    let jobs = &end[end.find("jobs.json").expect("jobs.json at the end")..end.find("plan.json").unwrap()];
+    assert!(jobs.contains(r#""prompt":"correct A""#) && !jobs.contains(r#""id":"job-A""#), "{end}");
+    // A relaunch of a job whose checkpoint is not a touch-set failure is
+    // refused: the plan stays paused, A failed.
+    let conflict = r#"status = "paused"
+checkpoint = "on_error"
+jobs = [{ name = "A", status = "failed", state = "failed" }]
+orchestrators = [{ name = "old", active = true, checkpoint = "on_error", reconciler = false }, { name = "approved", active = false }]"#;
+    let end = only_end(&scenario(conflict, r#"{ op = "approve", orchestrator = "approved", relaunch = "A" }"#));
+    assert!(end.contains(r#""status":"paused""#) && end.contains(r#""prompt":"do A","status":"failed""#), "{end}");
+}
+
+#[test]
+fn approve_takes_retry_or_relaunch_not_both() {
+    let setup = r#"jobs = [{ name = "A", status = "failed" }]"#;
+    let both = r#"{ op = "approve", retry = "A", relaunch = "A" }"#;
+    let Err(e) = parse(Path::new("plan_models.toml"), &scenario(setup, both)) else { panic!("both accepted") };
+    assert_eq!(e.expected, "either `retry` or `relaunch`");
+    assert_eq!((e.line, e.column), (11, 49), "{e}");
+}

@@ -29,6 +29,10 @@ pub const CONDITIONS: &[ConditionSpec] = &[
         about: "mc_plan_approve's retry or accept wrote a failed, conflict or needs_rebase job of plan.json as ready_to_merge: the write 84e5a7f moved onto the snapshot approve saves",
     },
     ConditionSpec {
+        name: "relaunch-window-read",
+        about: "another task read plan.json after mc_plan_approve's relaunch saved the plan running and before relaunchJobForCorrection wrote the job running: a running plan with its job still failed",
+    },
+    ConditionSpec {
         name: "tmux-error-seen",
         about: "isPaneRunning ran while the tmux server did not answer (tmux_outage): the window of #12, where an error can pass for a dead pane",
     },
@@ -50,6 +54,7 @@ pub fn condition(name: &str) -> Option<Box<dyn Monitor>> {
         "missed-completion" => Box::new(MissedCompletion::default()),
         "state-mutex-contended" => Box::new(StateMutexContended),
         "approve-resets-a-job" => Box::new(ApproveResetsAJob::default()),
+        "relaunch-window-read" => Box::new(RelaunchWindowRead::default()),
         "tmux-error-seen" => Box::new(TmuxErrorSeen),
         "report-beside-an-earlier-entry" => Box::new(ReportBesideAnEarlierEntry::default()),
         _ => return None,
@@ -117,6 +122,32 @@ impl Monitor for ApproveResetsAJob {
         })?;
         e.op.starts_with("approve")
             .then(|| format!("step {} {} ({} in {}) wrote {}=ready_to_merge", e.step, e.task, e.func, e.op, reset.0))
+    }
+    fn state_hash(&self, _: &mut StateHasher) {}
+}
+
+/// The relaunch in flight: the approving task and its job, from the
+/// approve's `savePlan` (plan running, job failed) to its job's write.
+#[derive(Clone, Default)]
+struct RelaunchWindowRead {
+    open: Option<(String, String)>,
+}
+
+impl Monitor for RelaunchWindowRead {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        let (value, wrote) = super::invariants::plan_seen(e)?;
+        let relaunching = e.op.contains("relaunch ");
+        if wrote && relaunching {
+            let plan = value.value::<PlanSpec>()?;
+            let job = e.op.rsplit_once("relaunch ")?.1.trim_end_matches(')');
+            let failed = plan.job(job).is_some_and(|j| j.status == "failed");
+            self.open = (plan.status == "running" && failed).then(|| (e.task.to_string(), job.to_string()));
+            return None;
+        }
+        let (task, job) = self.open.as_ref()?;
+        (!wrote && *e.task != **task).then(|| {
+            format!("step {} {} ({} in {}) read plan.json while {task} relaunched {job}", e.step, e.task, e.func, e.op)
+        })
     }
     fn state_hash(&self, _: &mut StateHasher) {}
 }

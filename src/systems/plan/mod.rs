@@ -28,7 +28,7 @@ use crate::systems::{
     disk_state,
 };
 use files::{CHECKPOINTS, JOB_STATUSES, MODES, PLAN_STATUSES, REPORT_STATUSES, STATE_JOB_STATUSES};
-use orchestrator::{Config, MergeOutcome, MissionControl, Orchestrator, Pane};
+use orchestrator::{ApproveTarget, Config, MergeOutcome, MissionControl, Orchestrator, Pane};
 use serde_json::Value;
 use state::{JobStore, PlanStore, caught};
 use std::collections::{BTreeMap, BTreeSet};
@@ -253,7 +253,7 @@ static SPEC: SystemSpec = SystemSpec {
         OpSpec {
             name: "approve",
             origin: "mc_plan_approve",
-            about: "unlocked loadPlan; a paused plan with a checkpoint is accepted (a touch-set failure's job becomes ready_to_merge) or, with `retry`, that job is retried; a pending plan gets its integration branch; the snapshot is set running with no checkpoint and written whole with savePlan, then resumePlan() on `orchestrator`, which stands for the new Orchestrator the origin creates (name one no other actor uses)",
+            about: "unlocked loadPlan; a paused plan with a checkpoint is accepted (a touch-set failure's job becomes ready_to_merge) or, with `retry`, that job is retried, or, with `relaunch`, that touch-set failure is relaunched with a correction prompt; a pending plan gets its integration branch; the snapshot is set running with no checkpoint and written whole with savePlan, then resumePlan() on `orchestrator`, which stands for the new Orchestrator the origin creates (name one no other actor uses)",
             args: &[
                 ORCH,
                 ArgSpec {
@@ -261,6 +261,12 @@ static SPEC: SystemSpec = SystemSpec {
                     kind: "job",
                     required: false,
                     about: "retry this failed, conflict or needs_rebase job (mc_plan_approve's `retry`)",
+                },
+                ArgSpec {
+                    name: "relaunch",
+                    kind: "job",
+                    required: false,
+                    about: "relaunch this job, failed by a touch-set check, with a correction prompt: the plan is saved running, then relaunchJobForCorrection (kill the session, start a new agent, replace its jobs.json entry, write the plan job running) and resumePlan() (mc_plan_approve's `relaunch`; not with `retry`)",
                 },
             ],
         },
@@ -677,7 +683,7 @@ pub enum Op {
     IntervalTick { orchestrator: usize },
     KillJob { job: String },
     CancelPlan,
-    Approve { orchestrator: usize, retry: Option<String> },
+    Approve { orchestrator: usize, target: Option<ApproveTarget> },
 }
 
 impl fmt::Display for Op {
@@ -699,8 +705,13 @@ impl fmt::Display for Op {
             Op::IntervalTick { orchestrator } => write!(f, "interval_tick(#{orchestrator})"),
             Op::KillJob { job } => write!(f, "kill_job({job})"),
             Op::CancelPlan => write!(f, "cancel_plan"),
-            Op::Approve { orchestrator, retry: None } => write!(f, "approve(#{orchestrator})"),
-            Op::Approve { orchestrator, retry: Some(job) } => write!(f, "approve(#{orchestrator}, retry {job})"),
+            Op::Approve { orchestrator, target: None } => write!(f, "approve(#{orchestrator})"),
+            Op::Approve { orchestrator, target: Some(ApproveTarget::Retry(job)) } => {
+                write!(f, "approve(#{orchestrator}, retry {job})")
+            }
+            Op::Approve { orchestrator, target: Some(ApproveTarget::Relaunch(job)) } => {
+                write!(f, "approve(#{orchestrator}, relaunch {job})")
+            }
         }
     }
 }
@@ -785,10 +796,20 @@ impl ModelSystem for PlanSystem {
             "interval_tick" => Op::IntervalTick { orchestrator: orchestrator()? },
             "kill_job" => Op::KillJob { job: job()? },
             "cancel_plan" => Op::CancelPlan,
-            "approve" => Op::Approve {
-                orchestrator: orchestrator()?,
-                retry: f.name_in("retry", "a job defined in [setup]", &jobs)?,
-            },
+            "approve" => {
+                let retry = f.name_in("retry", "a job defined in [setup]", &jobs)?;
+                let relaunch = f.name_in("relaunch", "a job defined in [setup]", &jobs)?;
+                let target = match (retry, relaunch) {
+                    (Some(_), Some(job)) => {
+                        let found = format!("{job:?} beside a `retry`");
+                        return Err(FieldError::new(&f.path_to("relaunch"), "either `retry` or `relaunch`", found));
+                    }
+                    (Some(job), None) => Some(ApproveTarget::Retry(job)),
+                    (None, Some(job)) => Some(ApproveTarget::Relaunch(job)),
+                    (None, None) => None,
+                };
+                Op::Approve { orchestrator: orchestrator()?, target }
+            }
             _ => unreachable!("every op of SPEC is parsed"),
         })
     }
@@ -936,7 +957,7 @@ impl<P: Platform> World<P> for PlanWorld<P> {
             Op::IntervalTick { orchestrator } => mc.interval_tick(cx, *orchestrator),
             Op::KillJob { job } => caught(mc.kill_job(cx, job), cx),
             Op::CancelPlan => caught(mc.cancel_plan(cx), cx),
-            Op::Approve { orchestrator, retry } => caught(mc.approve(cx, *orchestrator, retry.as_deref()), cx),
+            Op::Approve { orchestrator, target } => caught(mc.approve(cx, *orchestrator, target.as_ref()), cx),
         }
     }
 

@@ -60,6 +60,43 @@ impl StateHash for Snapshot {
     }
 }
 
+/// The `jobs.json` entry of an agent just started for `name` in its
+/// worktree's tmux session (launchJob's and relaunchJobForCorrection's
+/// `addJob`), its id unique by the clock.
+fn running_entry<P: Platform>(cx: &Cx<'_, P>, plan: &PlanSpec, name: &str, branch: &str, prompt: String) -> Job {
+    Job {
+        id: format!("{name}-{}", cx.now()),
+        name: name.to_string(),
+        worktree_path: format!("/worktrees/{name}"),
+        branch: branch.to_string(),
+        tmux_target: format!("mc:{name}"),
+        placement: "session".into(),
+        status: "running".into(),
+        prompt,
+        mode: plan.mode.clone(),
+        created_at: timestamp(cx.now()),
+        completed_at: None,
+        exit_code: None,
+        plan_id: Some(plan.id.clone()),
+    }
+}
+
+/// What `mc_plan_approve` names besides the plan: a job to retry after a
+/// manual fix, or one to relaunch with a correction prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApproveTarget {
+    Retry(String),
+    Relaunch(String),
+}
+
+impl ApproveTarget {
+    pub fn job(&self) -> &str {
+        match self {
+            ApproveTarget::Retry(job) | ApproveTarget::Relaunch(job) => job,
+        }
+    }
+}
+
 /// The code choices this execution runs with.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -624,21 +661,7 @@ impl<P: Platform> MissionControl<P> {
             }
             cx.await_point(); // createWorktree, prompt and launcher files, createSession
             self.panes.with(|p| p.insert(name.to_string(), Pane { alive: true, exit_code: 0 }));
-            let job = Job {
-                id: format!("{name}-{}", cx.now()),
-                name: name.to_string(),
-                worktree_path: format!("/worktrees/{name}"),
-                branch: branch.clone(),
-                tmux_target: format!("mc:{name}"),
-                placement: "session".into(),
-                status: "running".into(),
-                prompt: format!("do {name}"),
-                mode: plan.mode.clone(),
-                created_at: timestamp(cx.now()),
-                completed_at: None,
-                exit_code: None,
-                plan_id: Some(plan.id.clone()),
-            };
+            let job = running_entry(cx, plan, name, &branch, format!("do {name}"));
             if let Err(e) = self.jobs.add_job(cx, job) {
                 return (true, Err(e));
             }
@@ -752,20 +775,35 @@ impl<P: Platform> MissionControl<P> {
     /// `resumePlan()` on the instance the origin creates for it. The
     /// snapshot is set running with no checkpoint before the write, so the
     /// new instance's `resumePlan` finds nothing to unpause.
-    pub fn approve(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance, retry: Option<&str>) -> Result<()> {
+    pub fn approve(self: &Mc<P>, cx: &mut Cx<'_, P>, o: Instance, target: Option<&ApproveTarget>) -> Result<()> {
         let Some(mut plan) = self.plans.load_plan(cx)? else { return Err(Thrown("No active plan".into())) };
-        if let Some(name) = retry {
+        if let Some(name) = target.map(ApproveTarget::job) {
             let retryable =
                 plan.job(name).is_some_and(|j| ["failed", "conflict", "needs_rebase"].contains(&j.status.as_str()));
             if !retryable {
                 return Err(Thrown(format!("job {name} is not failed, conflict or needs_rebase")));
             }
         }
+        let retry = match target {
+            Some(ApproveTarget::Retry(name)) => Some(name.as_str()),
+            _ => None,
+        };
         if plan.status == "paused" && plan.checkpoint.is_some() {
             cx.await_point(); // await loadConfig()
             let context = plan.checkpoint_context.clone();
             let touchset =
                 |name: &str| context.as_ref().is_some_and(|c| c.failure_kind == "touchset" && c.job_name == name);
+            if let Some(ApproveTarget::Relaunch(name)) = target {
+                if !touchset(name) {
+                    return Err(Thrown(format!("job {name} did not fail a touch-set check: use retry")));
+                }
+                plan.status = "running".into();
+                plan.checkpoint = None;
+                plan.checkpoint_context = None;
+                self.plans.save_plan(cx, &plan)?;
+                self.relaunch_job_for_correction(cx, name)?;
+                return self.resume_plan(cx, o);
+            }
             let ready = match retry {
                 Some(name) => {
                     if touchset(name) {
@@ -807,6 +845,34 @@ impl<P: Platform> MissionControl<P> {
         plan.checkpoint_context = None;
         self.plans.save_plan(cx, &plan)?;
         self.resume_plan(cx, o)
+    }
+
+    /// `relaunchJobForCorrection(name)`: an unlocked `loadPlan`, the old
+    /// session killed, a new agent started in the job's worktree with a
+    /// correction prompt, its `jobs.json` entry replaced (stale entries of
+    /// the name removed, then `addJob`), and the plan job written `running`
+    /// again with its error cleared: decided on the snapshot, whatever the
+    /// job did since. The `catch` kills the new session and throws on.
+    fn relaunch_job_for_correction(self: &Mc<P>, cx: &mut Cx<'_, P>, name: &str) -> Result<()> {
+        let plan = self.plans.load_plan(cx)?.ok_or_else(|| Thrown("No active plan".into()))?;
+        let job = plan.job(name).ok_or_else(|| Thrown(format!("Job \"{name}\" not found in plan")))?;
+        let Some(branch) = job.branch.clone() else {
+            return Err(Thrown(format!("Job \"{name}\" has no worktree or branch — cannot relaunch")));
+        };
+        let decided_on = job.status.clone();
+        cx.await_point(); // await killSession(mc-<name>): the old pane goes
+        self.panes.with(|p| p.insert(name.to_string(), Pane { alive: false, exit_code: 137 }));
+        let relaunched = cx.call(|cx| -> Result<()> {
+            cx.await_point(); // prompt and launcher files, createSession, setPaneDiedHook
+            self.panes.with(|p| p.insert(name.to_string(), Pane { alive: true, exit_code: 0 }));
+            self.jobs.add_job(cx, running_entry(cx, &plan, name, &branch, format!("correct {name}")))?;
+            let update = JobUpdate { clear_error: true, ..JobUpdate::status("running") };
+            self.plans.update_plan_job(cx, &plan.id, name, &update.deciding_on(&decided_on))
+        });
+        let Err(Thrown(error)) = relaunched else { return Ok(()) };
+        cx.await_point(); // await killSession(mc-<name>)
+        self.panes.with(|p| p.insert(name.to_string(), Pane { alive: false, exit_code: 137 }));
+        Err(Thrown(format!("Failed to relaunch job \"{name}\" for correction: {error}")))
     }
 
     /// `isPaneRunning(tmuxTarget)`, after its await. Before c8ce065 a tmux
