@@ -286,3 +286,27 @@ fn spec_is_complete() {
     }
     assert!(count >= 9);
 }
+
+#[test]
+fn only_an_interactive_loop_makes_a_run_with_no_completed_node_resumable() {
+    // hydrateResumableRun: no completed node, and metadata.approval.type is
+    // 'interactive_loop' → resumed; another gate or loop_user_input alone →
+    // nothing to resume. One actor, so `outcome-as-expected` is proved iff
+    // the outcome is the one named.
+    for (metadata, outcome) in [
+        (r#"{ approval = { type = "interactive_loop" } }"#, "resumed"),
+        (r#"{ approval = { type = "approval" } }"#, "nothing-to-resume"),
+        (r#"{ loop_user_input = "yes" }"#, "nothing-to-resume"),
+        ("{}", "nothing-to-resume"),
+    ] {
+        let text = format!(
+            "title = \"t\"\norigin = \"t\"\nsystem = \"runs\"\n\n[setup]\nrows = [{{ id = \"X\", status = \"paused\", completed_nodes = 0, \
+             metadata = {metadata} }}]\n\n[[actor]]\nname = \"a\"\ndo = [{{ op = \"hydrate_resumable_run\", run = \"X\", \
+             expect = \"{outcome}\" }}]\n\n[check]\ninvariants = [\"outcome-as-expected\"]\n\n\
+             [[expect]]\nvariant = {{}}\nverdict = \"violation\"\ninvariant = \"outcome-as-expected\"\n"
+        );
+        let s = racecheck::scenario::parse(Path::new("x.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+        let report = explore(&s.model, &s.expectations[0].variant, &Explorer::Stateful, &Limits::default());
+        assert!(matches!(report.verdict, Verdict::Proved { .. }), "{metadata}: {}", show(&report.verdict));
+    }
+}

@@ -30,9 +30,10 @@ pub fn hydrate_resumable_run<P: Platform>(
     candidate: &RunRow,
 ) -> Result<Option<Prepared>> {
     let prior = db.get_completed_dag_node_outputs(cx, &candidate.id);
-    // An interactive loop waiting on approval resumes with no completed node.
-    let interactive =
-        candidate.metadata.get("approval").is_some() || candidate.metadata.get("loop_user_input").is_some();
+    // An interactive loop waiting on approval resumes with no completed
+    // node: `metadata.approval.type === 'interactive_loop'` (other approval
+    // gates, or a `loop_user_input` alone, do not count).
+    let interactive = candidate.metadata.pointer("/approval/type").and_then(|t| t.as_str()) == Some("interactive_loop");
     if prior == 0 && !interactive {
         return Ok(None);
     }

@@ -167,7 +167,7 @@ static SPEC: SystemSpec = SystemSpec {
         FieldSpec {
             name: "rows[].metadata",
             kind: "table",
-            about: "the row's metadata; an `approval` or `loop_user_input` key makes a run with no completed node resumable",
+            about: "the row's metadata; `approval = { type = \"interactive_loop\" }` makes a run with no completed node resumable (hydrateResumableRun), no other key does",
         },
         FieldSpec {
             name: "rows[].ends",
