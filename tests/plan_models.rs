@@ -129,3 +129,18 @@ fn approve_takes_retry_or_relaunch_not_both() {
     assert_eq!(e.expected, "either `retry` or `relaunch`");
     assert_eq!((e.line, e.column), (11, 49), "{e}");
 }
+
+#[test]
+fn other_files_written_after_a_cancel_do_not_resurrect_the_plan() {
+    // plan-not-resurrected judges plan.json writes only: an agent's report
+    // (reports/<id>.json) written after the cancel removed plan.json is no
+    // resurrection. (A mutant that took every write for a plan.json write
+    // survived the scenarios.)
+    let text = scenario(
+        r#"jobs = [{ name = "A", status = "running" }]"#,
+        r#"{ op = "cancel_plan" }, { op = "agent_report", job = "A", status = "completed" }"#,
+    )
+    .replace(r#"invariants = ["no-lost-job-update"]"#, r#"invariants = ["plan-not-resurrected"]"#);
+    let end = only_end(&text);
+    assert!(end.starts_with("broken=[]") && end.contains("reports/"), "{end}");
+}
