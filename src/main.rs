@@ -446,13 +446,7 @@ fn explain(file: &std::path::Path) -> Result<u8, String> {
         }
     }
     outln!("\nvariants of the {} system (default first marked *):", spec.name);
-    for knob in spec.knobs {
-        outln!("  {}: {}", knob.name, knob.about);
-        for (choice, about) in knob.choices {
-            let mark = if *choice == knob.default { "*" } else { " " };
-            outln!("    {mark} {choice:<18} {about}");
-        }
-    }
+    out!("{}", report::knobs_text(spec));
     outln!("\nexpectations:");
     for e in &s.expectations {
         outln!("  {} → {}", e.variant, report::expected_text(&e.expected));

@@ -144,3 +144,35 @@ fn other_files_written_after_a_cancel_do_not_resurrect_the_plan() {
     let end = only_end(&text);
     assert!(end.starts_with("broken=[]") && end.contains("reports/"), "{end}");
 }
+
+#[test]
+fn load_plan_awaits_exists_then_text_where_the_plan_can_vanish() {
+    use racecheck::explore::{StepSchedule, replay};
+    use racecheck::history::Effect;
+    // With a cancel in the scenario, loadPlan is two awaits: a pass that saw
+    // plan.json exist and then finds it gone (clearPlan in between) throws,
+    // as Bun's file.text() does (ENOENT), and its catch logs it.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/plan/cancel-orphans-a-launching-job.toml");
+    let s = racecheck::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let schedule: StepSchedule = "interval*3, user*10, interval*2".parse().unwrap();
+    let outcome = replay(&s.model, &s.expectations[0].variant, &schedule).unwrap();
+    let threw =
+        |e: &racecheck::history::Event| matches!(&e.effect, Effect::Threw { error } if error.contains("ENOENT"));
+    let thrown: Vec<_> = outcome.events.iter().filter(|e| threw(e)).collect();
+    assert_eq!(thrown.len(), 1, "{:#?}", outcome.events);
+    assert_eq!(&*thrown[0].task, "interval");
+    // Without one, the two awaits are one read: no `exists` step at all.
+    let exists = |events: &[racecheck::history::Event]| {
+        events.iter().filter(|e| matches!(&e.effect, Effect::Note { kind: "exists", .. })).count()
+    };
+    assert!(exists(&outcome.events) >= 2, "{:#?}", outcome.events);
+    let plain = scenario(r#"jobs = [{ name = "A", status = "completed" }]"#, r#"{ op = "reconcile" }"#);
+    let s = parse(Path::new("plan_models.toml"), &plain).unwrap();
+    // The whole execution: the error of a too-long schedule says how many steps it took.
+    let variant = &s.expectations[0].variant;
+    let Err(e) = replay(&s.model, variant, &"r*1000".parse().unwrap()) else { panic!("1000 steps fit") };
+    let steps = e.rsplit_once("did r*").map(|(_, n)| n.trim()).unwrap_or_else(|| panic!("{e}"));
+    let outcome = replay(&s.model, variant, &format!("r*{steps}").parse().unwrap()).unwrap();
+    assert!(outcome.events.iter().any(|e| e.func == "loadPlan"), "{:#?}", outcome.events);
+    assert_eq!(exists(&outcome.events), 0, "{:#?}", outcome.events);
+}

@@ -481,6 +481,22 @@ pub fn failure_json(failure: &Failure) -> Value {
     json
 }
 
+/// A system's knobs, each with its choices (`*` the default, the fix),
+/// the choices in one column as wide as the longest.
+pub fn knobs_text(spec: &crate::systems::SystemSpec) -> String {
+    use std::fmt::Write as _;
+    let width = spec.knobs.iter().flat_map(|k| k.choices).map(|(c, _)| c.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for k in spec.knobs {
+        let _ = writeln!(out, "  {}: {}", k.name, k.about);
+        for (choice, about) in k.choices {
+            let mark = if *choice == k.default { "*" } else { " " };
+            let _ = writeln!(out, "    {mark} {choice:<width$} {about}");
+        }
+    }
+    out
+}
+
 /// Everything a scenario may say about a system, from its spec (so it
 /// cannot drift from what the loader accepts): `explain --system`.
 pub fn system_text(spec: &crate::systems::SystemSpec) -> String {
@@ -500,13 +516,7 @@ pub fn system_text(spec: &crate::systems::SystemSpec) -> String {
         }
     }
     let _ = writeln!(out, "\nknobs (`variant = {{ KNOB = \"CHOICE\" }}`; * marks the default, the fix):");
-    for k in spec.knobs {
-        let _ = writeln!(out, "  {}: {}", k.name, k.about);
-        for (choice, about) in k.choices {
-            let mark = if *choice == k.default { "*" } else { " " };
-            let _ = writeln!(out, "    {mark} {choice:<18} {about}");
-        }
-    }
+    out += &knobs_text(spec);
     let _ = writeln!(out, "\ninvariants (`[check] invariants`):");
     for i in spec.invariants {
         let _ = writeln!(out, "  {:<28} {}", i.name, i.about);

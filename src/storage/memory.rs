@@ -69,6 +69,12 @@ impl<P: Platform> Disk for MemoryDisk<P> {
         self.observe(&("read", path, found.as_ref()));
         Ok(found)
     }
+    fn exists(&self, path: &str) -> io::Result<bool> {
+        self.touch(path, AccessKind::Read);
+        let exists = self.files.read(|f| f.map.contains_key(path));
+        self.observe(&("exists", path, exists));
+        Ok(exists)
+    }
     fn write(&self, path: &str, contents: Contents) -> io::Result<()> {
         self.touch(path, AccessKind::Write);
         self.files.with(|f| f.insert(path.to_string(), contents));

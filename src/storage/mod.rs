@@ -28,6 +28,10 @@ use std::sync::Arc;
 pub trait Disk: Send + Sync {
     /// The file's contents, or `None` if it does not exist.
     fn read(&self, path: &str) -> io::Result<Option<Contents>>;
+    /// Whether the file exists (a read that learns nothing more).
+    fn exists(&self, path: &str) -> io::Result<bool> {
+        Ok(self.read(path)?.is_some())
+    }
     /// Replaces the file atomically (write a temp file, then rename).
     fn write(&self, path: &str, contents: Contents) -> io::Result<()>;
     /// Renames `from` over `to` atomically (for models that split a write
@@ -64,6 +68,16 @@ impl Files {
         let value = self.disk.read(path)?;
         let step = cx.record(func, Effect::Read { res: path.into(), value: value.clone() });
         Ok((step, value))
+    }
+
+    /// `await file.exists()`: whether the file is there when the task
+    /// resumes (its contents are not read).
+    pub fn exists<P: Platform>(&self, cx: &mut Cx<'_, P>, func: &'static str, path: &str) -> io::Result<bool> {
+        cx.await_point();
+        let exists = self.disk.exists(path)?;
+        let data = serde_json::json!({ "path": path, "exists": exists });
+        cx.record(func, Effect::Note { kind: "exists", data });
+        Ok(exists)
     }
 
     /// `await atomicWrite(path, contents)`: the temp file is written during

@@ -209,6 +209,10 @@ pub trait ModelSystem: Send + Sync + 'static {
         name: &str,
         args: &Args,
     ) -> Result<Self::Op, FieldError>;
+    /// What the setup must know of the scenario's operations, once they are
+    /// parsed (a model that merges two awaits where no operation of the
+    /// scenario can tell them apart).
+    fn settle(&self, _setup: &mut Self::Setup, _ops: &[&Self::Op]) {}
     /// The files on disk as the scenario starts: built once per scenario,
     /// written again (shared, not rebuilt) before every execution.
     fn initial_files(&self, setup: &Self::Setup) -> Vec<(String, Contents)>;
@@ -399,7 +403,7 @@ impl<S: ModelSystem> DynSystem for S {
         setup: &Value,
         actors: &[(String, Vec<(String, Args)>)],
     ) -> Result<Arc<dyn Compiled>, CompileError> {
-        let setup = self.parse_setup(setup).map_err(CompileError::Setup)?;
+        let mut setup = self.parse_setup(setup).map_err(CompileError::Setup)?;
         // What the operations create, each named once: a second creation
         // of one name is an error at the operation that makes it.
         let mut created: Vec<String> = Vec::new();
@@ -429,6 +433,8 @@ impl<S: ModelSystem> DynSystem for S {
             }
             parsed.push(Actor { name: name.clone(), ops: list });
         }
+        let ops: Vec<&S::Op> = parsed.iter().flat_map(|a| &a.ops).collect();
+        self.settle(&mut setup, &ops);
         let files = self.initial_files(&setup);
         Ok(Arc::new(CompiledSystem { system: self, setup: Arc::new(setup), files, actors: Arc::new(parsed) }))
     }

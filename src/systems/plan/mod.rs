@@ -486,6 +486,10 @@ pub struct OrchestratorSetup {
 #[derive(Clone, Debug)]
 pub struct Setup {
     pub plan_exists: bool,
+    /// plan.json may appear or vanish while the scenario runs (it is absent
+    /// at the start, or an operation removes it): `loadPlan`'s `exists()`
+    /// and `text()` are then two awaits, else one (merging them is exact).
+    pub plan_may_vanish: bool,
     pub mode: String,
     pub status: String,
     pub checkpoint: Option<String>,
@@ -755,6 +759,7 @@ impl ModelSystem for PlanSystem {
         }
         Ok(Setup {
             plan_exists: f.boolean("plan")?.unwrap_or(true),
+            plan_may_vanish: true,
             mode: f.choice("mode", MODES)?.unwrap_or_else(|| "autopilot".into()),
             status,
             checkpoint,
@@ -812,6 +817,11 @@ impl ModelSystem for PlanSystem {
             }
             _ => unreachable!("every op of SPEC is parsed"),
         })
+    }
+
+    /// Only `cancel_plan` removes plan.json (`clearPlan`).
+    fn settle(&self, setup: &mut Setup, ops: &[&Op]) {
+        setup.plan_may_vanish = !setup.plan_exists || ops.iter().any(|op| matches!(op, Op::CancelPlan));
     }
 
     fn initial_files(&self, setup: &Setup) -> Vec<(String, Contents)> {
@@ -882,7 +892,11 @@ impl ModelSystem for PlanSystem {
             .collect();
         let panes: BTreeMap<String, Pane> = setup.jobs.iter().map(|j| (j.name.clone(), j.pane.clone())).collect();
         let mc = MissionControl {
-            plans: PlanStore { files: Files::new(disk.clone()), plan_mutex: FifoMutex::new(rt, "planMutex") },
+            plans: PlanStore {
+                files: Files::new(disk.clone()),
+                plan_mutex: FifoMutex::new(rt, "planMutex"),
+                exists_then_text: setup.plan_may_vanish,
+            },
             jobs: JobStore {
                 files: Files::new(disk.clone()),
                 state_mutex: FifoMutex::new(rt, "stateMutex"),

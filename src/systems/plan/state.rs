@@ -104,13 +104,27 @@ impl FieldsUpdate {
 pub struct PlanStore<P: Platform> {
     pub files: Files,
     pub plan_mutex: FifoMutex<P>,
+    /// `loadPlan` awaits `exists()` and then `text()`; merged into one read
+    /// where plan.json cannot appear or vanish in between (see
+    /// `Setup::plan_may_vanish`).
+    pub exists_then_text: bool,
 }
 
 impl<P: Platform> PlanStore<P> {
-    /// `loadPlan()`: no lock; returns a snapshot.
+    /// `loadPlan()`: no lock; returns a snapshot. `await file.exists()`,
+    /// then `await file.text()`: a plan removed in between makes `text()`
+    /// throw, which loadPlan rethrows.
     pub fn load_plan(&self, cx: &mut Cx<'_, P>) -> Result<Option<PlanSpec>> {
+        if self.exists_then_text && !self.files.exists(cx, "loadPlan", PLAN_FILE)? {
+            return Ok(None);
+        }
         let (step, contents) = self.files.read(cx, "loadPlan", PLAN_FILE)?;
-        let Some(contents) = contents else { return Ok(None) };
+        let Some(contents) = contents else {
+            if self.exists_then_text {
+                return Err(Thrown(format!("Failed to load plan state from {PLAN_FILE}: ENOENT")));
+            }
+            return Ok(None);
+        };
         let mut plan: PlanSpec = contents.parse().map_err(|e| Thrown(format!("plan.json: {e}")))?;
         plan.read_at = Some(step);
         Ok(Some(plan))
