@@ -126,10 +126,14 @@ mod tests {
         fs::create_dir(root.path().join("p-dead")).unwrap();
         fs::write(root.path().join("p-dead/jobs.json"), "{}").unwrap();
         fs::write(root.path().join("p-dead.lock"), "").unwrap();
+        // Not ours: a lock file of another name is left alone, with its directory.
+        fs::create_dir(root.path().join("other")).unwrap();
+        fs::write(root.path().join("other.lock"), "").unwrap();
         let next = Scratch::under(root.path()).unwrap();
         let names = entries(root.path());
         assert!(!names.iter().any(|n| n.starts_with("p-dead")), "{names:?}");
         assert!(live.path().exists() && next.path().exists());
-        assert_eq!(names.len(), 4, "two live directories with their lock files: {names:?}");
+        assert!(root.path().join("other").exists() && root.path().join("other.lock").exists(), "{names:?}");
+        assert_eq!(names.len(), 6, "two live directories with their lock files, and another's: {names:?}");
     }
 }
