@@ -10,7 +10,7 @@
 //! and cleaning both hold `racecheck/.lock`, so a cleaner never takes a lock
 //! file that its creator has not locked yet.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -82,12 +82,10 @@ fn remove_leftovers(root: &Path) {
             continue;
         }
         let Ok(file) = lock_file(&path) else { continue };
-        match file.try_lock() {
-            Ok(()) => {
-                let _ = fs::remove_dir_all(path.with_extension(""));
-                let _ = fs::remove_file(&path);
-            }
-            Err(TryLockError::WouldBlock) | Err(TryLockError::Error(_)) => {}
+        // Held (its owner lives) or not lockable: left alone.
+        if file.try_lock().is_ok() {
+            let _ = fs::remove_dir_all(path.with_extension(""));
+            let _ = fs::remove_file(&path);
         }
     }
 }
