@@ -310,3 +310,28 @@ fn only_an_interactive_loop_makes_a_run_with_no_completed_node_resumable() {
         assert!(matches!(report.verdict, Verdict::Proved { .. }), "{metadata}: {}", show(&report.verdict));
     }
 }
+
+#[test]
+fn a_node_stream_heartbeats_only_a_run_still_running_or_paused() {
+    // executeNodeInternal's first message: the cancel check comes before the
+    // heartbeat, and a run no longer running or paused aborts the stream,
+    // so a cancelled run's last_activity_at stays as it was. A paused run
+    // streams on (an approval node in the same layer paused it) and gets
+    // its heartbeat. The model before this check heartbeat every layer.
+    // The row was never active, so a heartbeat shows as last_activity_at.
+    for (status, heartbeats) in [("cancelled", false), ("failed", false), ("paused", true), ("running", true)] {
+        let text = format!(
+            "title = \"t\"\norigin = \"t\"\nsystem = \"runs\"\n\n[setup]\nlayers = 1\nrows = [{{ id = \"X\", status = \"{status}\", \
+             working_path = \"/w\", never_active = true }}]\n\n[[actor]]\nname = \"executor\"\ndo = [{{ op = \"execute_workflow\", run = \"X\" }}]\n\n\
+             [check]\ninvariants = [\"terminal-is-final\"]\n\n[[expect]]\nvariant = {{}}\nverdict = \"proved\"\n"
+        );
+        let s = racecheck::scenario::parse(Path::new("x.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+        let model = &s.model;
+        let (ends, _) =
+            racecheck::explore::outcomes(model, &s.expectations[0].variant, &Explorer::Dpor, &Limits::default())
+                .unwrap_or_else(|e| panic!("{status}: {e}"));
+        assert_eq!(ends.len(), 1, "{status}: one actor, one end: {ends:?}");
+        let end = ends.iter().next().expect("one end");
+        assert_eq!(!end.contains("\"last_activity_at\":null"), heartbeats, "{status}: {end}");
+    }
+}

@@ -2,8 +2,9 @@
 //! `hydrateResumableRun`) and the status checks of `dag-executor.ts`.
 //!
 //! The executor runs in its caller's task, as the origin awaits it. Its
-//! awaits: the path lock, one heartbeat per DAG layer (node streaming merged
-//! into it), a status poll after every layer, `skipIfStatusChanged`, the
+//! awaits: the path lock, the nodes' streaming once per DAG layer (its
+//! first message's status check and heartbeat), a status poll after every
+//! layer, `skipIfStatusChanged`, the
 //! final guarded write, then the final `getWorkflowRun` read and the
 //! `finally` backstop. Notes `executor-start` / `executor-end` bracket the
 //! time it does the run's work in its working path.
@@ -162,8 +163,13 @@ pub fn execute_workflow<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, sta
 /// ended.
 fn execute_dag_workflow<P: Platform>(db: &Db<P>, cx: &mut Cx<'_, P>, id: &str, layers: usize, ends: Ends) -> String {
     for layer in 0..layers {
-        // The layer's nodes stream (an await) and heartbeat on the way.
-        db.update_workflow_activity(cx, id);
+        // The layer's nodes stream: a status check and a heartbeat on the
+        // first message (the stream stops short, without the heartbeat, on
+        // a run no longer running or paused). A node streaming longer
+        // repeats the check every 10 s and the heartbeat every 60 s; those
+        // only add reads and activity writes like these, and a check that
+        // stops the stream leads where the poll below does.
+        db.stream_node_messages(cx, id);
         // After every layer, the last included: stop unless still running
         // (paused stops silently).
         let status = db.get_workflow_run_status(cx, id);

@@ -264,7 +264,7 @@ static SPEC: SystemSpec = SystemSpec {
         OpSpec {
             name: "execute_workflow",
             origin: "executeWorkflow(preCreatedRun)",
-            about: "an executor for the row as it is (e.g. the live executor of a running run): path lock, layers with heartbeats and status polls, final write",
+            about: "an executor for the row as it is (e.g. the live executor of a running run): path lock, layers (each streams: a status check, then a heartbeat unless the run is no longer running or paused) with a status poll after each, final write",
             args: &[RUN, EXPECT],
         },
         OpSpec {

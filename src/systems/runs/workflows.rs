@@ -445,9 +445,36 @@ impl<P: Platform> Db<P> {
     /// of the orphan clause.
     pub fn update_workflow_activity(&self, cx: &mut Cx<'_, P>, id: &str) -> bool {
         cx.await_point();
+        self.set_activity(cx, id)
+    }
+
+    /// The heartbeat's write, after its await.
+    fn set_activity(&self, cx: &Cx<'_, P>, id: &str) -> bool {
         let now = self.stamp();
         let sql = "UPDATE SET last_activity_at=now() WHERE id=$1";
         self.update(cx, "updateWorkflowActivity", id, sql, |_| true, |r| r.last_activity_at = Some(now)).is_ok()
+    }
+
+    /// A node's first streamed message in `executeNodeInternal`
+    /// (`dag-executor.ts`, both commits): the throttled cancel check
+    /// (`getWorkflowRunStatus`; the stream aborts unless the run is running
+    /// or paused), then, if it goes on, the throttled heartbeat
+    /// (`updateWorkflowActivity`). Both fire on a node's first message: their
+    /// throttle maps start at 0. Returns whether the stream went on.
+    ///
+    /// Two awaits in the origin, one turn here: a write that lands between
+    /// them sets `status`, the heartbeat sets `last_activity_at`, and nothing
+    /// between them reads either, so the row after "check, write, heartbeat"
+    /// is the row after "check, heartbeat, write" (one await fewer per layer
+    /// keeps every runs proof the size it was).
+    pub fn stream_node_messages(&self, cx: &mut Cx<'_, P>, id: &str) -> bool {
+        cx.await_point();
+        let row = self.runs.select(id);
+        Self::read(cx, "getWorkflowRunStatus", id, row.as_ref());
+        if !matches!(row.map(|r| r.status), Some("running" | "paused")) {
+            return false; // `nodeAbortController.abort()`: no heartbeat
+        }
+        self.set_activity(cx, id)
     }
 
     /// `updateWorkflowRun(id, { status })`: a plain `WHERE id = $1`.
