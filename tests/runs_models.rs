@@ -335,3 +335,27 @@ fn a_node_stream_heartbeats_only_a_run_still_running_or_paused() {
         assert_eq!(!end.contains("\"last_activity_at\":null"), heartbeats, "{status}: {end}");
     }
 }
+
+#[test]
+fn a_web_dispatch_with_nothing_to_resume_goes_to_a_background_worker_unless_interactive() {
+    // dispatchOrchestratorWorkflow with no resumable run: a web message of a
+    // non-interactive workflow goes to dispatchBackgroundWorkflow; a chat
+    // platform's, or an interactive workflow's, runs in the foreground.
+    for (platform, interactive, outcome) in [
+        ("web", false, "dispatched"),
+        ("web", true, "fresh-run"),
+        ("chat", false, "fresh-run"),
+        ("chat", true, "fresh-run"),
+    ] {
+        let text = format!(
+            "title = \"t\"\norigin = \"t\"\nsystem = \"runs\"\n\n[setup]\ninteractive = {interactive}\nrows = [{{ id = \"X\", \
+             status = \"completed\" }}]\n\n[[actor]]\nname = \"a\"\ndo = [{{ op = \"chat_redispatch\", run = \"X\", \
+             platform = \"{platform}\", expect = \"{outcome}\" }}]\n\n[check]\ninvariants = [\"outcome-as-expected\"]\n\n\
+             [[expect]]\nvariant = {{}}\nverdict = \"violation\"\ninvariant = \"outcome-as-expected\"\n"
+        );
+        let s = racecheck::scenario::parse(Path::new("x.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+        let report = explore(&s.model, &s.expectations[0].variant, &Explorer::Stateful, &Limits::default());
+        let case = format!("{platform}, interactive = {interactive}");
+        assert!(matches!(report.verdict, Verdict::Proved { .. }), "{case}: {}", show(&report.verdict));
+    }
+}

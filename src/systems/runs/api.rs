@@ -2,20 +2,21 @@
 //! buttons on a workflow run.
 
 use super::executor::Ends;
-use super::orchestrator_agent::{Fresh, handle_message};
+use super::orchestrator_agent::{Fresh, PlatformType, handle_message};
 use super::workflows::RESUMABLE;
 use super::{Archon, Outcome, Reply};
 use crate::history::Effect;
 use crate::platform::Platform;
 use crate::runtime::Cx;
 use serde_json::json;
+use std::sync::Arc;
 
 /// `POST /api/workflows/runs/:id/resume`: validate the status (outside any
 /// lock), then `dispatchToOrchestrator(parentConversation, '/workflow run
 /// <name>')`, which runs `handleMessage` under the conversation lock a chat
 /// message of the same conversation takes.
 pub fn resume_route<P: Platform>(
-    archon: &Archon<P>,
+    archon: &Arc<Archon<P>>,
     cx: &mut Cx<'_, P>,
     id: &str,
     fresh_id: &str,
@@ -29,7 +30,7 @@ pub fn resume_route<P: Platform>(
     }
     let cwd = run.working_path.clone().unwrap_or_default();
     let fresh = Fresh { id: fresh_id, cwd: &cwd, ends: fresh_ends };
-    handle_message(archon, cx, &run.workflow_name, &run.parent_conversation_id, fresh)
+    handle_message(archon, cx, &run.workflow_name, &run.parent_conversation_id, fresh, PlatformType::Web)
 }
 
 /// `POST /api/workflows/runs/:id/cancel`: a status check (TOCTOU), then

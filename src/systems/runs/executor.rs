@@ -57,8 +57,12 @@ pub enum PathLock {
 
 /// How an executor starts.
 pub enum Start {
-    /// `preCreatedRun`: a resumed (or already dispatched) row.
+    /// `preCreatedRun` with `priorCompletedNodes`: a resumed row (or the
+    /// row as a live executor has it), already running.
     PreCreated(RunRow),
+    /// `preCreatedRun` alone: the pending row `dispatchBackgroundWorkflow`
+    /// inserted; not a resume, so the executor sets it running.
+    Dispatched(RunRow),
     /// No `preCreatedRun`: `createWorkflowRun` inserts a new row.
     Fresh { id: String, workflow: String, conversation: String, path: String },
 }
@@ -111,7 +115,9 @@ pub fn execute_workflow<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, sta
         // 71f8591e (#871): the check comes first, the insert after it, so
         // two starts can both find the path free.
         let (id, path, own) = match &start {
-            Start::PreCreated(row) => (row.id.clone(), row.working_path.clone().unwrap_or_default(), Some(&*row.id)),
+            Start::PreCreated(row) | Start::Dispatched(row) => {
+                (row.id.clone(), row.working_path.clone().unwrap_or_default(), Some(&*row.id))
+            }
             Start::Fresh { id, path, .. } => (id.clone(), path.clone(), None),
         };
         if let Some(holder) = db.get_running_workflow_run_by_path(cx, &path, own) {
@@ -120,6 +126,7 @@ pub fn execute_workflow<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, sta
     }
     let (row, fresh) = match start {
         Start::PreCreated(row) => (row, false),
+        Start::Dispatched(row) => (row, true),
         Start::Fresh { id, workflow, conversation, path } => {
             (db.create_workflow_run(cx, &id, &workflow, &conversation, &path), true)
         }
@@ -139,8 +146,10 @@ pub fn execute_workflow<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, sta
     if fresh {
         db.update_workflow_run_status(cx, &id, "running");
     }
+    let (workflow, conversation) = (&row.workflow_name, &row.parent_conversation_id);
     let note = |cx: &Cx<'_, P>, kind: &'static str, how: Option<&str>| {
-        cx.record("executeWorkflow", Effect::Note { kind, data: json!({ "run": id, "path": path, "how": how }) });
+        let data = json!({ "run": id, "path": path, "workflow": workflow, "conversation": conversation, "how": how });
+        cx.record("executeWorkflow", Effect::Note { kind, data });
     };
     note(cx, "executor-start", None);
     let how = execute_dag_workflow(db, cx, &id, archon.layers, ends);

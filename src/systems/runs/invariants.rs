@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 
 pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
     match invariant {
-        "single-owner" => Box::new(SingleOwner::default()),
+        "single-owner" => Box::new(SingleOwner::new(Owned::RunOrPath)),
+        "one-run-per-conversation" => Box::new(SingleOwner::new(Owned::Conversation)),
         "terminal-is-final" => Box::new(TerminalIsFinal::new(setup)),
         "cancel-is-truthful" => Box::new(CancelIsTruthful::default()),
         "outcome-as-expected" => Box::new(OutcomeAsExpected),
@@ -34,16 +35,35 @@ struct Active {
     task: String,
     run: String,
     path: String,
+    /// The workflow and the parent conversation of its run.
+    conversation: (String, String),
     /// Notes: where it started.
     step: usize,
     op: String,
 }
 
-/// At each `executor-start`, no other executor of the same run or path is
-/// between its start and its end.
-#[derive(Clone, Default)]
+/// What one executor at a time may work on.
+#[derive(Clone, Copy)]
+enum Owned {
+    /// A run, and a working path.
+    RunOrPath,
+    /// A workflow's runs for one parent conversation, in any worktree.
+    Conversation,
+}
+
+/// At each `executor-start`, no other executor of the same run or path (or
+/// of the same workflow and parent conversation) is between its start and
+/// its end.
+#[derive(Clone)]
 struct SingleOwner {
+    owned: Owned,
     active: Vec<Active>,
+}
+
+impl SingleOwner {
+    fn new(owned: Owned) -> Self {
+        SingleOwner { owned, active: Vec::new() }
+    }
 }
 
 impl Monitor for SingleOwner {
@@ -54,12 +74,23 @@ impl Monitor for SingleOwner {
         }
         let data = e.note("executor-start")?;
         let (run, path) = (text(data, "run"), text(data, "path"));
-        let clash = self.active.iter().find(|a| a.run == run || (!path.is_empty() && a.path == path));
+        let conversation = (text(data, "workflow").to_string(), text(data, "conversation").to_string());
+        let clash = self.active.iter().find(|a| match self.owned {
+            Owned::RunOrPath => a.run == run || (!path.is_empty() && a.path == path),
+            Owned::Conversation => a.conversation == conversation,
+        });
         if let Some(first) = clash {
             let another = if first.run == run {
                 format!("another for the same run at step {}", e.step)
-            } else {
+            } else if first.path == path {
                 format!("another, for run {run} on the same path, at step {}", e.step)
+            } else {
+                let (workflow, conversation) = &conversation;
+                format!(
+                    "another, for run {run} of the same workflow {workflow} and conversation {conversation} on {path}, \
+                     at step {}",
+                    e.step
+                )
             };
             return Some(format!(
                 "{} started an executor for run {} on {} at step {} ({}); {} started {another} ({}) while the first was still running",
@@ -70,6 +101,7 @@ impl Monitor for SingleOwner {
             task: e.task.to_string(),
             run: run.to_string(),
             path: path.to_string(),
+            conversation,
             step: e.step,
             op: e.op.to_string(),
         };
@@ -79,13 +111,13 @@ impl Monitor for SingleOwner {
 
     fn state_hash(&self, h: &mut StateHasher) {
         // The order executors started in does not matter; the tasks' names do.
-        let mut active: Vec<(&str, &str, &str)> =
-            self.active.iter().map(|a| (a.task.as_str(), a.run.as_str(), a.path.as_str())).collect();
+        let mut active: Vec<(&str, &str, &str, &(String, String))> =
+            self.active.iter().map(|a| (a.task.as_str(), a.run.as_str(), a.path.as_str(), &a.conversation)).collect();
         active.sort();
         h.u64(active.len() as u64);
-        for (task, run, path) in active {
+        for (task, run, path, (workflow, conversation)) in active {
             h.task(task);
-            (run, path).state_hash(h);
+            (run, path, workflow, conversation).state_hash(h);
         }
     }
 }

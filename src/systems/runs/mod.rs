@@ -33,7 +33,7 @@ use crate::systems::{
     ArgSpec, Args, FieldError, FieldSpec, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
 };
 use executor::{Backstop, Executed, PathLock, Start};
-use orchestrator_agent::Fresh;
+use orchestrator_agent::{Fresh, PlatformType};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -118,6 +118,11 @@ static SPEC: SystemSpec = SystemSpec {
             about: "DAG layers of every workflow; a status poll runs after each (default 2)",
         },
         FieldSpec {
+            name: "interactive",
+            kind: "boolean",
+            about: "the workflow's `interactive:` flag; default false: a web dispatch (the Resume button, a web chat message) that finds no resumable run sends its fresh run to a background worker in a worktree of its own (dispatchBackgroundWorkflow) and lets the conversation lock go; true: it runs in the foreground, in the conversation's worktree",
+        },
+        FieldSpec {
             name: "same_second",
             kind: "boolean",
             about: "true: every stamp between two clock advances is the same second (SQLite's datetime('now')); default false: one second apart",
@@ -179,14 +184,25 @@ static SPEC: SystemSpec = SystemSpec {
         OpSpec {
             name: "web_resume",
             origin: "POST /api/workflows/runs/:id/resume → dispatchOrchestratorWorkflow",
-            about: "the web Resume button: check the status, then dispatch to the orchestrator under the run's parent conversation lock (the chat path's lock); resume (or start fresh) and execute",
+            about: "the web Resume button: check the status, then dispatch to the orchestrator under the run's parent conversation lock (the chat path's lock); resume and execute, or, with no resumable run, start fresh (a background worker unless the workflow is `interactive`)",
             args: &[RUN, NEW_RUN, ENDS, EXPECT],
         },
         OpSpec {
             name: "chat_redispatch",
             origin: "handleMessage → dispatchOrchestratorWorkflow",
-            about: "a chat message re-runs the run's workflow in its conversation, under that conversation's lock; resume (or start fresh) and execute",
-            args: &[RUN, NEW_RUN, ENDS, EXPECT],
+            about: "a chat message re-runs the run's workflow in its conversation, under that conversation's lock; resume and execute, or start fresh (from the web chat, in a background worker unless the workflow is `interactive`)",
+            args: &[
+                RUN,
+                NEW_RUN,
+                ENDS,
+                ArgSpec {
+                    name: "platform",
+                    kind: "chat | web",
+                    required: false,
+                    about: "where the message comes from (default chat: Slack, Telegram, Discord, GitHub; web: the web UI's chat)",
+                },
+                EXPECT,
+            ],
         },
         OpSpec {
             name: "cli_resume",
@@ -398,6 +414,10 @@ static SPEC: SystemSpec = SystemSpec {
             name: "cancel-is-truthful",
             about: "a cancel reports 'cancelled' to the user only if its UPDATE changed the row",
         },
+        InvariantSpec {
+            name: "one-run-per-conversation",
+            about: "no two executors work at the same time on runs of one workflow for one parent conversation, in one worktree or two (a resume that finds its run taken starts no second run beside it)",
+        },
         InvariantSpec { name: "outcome-as-expected", about: "every operation with an `expect` argument ends that way" },
     ],
     conditions: conditions::CONDITIONS,
@@ -409,6 +429,7 @@ static SPEC: SystemSpec = SystemSpec {
 pub enum Outcome {
     Resumed,
     FreshRun,
+    Dispatched,
     Executed,
     PathLocked,
     NotResumable,
@@ -431,6 +452,7 @@ impl Outcome {
         match self {
             Outcome::Resumed => "resumed",
             Outcome::FreshRun => "fresh-run",
+            Outcome::Dispatched => "dispatched",
             Outcome::Executed => "executed",
             Outcome::PathLocked => "path-locked",
             Outcome::NotResumable => "not-resumable",
@@ -480,7 +502,7 @@ impl Reply {
 fn outcomes_of(op: &str) -> &'static [&'static str] {
     match op {
         "web_resume" | "chat_redispatch" => {
-            &["resumed", "fresh-run", "path-locked", "not-resumable", "not-found", "error"]
+            &["resumed", "fresh-run", "dispatched", "path-locked", "not-resumable", "not-found", "error"]
         }
         "cli_resume" => {
             &["resumed", "path-locked", "not-resumable", "not-found", "no-resumable-run", "nothing-to-resume", "error"]
@@ -533,6 +555,8 @@ pub struct Setup {
     /// DAG layers of every workflow (status polls run between them).
     pub layers: usize,
     pub same_second: bool,
+    /// The workflow's `interactive:` flag.
+    pub interactive: bool,
 }
 
 impl Setup {
@@ -653,6 +677,7 @@ pub enum Op {
         cwd: String,
         new_run: Option<String>,
         ends: Ends,
+        from: PlatformType,
         expect: Option<String>,
     },
     CliResume {
@@ -767,7 +792,9 @@ impl ModelSystem for RunsSystem {
             Some(n) => n as usize,
             None => 2,
         };
-        Ok(Setup { rows, clock_start, layers, same_second: f.boolean("same_second")?.unwrap_or(false) })
+        let same_second = f.boolean("same_second")?.unwrap_or(false);
+        let interactive = f.boolean("interactive")?.unwrap_or(false);
+        Ok(Setup { rows, clock_start, layers, same_second, interactive })
     }
 
     /// A fresh run's row: `web_resume` and `chat_redispatch` may start
@@ -827,6 +854,10 @@ impl ModelSystem for RunsSystem {
                     run,
                     new_run: new_run()?,
                     ends: ends()?,
+                    from: match f.choice("platform", &["chat", "web"])?.as_deref() {
+                        Some("web") => PlatformType::Web,
+                        _ => PlatformType::Chat,
+                    },
                     expect: expect()?,
                 }
             }
@@ -913,6 +944,7 @@ impl ModelSystem for RunsSystem {
         let archon = Archon {
             db,
             layers: setup.layers,
+            interactive: setup.interactive,
             ends: setup.rows.iter().map(|r| (r.id.clone(), r.ends)).collect(),
             conversation_locks,
             backstop: match variant.choice("backstop") {
@@ -939,6 +971,8 @@ impl ModelSystem for RunsSystem {
 pub struct Archon<P: Platform> {
     pub db: Db<P>,
     pub layers: usize,
+    /// The workflow's `interactive:` flag (web dispatches run in the foreground).
+    pub interactive: bool,
     /// How each existing run's remaining nodes end.
     pub ends: BTreeMap<String, Ends>,
     pub conversation_locks: BTreeMap<String, FifoMutex<P>>,
@@ -975,13 +1009,13 @@ impl<P: Platform> World<P> for RunsWorld<P> {
         let (reply, expect) = match op {
             Op::WebResume { run, new_run, ends, expect } => {
                 let id = fresh_id(new_run, cx);
-                let reply = api::resume_route(a, cx, run, &id, *ends);
+                let reply = api::resume_route(&self.archon, cx, run, &id, *ends);
                 (reply, expect)
             }
-            Op::ChatRedispatch { workflow, conversation, cwd, new_run, ends, expect, .. } => {
+            Op::ChatRedispatch { workflow, conversation, cwd, new_run, ends, from, expect, .. } => {
                 let id = fresh_id(new_run, cx);
                 let fresh = Fresh { id: &id, cwd, ends: *ends };
-                (orchestrator_agent::handle_message(a, cx, workflow, conversation, fresh), expect)
+                (orchestrator_agent::handle_message(&self.archon, cx, workflow, conversation, fresh, *from), expect)
             }
             Op::CliResume { run, expect } => (cli::workflow_resume_command(a, cx, run), expect),
             Op::CliRun { path, workflow, resume, new_run, ends, expect } => {

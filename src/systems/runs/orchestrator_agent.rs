@@ -1,13 +1,16 @@
 //! `packages/core/src/orchestrator/orchestrator-agent.ts`:
 //! `dispatchOrchestratorWorkflow`, where a chat message (or the web Resume
 //! button, through `dispatchToOrchestrator`) resumes a conversation's run or
-//! starts a fresh one, and the per-conversation lock both run under.
+//! starts a fresh one, and the per-conversation lock both run under; and
+//! `orchestrator.ts`'s `dispatchBackgroundWorkflow`, where a web dispatch of
+//! a non-interactive workflow starts its fresh run.
 
 use super::executor::{Ends, Start, execute_workflow, hydrate_resumable_run};
 use super::workflows::Thrown;
 use super::{Archon, Outcome, Reply};
 use crate::platform::Platform;
-use crate::runtime::Cx;
+use crate::runtime::{Cx, fingerprint};
+use std::sync::Arc;
 
 /// Where a fresh run goes when nothing is resumed.
 pub struct Fresh<'a> {
@@ -17,20 +20,34 @@ pub struct Fresh<'a> {
     pub ends: Ends,
 }
 
+/// Where the message came from (`platform.getPlatformType()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlatformType {
+    /// The web UI: its chat, and the Resume button.
+    Web,
+    /// Slack, Telegram, Discord, GitHub.
+    Chat,
+}
+
 /// `dispatchOrchestratorWorkflow(...)` for `workflow` in `conversation`.
 pub fn dispatch_orchestrator_workflow<P: Platform>(
-    archon: &Archon<P>,
+    archon: &Arc<Archon<P>>,
     cx: &mut Cx<'_, P>,
     workflow: &str,
     conversation: &str,
     fresh: Fresh<'_>,
+    from: PlatformType,
 ) -> Reply {
     let db = &archon.db;
     // `await db.updateConversation(...)` and the isolation lookup touch no
     // modeled state: they merge into this query's await.
     let candidate = db.find_resumable_run_by_parent_conversation(cx, workflow, conversation);
     let mut cwd = fresh.cwd.to_string();
-    if let Some(candidate) = candidate
+    let resumable = candidate.filter(|c| c.working_path.is_some());
+    if resumable.is_none() && from == PlatformType::Web && !archon.interactive {
+        return dispatch_background_workflow(archon, cx, workflow, conversation, fresh);
+    }
+    if let Some(candidate) = resumable
         && let Some(path) = candidate.working_path.clone()
     {
         match hydrate_resumable_run(db, cx, &candidate) {
@@ -62,6 +79,35 @@ pub fn dispatch_orchestrator_workflow<P: Platform>(
     Reply::executed(execute_workflow(archon, cx, start, fresh.ends), Outcome::FreshRun)
 }
 
+/// `dispatchBackgroundWorkflow(ctx, workflow)`: a hidden worker conversation
+/// whose isolation is a worktree of its own, the run's row inserted now
+/// (`pending`, so the UI can show it), then `executeWorkflow` on that row,
+/// fire-and-forget. It returns once the row exists, and the conversation
+/// lock goes with it while the run goes on.
+fn dispatch_background_workflow<P: Platform>(
+    archon: &Arc<Archon<P>>,
+    cx: &mut Cx<'_, P>,
+    workflow: &str,
+    conversation: &str,
+    fresh: Fresh<'_>,
+) -> Reply {
+    // The worker conversation, its isolation and the dispatch messages touch
+    // no modeled row: they merge into the insert's await.
+    let cwd = format!("/wt/worker-{}", fresh.id);
+    let row = archon.db.create_workflow_run(cx, fresh.id, workflow, conversation, &cwd);
+    let id = row.id.clone();
+    let (mc, ends) = (archon.clone(), fresh.ends);
+    let captured = fingerprint(&(&*id, format!("{ends:?}")));
+    cx.spawn(
+        "executeWorkflow",
+        &captured,
+        Box::new(move |cx| {
+            execute_workflow(&mc, cx, Start::Dispatched(row), ends);
+        }),
+    );
+    Reply::new(Outcome::Dispatched, format!("dispatched run {id} to a background worker in /wt/worker-{id}"))
+}
+
 /// `lockManager.acquireLock(conversationId, () => handleMessage(...))`: a
 /// chat message, or the web Resume route's `dispatchToOrchestrator`,
 /// handled under `ConversationLockManager`'s lock for its conversation
@@ -69,16 +115,16 @@ pub fn dispatch_orchestrator_workflow<P: Platform>(
 /// dispatches for the same conversation; the CLI and other processes take
 /// no part in it).
 pub fn handle_message<P: Platform>(
-    archon: &Archon<P>,
+    archon: &Arc<Archon<P>>,
     cx: &mut Cx<'_, P>,
     workflow: &str,
     conversation: &str,
     fresh: Fresh<'_>,
+    from: PlatformType,
 ) -> Reply {
+    let dispatch = |cx: &mut Cx<'_, P>| dispatch_orchestrator_workflow(archon, cx, workflow, conversation, fresh, from);
     match archon.conversation_locks.get(conversation) {
-        Some(lock) => {
-            lock.with_lock(cx, |cx| dispatch_orchestrator_workflow(archon, cx, workflow, conversation, fresh))
-        }
-        None => dispatch_orchestrator_workflow(archon, cx, workflow, conversation, fresh),
+        Some(lock) => lock.with_lock(cx, dispatch),
+        None => dispatch(cx),
     }
 }
