@@ -53,13 +53,16 @@ pub struct SetupSketch {
     pub rows: Vec<RowSketch>,
     /// Only with `Features::same_second`.
     pub same_second: bool,
+    /// The workflow's `interactive:` flag (web dispatches in the foreground).
+    pub interactive: bool,
 }
 
 /// An operation; runs and paths are indices into the setup's rows and paths.
 #[derive(Clone, Debug)]
 pub enum OpSketch {
     WebResume(usize),
-    ChatRedispatch(usize),
+    /// The run, and whether the message comes from the web UI's chat.
+    ChatRedispatch(usize, bool),
     CliResume(usize),
     CliRun {
         path: usize,
@@ -90,7 +93,7 @@ fn op_strategy(v: &Vocabulary) -> BoxedStrategy<OpSketch> {
         v,
         vec![
             ("web_resume", run().prop_map(WebResume).boxed()),
-            ("chat_redispatch", run().prop_map(ChatRedispatch).boxed()),
+            ("chat_redispatch", (run(), any::<bool>()).prop_map(|(r, web)| ChatRedispatch(r, web)).boxed()),
             ("cli_resume", run().prop_map(CliResume).boxed()),
             ("cli_run", (0..2usize, any::<bool>()).prop_map(|(path, r)| CliRun { path, resume: !r }).boxed()),
             ("web_cancel", run().prop_map(WebCancel).boxed()),
@@ -124,7 +127,9 @@ fn setup_strategy() -> BoxedStrategy<SetupSketch> {
             conversation,
             ends,
         });
-    (vec(row, 1..=3), any::<bool>()).prop_map(|(rows, same_second)| SetupSketch { rows, same_second }).boxed()
+    (vec(row, 1..=3), any::<bool>(), any::<bool>())
+        .prop_map(|(rows, same_second, interactive)| SetupSketch { rows, same_second, interactive })
+        .boxed()
 }
 
 pub fn documents(v: &Vocabulary) -> BoxedStrategy<Document> {
@@ -188,7 +193,10 @@ pub fn render(v: &Vocabulary, setup: &SetupSketch, actors: &[Vec<OpSketch>]) -> 
         };
         Some(match o {
             OpSketch::WebResume(r) => op("web_resume", &[("run", id(*r)), new_run()]),
-            OpSketch::ChatRedispatch(r) => op("chat_redispatch", &[("run", id(*r)), new_run()]),
+            OpSketch::ChatRedispatch(r, web) => {
+                let platform = json!(if *web { "web" } else { "chat" });
+                op("chat_redispatch", &[("run", id(*r)), new_run(), ("platform", platform)])
+            }
             OpSketch::CliResume(r) => op("cli_resume", &[("run", id(*r))]),
             OpSketch::CliRun { path: p, resume } => {
                 op("cli_run", &[("path", path(*p)), ("resume", json!(resume)), new_run()])
@@ -212,6 +220,9 @@ pub fn render(v: &Vocabulary, setup: &SetupSketch, actors: &[Vec<OpSketch>]) -> 
     let mut s = Map::new();
     if v.features.same_second && setup.same_second {
         s.insert("same_second".into(), json!(true));
+    }
+    if setup.interactive {
+        s.insert("interactive".into(), json!(true));
     }
     let rows: Vec<Value> = rows
         .iter()
