@@ -359,3 +359,26 @@ fn a_web_dispatch_with_nothing_to_resume_goes_to_a_background_worker_unless_inte
         assert!(matches!(report.verdict, Verdict::Proved { .. }), "{case}: {}", show(&report.verdict));
     }
 }
+
+#[test]
+fn an_aborted_stream_fails_its_node_so_the_executor_fails_the_run_it_finds_running_again() {
+    // executeNodeInternal: a stream aborted on a run no longer running or
+    // paused ends its node `failed`, so executeDagWorkflow's final write is
+    // failWorkflowRun. Here X is failed under its live executor, which then
+    // aborts its stream; a resumer claims X before the executor's layer-end
+    // poll, which reads running again: the executor goes on to
+    // skipIfStatusChanged (running) and fails X, the resumer's run. With
+    // every node ending completed, only such an executor writes "a node
+    // failed" (fail_run and the backstop write other errors).
+    let text = "title = \"t\"\norigin = \"t\"\nsystem = \"runs\"\n\n[setup]\nlayers = 1\nrows = [{ id = \"X\", status = \
+                \"running\", completed_nodes = 2 }]\n\n[[actor]]\nname = \"executor\"\ndo = [{ op = \"execute_workflow\", \
+                run = \"X\" }]\n\n[[actor]]\nname = \"other\"\ndo = [{ op = \"fail_run\", run = \"X\" }, { op = \
+                \"cli_resume\", run = \"X\" }]\n\n[check]\ninvariants = [\"terminal-is-final\"]\n\n[[expect]]\nvariant = \
+                { backstop = \"none\" }\nverdict = \"proved\"\n";
+    let s = racecheck::scenario::parse(Path::new("x.toml"), text).unwrap_or_else(|e| panic!("{e}"));
+    let (ends, _) =
+        racecheck::explore::outcomes(&s.model, &s.expectations[0].variant, &Explorer::Dpor, &Limits::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let failed_by_a_node = ends.iter().filter(|end| end.contains("a node failed")).count();
+    assert!(failed_by_a_node > 0, "no end where the executor failed the resumed run: {ends:#?}");
+}

@@ -79,6 +79,7 @@ const NONE: Features = Features {
     orchestrators: false,
     paused_plan: false,
     same_second: false,
+    approval_pause: false,
     same_generation: false,
     self_write_window: false,
     unwatched: false,
@@ -187,8 +188,10 @@ pub const SCOPES: &[Scope] = &[
                 Left out: same_second stamps (path-lock-same-second), server_restart \
                 (server-restart-orphans-live-cli-run), cancels (cancel-frees-worktree-before-executor-stops) \
                 advance_clock (the model's executor heartbeats once per layer, so a day passing mid-layer \
-                makes a live run a stale orphan), and #1563's finally backstop, held at `none`: it fails \
-                whichever executor's run it finds running (backstop-fails-the-next-resumers-run)",
+                makes a live run a stale orphan), #1563's finally backstop, held at `none`: it fails \
+                whichever executor's run it finds running (backstop-fails-the-next-resumers-run), and rows \
+                whose nodes end at an approval node: it pauses the run mid-layer, a resume takes it before \
+                the executor's poll, and both run (resume-at-an-approval-gate-before-its-executor-stops)",
     },
     Scope {
         system: "runs",
@@ -212,7 +215,7 @@ pub const SCOPES: &[Scope] = &[
             "resume_run",
         ],
         invariants: &["terminal-is-final", "cancel-is-truthful"],
-        features: NONE,
+        features: Features { approval_pause: true, ..NONE },
         holding: &[],
         about: "#1830: cancelWorkflowRun skips completed and cancelled rows and says whether it changed one. \
                 Left out: server_restart (a second executor of one run: server-restart-orphans-live-cli-run, \
@@ -226,7 +229,7 @@ pub const SCOPES: &[Scope] = &[
         semantics: Semantics::EventLoop,
         ops: &["execute_workflow", "web_cancel", "cancel_run", "complete_run", "fail_run", "pause_run", "heartbeat"],
         invariants: &["terminal-is-final"],
-        features: NONE,
+        features: Features { approval_pause: true, ..NONE },
         holding: &[],
         about: "af4e8b48: the executor's terminal writes match only a running row, so they never overwrite a \
                 cancel. Left out: resumers (a resumed run is running again, legitimately) and server_restart \

@@ -38,6 +38,9 @@ pub struct Features {
     pub paused_plan: bool,
     /// runs: SQLite's one-second `datetime('now')` (`same_second = true`).
     pub same_second: bool,
+    /// runs: rows whose nodes end at an approval node, which pauses the run
+    /// in the middle of its last layer (`ends = "paused"`).
+    pub approval_pause: bool,
     /// manifest: external writes that keep the generation (`generation = "same"`).
     pub same_generation: bool,
     /// manifest: a self-write window open at the start (`recent_self_write_until`).
@@ -51,6 +54,7 @@ impl Features {
         orchestrators: true,
         paused_plan: true,
         same_second: true,
+        approval_pause: true,
         same_generation: true,
         self_write_window: true,
         unwatched: true,
@@ -61,6 +65,7 @@ impl Features {
             orchestrators: self.orchestrators || o.orchestrators,
             paused_plan: self.paused_plan || o.paused_plan,
             same_second: self.same_second || o.same_second,
+            approval_pause: self.approval_pause || o.approval_pause,
             same_generation: self.same_generation || o.same_generation,
             self_write_window: self.self_write_window || o.self_write_window,
             unwatched: self.unwatched || o.unwatched,

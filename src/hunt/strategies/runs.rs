@@ -229,7 +229,9 @@ pub fn render(v: &Vocabulary, setup: &SetupSketch, actors: &[Vec<OpSketch>]) -> 
         .enumerate()
         .map(|(i, r)| {
             let kind = if claimed.contains(&i) { RowKind::Running } else { r.kind };
-            Value::Object(row_table(i, &RowSketch { kind, ..r.clone() }))
+            // Without the feature, an approval pause ends its run as completed.
+            let ends = if r.ends == "paused" && !v.features.approval_pause { "completed" } else { r.ends };
+            Value::Object(row_table(i, &RowSketch { kind, ends, ..r.clone() }))
         })
         .collect();
     s.insert("rows".into(), Value::Array(rows));

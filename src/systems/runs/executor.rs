@@ -3,11 +3,13 @@
 //!
 //! The executor runs in its caller's task, as the origin awaits it. Its
 //! awaits: the path lock, the nodes' streaming once per DAG layer (its
-//! first message's status check and heartbeat), a status poll after every
-//! layer, `skipIfStatusChanged`, the
-//! final guarded write, then the final `getWorkflowRun` read and the
-//! `finally` backstop. Notes `executor-start` / `executor-end` bracket the
-//! time it does the run's work in its working path.
+//! first message's status check and heartbeat; an approval node's pause in
+//! the last layer), a status poll after every layer, which leaves the
+//! layers on a run no longer running but still goes on to
+//! `skipIfStatusChanged` and the guarded final write, then the final
+//! `getWorkflowRun` read and the `finally` backstop. Notes `executor-start`
+//! / `executor-end` bracket the time it does the run's work in its working
+//! path.
 
 use super::Archon;
 use super::workflows::{Db, Result, RunRow};
@@ -171,33 +173,49 @@ pub fn execute_workflow<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, sta
 /// `skipIfStatusChanged` read and the guarded final write. Returns how it
 /// ended.
 fn execute_dag_workflow<P: Platform>(db: &Db<P>, cx: &mut Cx<'_, P>, id: &str, layers: usize, ends: Ends) -> String {
+    // A failed node makes the final write `failWorkflowRun` (`anyFailed`,
+    // or `!anyCompleted`).
+    let mut node_failed = ends == Ends::Failed;
+    let mut stopped = String::new();
     for layer in 0..layers {
         // The layer's nodes stream: a status check and a heartbeat on the
-        // first message (the stream stops short, without the heartbeat, on
-        // a run no longer running or paused). A node streaming longer
-        // repeats the check every 10 s and the heartbeat every 60 s; those
-        // only add reads and activity writes like these, and a check that
-        // stops the stream leads where the poll below does.
-        db.stream_node_messages(cx, id);
-        // After every layer, the last included: stop unless still running
-        // (paused stops silently).
+        // first message. On a run no longer running or paused the stream
+        // aborts without the heartbeat and its node fails ('Cancelled by
+        // user'); the other nodes of the layer go on. A node streaming
+        // longer repeats the check every 10 s and the heartbeat every 60 s.
+        if !db.stream_node_messages(cx, id) {
+            node_failed = true;
+        }
+        if ends == Ends::Paused && layer + 1 == layers {
+            // The approval node (here in the last layer) pauses the run in
+            // the middle of its layer and completes: the poll below sees
+            // `paused` (dag-executor.ts, approval and interactive-loop nodes).
+            if let Err(e) = db.pause_workflow_run(cx, id) {
+                cx.record("executeWorkflow", Effect::Threw { error: e.to_string() });
+                node_failed = true;
+            }
+        }
+        // After every layer, the last included: unless still running, leave
+        // the layers. A `break`, not a return: the skip read and the final
+        // write below still come, and a run resumed meanwhile is running
+        // again by then.
         let status = db.get_workflow_run_status(cx, id);
         if status != Some("running") {
-            return format!("stopped after layer {} (status {})", layer + 1, status.unwrap_or("gone"));
+            stopped = format!("stopped after layer {} (status {}); ", layer + 1, status.unwrap_or("gone"));
+            break;
         }
     }
     // skipIfStatusChanged: a cancel or pause that landed meanwhile wins.
     let status = db.get_workflow_run_status(cx, id);
     if status != Some("running") {
-        return format!("skipped its final write (status {})", status.unwrap_or("gone"));
+        return format!("{stopped}skipped its final write (status {})", status.unwrap_or("gone"));
     }
-    let result = match ends {
-        Ends::Completed => db.complete_workflow_run(cx, id),
-        Ends::Failed => db.fail_workflow_run(cx, id, "a node failed"),
-        Ends::Paused => db.pause_workflow_run(cx, id),
+    let result = match node_failed {
+        true => db.fail_workflow_run(cx, id, "a node failed"),
+        false => db.complete_workflow_run(cx, id),
     };
     match result {
-        Ok(r) => r.status.to_string(),
+        Ok(r) => format!("{stopped}{}", r.status),
         Err(e) => {
             cx.record("executeWorkflow", Effect::Threw { error: e.to_string() });
             format!("threw: {e}")

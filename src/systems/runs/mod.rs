@@ -87,7 +87,7 @@ const ENDS: ArgSpec = ArgSpec {
     name: "ends",
     kind: "completed | failed | paused",
     required: false,
-    about: "how a fresh run's nodes end (default completed)",
+    about: "how a fresh run's nodes end (default completed; failed: a node fails; paused: an approval node pauses the run in its last layer)",
 };
 const PATH: ArgSpec = ArgSpec {
     name: "path",
@@ -177,7 +177,7 @@ static SPEC: SystemSpec = SystemSpec {
         FieldSpec {
             name: "rows[].ends",
             kind: "completed | failed | paused",
-            about: "how its executor's remaining nodes end (default completed)",
+            about: "how its executor's remaining nodes end (default completed; failed: a node fails; paused: an approval node pauses the run in its last layer)",
         },
     ],
     ops: &[
