@@ -382,3 +382,63 @@ fn an_aborted_stream_fails_its_node_so_the_executor_fails_the_run_it_finds_runni
     let failed_by_a_node = ends.iter().filter(|end| end.contains("a node failed")).count();
     assert!(failed_by_a_node > 0, "no end where the executor failed the resumed run: {ends:#?}");
 }
+
+#[test]
+fn a_path_lock_loser_cancels_its_row_with_a_completed_at() {
+    // The path lock's loser (a --no-worktree run in X's checkout) calls
+    // updateWorkflowRun(id, { status:
+    // 'cancelled' }), which stamps completed_at for completed, failed and
+    // cancelled (workflows.ts at 8d6be1cf).
+    let text = "title = \"t\"\norigin = \"t\"\nsystem = \"runs\"\n\n[setup]\nrows = [{ id = \"X\", status = \"running\", \
+                working_path = \"/w\" }]\n\n[[actor]]\nname = \"cli\"\ndo = [{ op = \"cli_run\", path = \"/w\", resume = \
+                false, no_worktree = true, new_run = \"N\", expect = \"path-locked\" }]\n\n[check]\ninvariants = [\"outcome-as-expected\"]\n\n\
+                [[expect]]\nvariant = {}\nverdict = \"proved\"\n";
+    let s = racecheck::scenario::parse(Path::new("x.toml"), text).unwrap_or_else(|e| panic!("{e}"));
+    let (ends, _) =
+        racecheck::explore::outcomes(&s.model, &s.expectations[0].variant, &Explorer::Dpor, &Limits::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let end = ends.iter().next().expect("an end");
+    let n: Value = serde_json::from_str(end.split_once("state=").expect("a state").1).expect("JSON");
+    let n = &n["runs"]["N"];
+    assert_eq!(n["status"], "cancelled", "{end}");
+    assert!(n["completed_at"].is_string(), "the loser's row has no completed_at: {end}");
+}
+
+#[test]
+fn the_web_resume_button_refuses_a_run_the_cli_started() {
+    // api.ts at 8d6be1cf: a run whose parent conversation is not a web one
+    // gets a 400 ("use `archon workflow resume`"), before any dispatch.
+    for (conversation, outcome) in [("cli-X", "rejected"), ("conv-1", "resumed")] {
+        let text = format!(
+            "title = \"t\"\norigin = \"t\"\nsystem = \"runs\"\n\n[setup]\nrows = [{{ id = \"X\", status = \"failed\", \
+             conversation = \"{conversation}\" }}]\n\n[[actor]]\nname = \"web\"\ndo = [{{ op = \"web_resume\", run = \"X\", \
+             expect = \"{outcome}\" }}]\n\n[check]\ninvariants = [\"outcome-as-expected\"]\n\n[[expect]]\nvariant = {{}}\n\
+             verdict = \"proved\"\n"
+        );
+        let s = racecheck::scenario::parse(Path::new("x.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+        let report = explore(&s.model, &s.expectations[0].variant, &Explorer::Stateful, &Limits::default());
+        assert!(matches!(report.verdict, Verdict::Proved { .. }), "{conversation}: {}", show(&report.verdict));
+    }
+}
+
+#[test]
+fn a_fresh_cli_run_gets_a_worktree_of_its_own_unless_no_worktree() {
+    // workflowRunCommand: isolation by default for a run without --resume
+    // (provider.create makes a new worktree); --no-worktree runs in the
+    // checkout. Beside a live run in /w, only the latter meets the path lock.
+    for (no_worktree, outcome) in [(false, "fresh-run"), (true, "path-locked")] {
+        let text = format!(
+            "title = \"t\"\norigin = \"t\"\nsystem = \"runs\"\n\n[setup]\nrows = [{{ id = \"X\", status = \"running\", \
+             working_path = \"/w\" }}]\n\n[[actor]]\nname = \"cli\"\ndo = [{{ op = \"cli_run\", path = \"/w\", resume = false, \
+             no_worktree = {no_worktree}, new_run = \"N\", expect = \"{outcome}\" }}]\n\n[check]\ninvariants = \
+             [\"outcome-as-expected\"]\n\n[[expect]]\nvariant = {{}}\nverdict = \"proved\"\n"
+        );
+        let s = racecheck::scenario::parse(Path::new("x.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+        let report = explore(&s.model, &s.expectations[0].variant, &Explorer::Stateful, &Limits::default());
+        assert!(
+            matches!(report.verdict, Verdict::Proved { .. }),
+            "no_worktree {no_worktree}: {}",
+            show(&report.verdict)
+        );
+    }
+}

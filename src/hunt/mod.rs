@@ -216,10 +216,12 @@ pub const SCOPES: &[Scope] = &[
         ],
         invariants: &["terminal-is-final", "cancel-is-truthful"],
         features: Features { approval_pause: true, ..NONE },
-        holding: &[],
+        holding: &[("path_lock", "none")],
         about: "#1830: cancelWorkflowRun skips completed and cancelled rows and says whether it changed one. \
-                Left out: server_restart (a second executor of one run: server-restart-orphans-live-cli-run, \
-                whose path-lock self-cancel is unguarded: path-lock-self-cancel-overwrites-completion)",
+                Left out: server_restart (a second executor of one run: server-restart-orphans-live-cli-run), \
+                and the #1212 path lock, held at `none`: its loser cancels its own row with an unguarded \
+                updateWorkflowRun, which overwrites a completed row and re-stamps a cancelled one's \
+                completed_at (path-lock-self-cancel-overwrites-completion)",
     },
     Scope {
         system: "runs",
@@ -230,10 +232,11 @@ pub const SCOPES: &[Scope] = &[
         ops: &["execute_workflow", "web_cancel", "cancel_run", "complete_run", "fail_run", "pause_run", "heartbeat"],
         invariants: &["terminal-is-final"],
         features: Features { approval_pause: true, ..NONE },
-        holding: &[],
+        holding: &[("path_lock", "none")],
         about: "af4e8b48: the executor's terminal writes match only a running row, so they never overwrite a \
-                cancel. Left out: resumers (a resumed run is running again, legitimately) and server_restart \
-                (the path-lock self-cancel is unguarded: path-lock-self-cancel-overwrites-completion)",
+                cancel. Left out: resumers (a resumed run is running again, legitimately), server_restart, and \
+                the #1212 path lock, held at `none`: its self-cancel is unguarded \
+                (path-lock-self-cancel-overwrites-completion)",
     },
     Scope {
         system: "manifest",

@@ -67,6 +67,8 @@ pub enum OpSketch {
     CliRun {
         path: usize,
         resume: bool,
+        /// A fresh run in the checkout (`--no-worktree`), not a worktree of its own.
+        no_worktree: bool,
     },
     WebCancel(usize),
     FindResumableRun(usize),
@@ -95,7 +97,12 @@ fn op_strategy(v: &Vocabulary) -> BoxedStrategy<OpSketch> {
             ("web_resume", run().prop_map(WebResume).boxed()),
             ("chat_redispatch", (run(), any::<bool>()).prop_map(|(r, web)| ChatRedispatch(r, web)).boxed()),
             ("cli_resume", run().prop_map(CliResume).boxed()),
-            ("cli_run", (0..2usize, any::<bool>()).prop_map(|(path, r)| CliRun { path, resume: !r }).boxed()),
+            (
+                "cli_run",
+                (0..2usize, any::<bool>(), any::<bool>())
+                    .prop_map(|(path, r, w)| CliRun { path, resume: !r, no_worktree: !w })
+                    .boxed(),
+            ),
             ("web_cancel", run().prop_map(WebCancel).boxed()),
             ("find_resumable_run", (0..2usize).prop_map(FindResumableRun).boxed()),
             ("hydrate_resumable_run", run().prop_map(HydrateResumableRun).boxed()),
@@ -198,8 +205,12 @@ pub fn render(v: &Vocabulary, setup: &SetupSketch, actors: &[Vec<OpSketch>]) -> 
                 op("chat_redispatch", &[("run", id(*r)), new_run(), ("platform", platform)])
             }
             OpSketch::CliResume(r) => op("cli_resume", &[("run", id(*r))]),
-            OpSketch::CliRun { path: p, resume } => {
-                op("cli_run", &[("path", path(*p)), ("resume", json!(resume)), new_run()])
+            OpSketch::CliRun { path: p, resume, no_worktree } => {
+                let mut args = vec![("path", path(*p)), ("resume", json!(resume)), new_run()];
+                if !resume && *no_worktree {
+                    args.push(("no_worktree", json!(true)));
+                }
+                op("cli_run", &args)
             }
             OpSketch::WebCancel(r) => op("web_cancel", &[("run", id(*r))]),
             OpSketch::FindResumableRun(p) => op("find_resumable_run", &[("path", path(*p))]),

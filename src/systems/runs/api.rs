@@ -28,6 +28,15 @@ pub fn resume_route<P: Platform>(
     if !RESUMABLE.contains(&run.status) {
         return Reply::new(Outcome::NotResumable, format!("400: cannot resume a run with status {}", run.status));
     }
+    // The run's parent conversation must be a web one (the route reads it
+    // with getConversationById; merged into the read above). A run the CLI
+    // started has a CLI conversation (`cli-…` here).
+    if run.parent_conversation_id.starts_with("cli-") {
+        return Reply::new(
+            Outcome::Rejected,
+            format!("400: the run's parent conversation is not a web conversation; use `archon workflow resume {id}`"),
+        );
+    }
     let cwd = run.working_path.clone().unwrap_or_default();
     let fresh = Fresh { id: fresh_id, cwd: &cwd, ends: fresh_ends };
     handle_message(archon, cx, &run.workflow_name, &run.parent_conversation_id, fresh, PlatformType::Web)

@@ -25,8 +25,18 @@ pub fn workflow_resume_command<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, 
     let Some(path) = run.working_path.clone() else {
         return Reply::new(Outcome::Error, format!("Workflow run '{id}' has no working path recorded."));
     };
-    let fresh_id = format!("{id}-cli");
-    workflow_run_command(archon, cx, &path, &run.workflow_name, true, &fresh_id, Ends::Completed)
+    let fresh = FreshRun { id: &format!("{id}-cli"), no_worktree: false, ends: Ends::Completed };
+    workflow_run_command(archon, cx, &path, &run.workflow_name, true, fresh)
+}
+
+/// The run `archon workflow run` starts when it does not resume one.
+pub struct FreshRun<'a> {
+    pub id: &'a str,
+    /// `--no-worktree` (or `--branch` naming the worktree at `cwd`): it works
+    /// in `cwd`. Otherwise it gets a worktree of its own (isolation is the
+    /// CLI's default for a run without `--resume`).
+    pub no_worktree: bool,
+    pub ends: Ends,
 }
 
 /// `archon workflow run <name> [--resume]` in `cwd`.
@@ -36,18 +46,19 @@ pub fn workflow_run_command<P: Platform>(
     cwd: &str,
     workflow: &str,
     resume: bool,
-    fresh_id: &str,
-    ends: Ends,
+    fresh: FreshRun<'_>,
 ) -> Reply {
     let db = &archon.db;
     if !resume {
+        // provider.create(): the new worktree touches no modeled row.
+        let path = if fresh.no_worktree { cwd.to_string() } else { format!("/wt/cli-{}", fresh.id) };
         let start = Start::Fresh {
-            id: fresh_id.to_string(),
+            id: fresh.id.to_string(),
             workflow: workflow.to_string(),
-            conversation: format!("cli-{fresh_id}"),
-            path: cwd.to_string(),
+            conversation: format!("cli-{}", fresh.id),
+            path,
         };
-        return Reply::executed(execute_workflow(archon, cx, start, ends), Outcome::FreshRun);
+        return Reply::executed(execute_workflow(archon, cx, start, fresh.ends), Outcome::FreshRun);
     }
     // Conversation, codebase and isolation lookups touch no modeled state.
     let Some(resumable) = db.find_resumable_run(cx, workflow, cwd) else {

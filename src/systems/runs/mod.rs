@@ -135,7 +135,11 @@ static SPEC: SystemSpec = SystemSpec {
             about: "the row's status (required)",
         },
         FieldSpec { name: "rows[].workflow", kind: "string", about: "workflow_name (default fix-issue)" },
-        FieldSpec { name: "rows[].conversation", kind: "string", about: "parent_conversation_id (default conv-1)" },
+        FieldSpec {
+            name: "rows[].conversation",
+            kind: "string",
+            about: "parent_conversation_id (default conv-1): a web conversation, or a CLI one if it starts with `cli-` (the web Resume button refuses those)",
+        },
         FieldSpec { name: "rows[].working_path", kind: "string", about: "the worktree (default /wt/<id>)" },
         FieldSpec {
             name: "rows[].last_activity_days_ago",
@@ -213,11 +217,17 @@ static SPEC: SystemSpec = SystemSpec {
         OpSpec {
             name: "cli_run",
             origin: "archon workflow run <name> [--resume] (workflowRunCommand)",
-            about: "in `path`: with resume, findResumableRun (stale orphans included), hydrate and execute; without, a fresh run",
+            about: "in `path`: with resume, findResumableRun (stale orphans included), hydrate and execute; without, a fresh run, in a worktree of its own unless `no_worktree`",
             args: &[
                 PATH,
                 WORKFLOW,
                 ArgSpec { name: "resume", kind: "boolean", required: false, about: "--resume (default true)" },
+                ArgSpec {
+                    name: "no_worktree",
+                    kind: "boolean",
+                    required: false,
+                    about: "--no-worktree (or a --branch whose worktree is `path`): a fresh run works in `path`; default false: it gets a new worktree, /wt/cli-<new_run>",
+                },
                 NEW_RUN,
                 ENDS,
                 EXPECT,
@@ -501,7 +511,10 @@ impl Reply {
 /// The outcomes `expect` may name for each operation.
 fn outcomes_of(op: &str) -> &'static [&'static str] {
     match op {
-        "web_resume" | "chat_redispatch" => {
+        "web_resume" => {
+            &["resumed", "fresh-run", "dispatched", "path-locked", "not-resumable", "rejected", "not-found", "error"]
+        }
+        "chat_redispatch" => {
             &["resumed", "fresh-run", "dispatched", "path-locked", "not-resumable", "not-found", "error"]
         }
         "cli_resume" => {
@@ -688,6 +701,8 @@ pub enum Op {
         path: String,
         workflow: String,
         resume: bool,
+        /// `--no-worktree`: a fresh run works in `path`, not in a worktree of its own.
+        no_worktree: bool,
         new_run: Option<String>,
         ends: Ends,
         expect: Option<String>,
@@ -868,6 +883,7 @@ impl ModelSystem for RunsSystem {
                     workflow: workflow(&path)?,
                     path,
                     resume: f.boolean("resume")?.unwrap_or(true),
+                    no_worktree: f.boolean("no_worktree")?.unwrap_or(false),
                     new_run: new_run()?,
                     ends: ends()?,
                     expect: expect()?,
@@ -1018,9 +1034,10 @@ impl<P: Platform> World<P> for RunsWorld<P> {
                 (orchestrator_agent::handle_message(&self.archon, cx, workflow, conversation, fresh, *from), expect)
             }
             Op::CliResume { run, expect } => (cli::workflow_resume_command(a, cx, run), expect),
-            Op::CliRun { path, workflow, resume, new_run, ends, expect } => {
+            Op::CliRun { path, workflow, resume, no_worktree, new_run, ends, expect } => {
                 let id = fresh_id(new_run, cx);
-                (cli::workflow_run_command(a, cx, path, workflow, *resume, &id, *ends), expect)
+                let fresh = cli::FreshRun { id: &id, no_worktree: *no_worktree, ends: *ends };
+                (cli::workflow_run_command(a, cx, path, workflow, *resume, fresh), expect)
             }
             Op::WebCancel { run, expect } => (api::cancel_route(a, cx, run), expect),
             Op::FindResumableRun { path, workflow, expect } => {

@@ -462,11 +462,13 @@ impl<P: Platform> Db<P> {
     /// (`updateWorkflowActivity`). Both fire on a node's first message: their
     /// throttle maps start at 0. Returns whether the stream went on.
     ///
-    /// Two awaits in the origin, one turn here: a write that lands between
-    /// them sets `status`, the heartbeat sets `last_activity_at`, and nothing
-    /// between them reads either, so the row after "check, write, heartbeat"
-    /// is the row after "check, heartbeat, write" (one await fewer per layer
-    /// keeps every runs proof the size it was).
+    /// Two awaits in the origin, one turn here. A write landing between them
+    /// either leaves the status running or paused (a resume's CAS, which
+    /// reads `last_activity_at`): then "write, check, heartbeat" gives the
+    /// same verdict and row; or it moves the status elsewhere (a cancel, a
+    /// final write, the sweep), reading no activity: then "check,
+    /// heartbeat, write" gives the same row. Only the stamps' order differs.
+    /// One await fewer per layer keeps every runs proof the size it was.
     pub fn stream_node_messages(&self, cx: &mut Cx<'_, P>, id: &str) -> bool {
         cx.await_point();
         let row = self.runs.select(id);
@@ -477,11 +479,24 @@ impl<P: Platform> Db<P> {
         self.set_activity(cx, id)
     }
 
-    /// `updateWorkflowRun(id, { status })`: a plain `WHERE id = $1`.
+    /// `updateWorkflowRun(id, { status })`: a plain `WHERE id = $1`; a
+    /// completed, failed or cancelled status also stamps `completed_at`
+    /// (its callers here pass no approval metadata, the one exception).
     pub fn update_workflow_run_status(&self, cx: &mut Cx<'_, P>, id: &str, status: &'static str) -> bool {
         cx.await_point();
-        let sql = format!("UPDATE SET status='{status}' WHERE id=$1");
-        self.update(cx, "updateWorkflowRun", id, &sql, |_| true, |r| r.status = status).is_ok()
+        let ends = matches!(status, "completed" | "failed" | "cancelled");
+        let now = if ends { Some(self.stamp()) } else { None };
+        let sql = match ends {
+            true => format!("UPDATE SET status='{status}', completed_at=now() WHERE id=$1"),
+            false => format!("UPDATE SET status='{status}' WHERE id=$1"),
+        };
+        let set = |r: &mut RunRow| {
+            r.status = status;
+            if now.is_some() {
+                r.completed_at = now;
+            }
+        };
+        self.update(cx, "updateWorkflowRun", id, &sql, |_| true, set).is_ok()
     }
 
     /// `createWorkflowRun(...)`: INSERT, status `pending`.
