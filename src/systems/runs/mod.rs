@@ -188,7 +188,7 @@ static SPEC: SystemSpec = SystemSpec {
         OpSpec {
             name: "web_resume",
             origin: "POST /api/workflows/runs/:id/resume → dispatchOrchestratorWorkflow",
-            about: "the web Resume button: check the status, then dispatch to the orchestrator under the run's parent conversation lock (the chat path's lock); resume and execute, or, with no resumable run, start fresh (a background worker unless the workflow is `interactive`)",
+            about: "the web Resume button: check the status (and that the run's parent conversation is a web one, not `cli-…`), then dispatch to the orchestrator under the run's parent conversation lock (the chat path's lock); resume and execute, or, with no resumable run, start fresh (a background worker unless the workflow is `interactive`)",
             args: &[RUN, NEW_RUN, ENDS, EXPECT],
         },
         OpSpec {
