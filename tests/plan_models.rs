@@ -176,3 +176,21 @@ fn load_plan_awaits_exists_then_text_where_the_plan_can_vanish() {
     assert!(outcome.events.iter().any(|e| e.func == "loadPlan"), "{:#?}", outcome.events);
     assert_eq!(exists(&outcome.events), 0, "{:#?}", outcome.events);
 }
+
+#[test]
+fn a_killed_session_leaves_no_exit_status_so_the_monitor_reads_completed() {
+    // captureExitStatus (tmux.ts at 2869e81) finds no status once killSession
+    // removed the session, and the monitor fails a job only on a non-zero
+    // status: a poll between mc_kill's killSession and its
+    // updateJob(stopped) marks the job completed, never failed with 137.
+    let text = "title = \"t\"\norigin = \"t\"\nsystem = \"plan\"\nsemantics = \"event-loop\"\n\n[setup]\n\
+                jobs = [{ name = \"A\", status = \"running\" }]\n\n[[actor]]\nname = \"user\"\ndo = [{ op = \"kill_job\", \
+                job = \"A\" }]\n\n[[actor]]\nname = \"monitor\"\ndo = [{ op = \"monitor_poll\" }]\n\n[check]\ninvariants = \
+                [\"no-lost-job-update\"]\n\n[[expect]]\nvariant = {}\nverdict = \"proved\"\n";
+    let s = parse(Path::new("plan_models.toml"), text).unwrap_or_else(|e| panic!("{e}"));
+    let (ends, _) = outcomes(&s.model, &s.expectations[0].variant, &Explorer::Stateful, &Limits::default()).unwrap();
+    assert!(ends.iter().all(|e| !e.contains("137")), "a killed pane read as exit 137: {ends:#?}");
+    let window =
+        ends.iter().filter(|e| e.contains(r#""completedAt""#) && e.contains(r#""status":"completed""#)).count();
+    assert!(window > 0, "no poll fell between killSession and updateJob(stopped): {ends:#?}");
+}

@@ -25,6 +25,7 @@ pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
         "no-live-job-ended" => Box::new(NoLiveJobEnded::new(setup)),
         "report-reaches-its-job" => Box::new(ReportReachesItsJob::default()),
         "no-job-status-regression" => Box::new(NoJobStatusRegression::new(setup)),
+        "stopped-job-not-merged" => Box::new(StoppedJobNotMerged::default()),
         other => Box::new(Unknown(other.to_string())),
     }
 }
@@ -494,6 +495,46 @@ impl Monitor for NoJobStatusRegression {
 
     fn state_hash(&self, h: &mut StateHasher) {
         self.disk.state_hash(h);
+    }
+}
+
+/// Jobs whose `jobs.json` entry a write made `stopped` (mc_kill, a
+/// cancel): none may reach `merged` in `plan.json` afterwards.
+#[derive(Clone, Default)]
+struct StoppedJobNotMerged {
+    /// Name → (step, who) of the write that stopped it (notes).
+    stopped: BTreeMap<String, (usize, String)>,
+}
+
+impl Monitor for StoppedJobNotMerged {
+    fn observe(&mut self, e: &Event) -> Option<String> {
+        if let Effect::Wrote { res, .. } = &e.effect
+            && &**res == JOBS_FILE
+        {
+            for (_, name, status) in jobs_seen(e).unwrap_or_default() {
+                if status == "stopped" {
+                    self.stopped.entry(name).or_insert_with(|| (e.step, who(e)));
+                }
+            }
+            return None;
+        }
+        let (contents, meta) = plan_write(e)?;
+        let merged = contents.with(|p: &PlanSpec| {
+            p.jobs.iter().filter(|j| j.status == "merged").map(|j| j.name.clone()).collect::<Vec<_>>()
+        })?;
+        let name = merged.iter().find(|n| self.stopped.contains_key(*n))?;
+        let (step, by) = &self.stopped[name];
+        Some(format!(
+            "{by} stopped {name} at step {step}; step {} {} wrote {name}=merged{}: the stopped job's branch is merged",
+            e.step,
+            who(e),
+            basis(meta)
+        ))
+    }
+
+    fn state_hash(&self, h: &mut StateHasher) {
+        let stopped: BTreeSet<&String> = self.stopped.keys().collect();
+        stopped.state_hash(h);
     }
 }
 

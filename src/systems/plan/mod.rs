@@ -103,7 +103,11 @@ static SPEC: SystemSpec = SystemSpec {
             about: "an entry of an earlier launch of the job, listed before its own (id <name>-old; default none)",
         },
         FieldSpec { name: "jobs[].pane", kind: "alive | exited", about: "its tmux pane (default alive)" },
-        FieldSpec { name: "jobs[].exit_code", kind: "integer", about: "the exit status of an exited pane (default 0)" },
+        FieldSpec {
+            name: "jobs[].exit_code",
+            kind: "integer",
+            about: "the status an exited pane keeps (under `remain-on-exit`; default none: read as completed)",
+        },
         FieldSpec {
             name: "jobs[].report",
             kind: "a report status",
@@ -182,10 +186,15 @@ static SPEC: SystemSpec = SystemSpec {
         OpSpec {
             name: "pane_exits",
             origin: "tmux pane-died",
-            about: "the job's tmux pane exits with a code (0 = success)",
+            about: "the job's tmux pane exits",
             args: &[
                 JOB,
-                ArgSpec { name: "exit_code", kind: "integer", required: false, about: "exit status, default 0" },
+                ArgSpec {
+                    name: "exit_code",
+                    kind: "integer",
+                    required: false,
+                    about: "the status the dead pane keeps, as under `remain-on-exit` in the user's tmux config (non-zero: the monitor fails the job); default none, as MC leaves it: the monitor takes the job for completed",
+                },
             ],
         },
         OpSpec {
@@ -448,6 +457,10 @@ static SPEC: SystemSpec = SystemSpec {
             name: "no-job-status-regression",
             about: "a job that reached ready_to_merge, merging or merged in plan.json never goes back to completed, running or an earlier status (it would be validated and merged again)",
         },
+        InvariantSpec {
+            name: "stopped-job-not-merged",
+            about: "a job whose jobs.json entry was stopped (mc_kill, a cancel) never becomes merged in plan.json: what the user stopped is not merged",
+        },
     ],
     conditions: conditions::CONDITIONS,
     example: (
@@ -581,8 +594,8 @@ fn parse_job(v: &Value, path: Vec<PathSeg>) -> Result<JobSetup, FieldError> {
         None => default_state,
     };
     let pane = match f.choice("pane", &["alive", "exited"])?.as_deref() {
-        Some("exited") => Pane { alive: false, exit_code: f.integer("exit_code")?.unwrap_or(0) },
-        _ => Pane { alive: true, exit_code: 0 },
+        Some("exited") => Pane { alive: false, exit_code: f.integer("exit_code")? },
+        _ => Pane::ALIVE,
     };
     let merge = match f.choice("merge", &["clean", "conflict", "test-failure"])?.as_deref() {
         Some("conflict") => MergeOutcome::Conflict,
@@ -677,7 +690,7 @@ pub enum Op {
     HandleJobComplete { job: String },
     MonitorPoll,
     AgentReport { job: String, status: String },
-    PaneExits { job: String, exit_code: i64 },
+    PaneExits { job: String, exit_code: Option<i64> },
     TmuxOutage,
     TmuxRecovers,
     SetCheckpoint { checkpoint: String, orchestrator: usize },
@@ -697,7 +710,8 @@ impl fmt::Display for Op {
             Op::HandleJobComplete { job } => write!(f, "handle_job_complete({job})"),
             Op::MonitorPoll => write!(f, "monitor_poll"),
             Op::AgentReport { job, status } => write!(f, "agent_report({job}, {status})"),
-            Op::PaneExits { job, exit_code } => write!(f, "pane_exits({job}, {exit_code})"),
+            Op::PaneExits { job, exit_code: Some(code) } => write!(f, "pane_exits({job}, {code})"),
+            Op::PaneExits { job, exit_code: None } => write!(f, "pane_exits({job})"),
             Op::TmuxOutage => write!(f, "tmux_outage"),
             Op::TmuxRecovers => write!(f, "tmux_recovers"),
             Op::SetCheckpoint { checkpoint, orchestrator } => {
@@ -788,7 +802,7 @@ impl ModelSystem for PlanSystem {
                 let status = f.required_choice("status", REPORT_STATUSES)?;
                 Op::AgentReport { job: job()?, status }
             }
-            "pane_exits" => Op::PaneExits { job: job()?, exit_code: f.integer("exit_code")?.unwrap_or(0) },
+            "pane_exits" => Op::PaneExits { job: job()?, exit_code: f.integer("exit_code")? },
             "tmux_outage" => Op::TmuxOutage,
             "tmux_recovers" => Op::TmuxRecovers,
             "set_checkpoint" => {

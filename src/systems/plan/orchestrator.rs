@@ -19,10 +19,21 @@ use std::sync::Arc;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pane {
     pub alive: bool,
-    pub exit_code: i64,
+    /// The status `captureExitStatus` reads from a dead pane: only one that
+    /// exited under `remain-on-exit` keeps one. A killed session (mc_kill,
+    /// mc_plan_cancel, a relaunch, launchJob's catch) leaves none, and
+    /// neither does a pane that exits without `remain-on-exit`, which MC
+    /// never sets: the monitor then takes the job for completed.
+    pub exit_code: Option<i64>,
 }
 
 crate::state_hash_fields!(Pane { alive, exit_code });
+
+impl Pane {
+    pub const ALIVE: Pane = Pane { alive: true, exit_code: None };
+    /// `killSession`: the session and its pane are gone, with no status.
+    pub const KILLED: Pane = Pane { alive: false, exit_code: None };
+}
 
 /// What the merge train's trial merge and test run give for a job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -660,7 +671,7 @@ impl<P: Platform> MissionControl<P> {
                 return (false, Err(e));
             }
             cx.await_point(); // createWorktree, prompt and launcher files, createSession
-            self.panes.with(|p| p.insert(name.to_string(), Pane { alive: true, exit_code: 0 }));
+            self.panes.with(|p| p.insert(name.to_string(), Pane::ALIVE));
             let job = running_entry(cx, plan, name, &branch, format!("do {name}"));
             if let Err(e) = self.jobs.add_job(cx, job) {
                 return (true, Err(e));
@@ -674,7 +685,7 @@ impl<P: Platform> MissionControl<P> {
         cx.record("launchJob", Effect::Threw { error: error.clone() });
         cx.await_point(); // await killSession(tmuxSessionName); removeWorktree
         if session {
-            self.panes.with(|p| p.insert(name.to_string(), Pane { alive: false, exit_code: 137 }));
+            self.panes.with(|p| p.insert(name.to_string(), Pane::KILLED));
         }
         self.plans.update_plan_job(cx, &plan.id, name, &JobUpdate::status("failed").with_error(&error))
     }
@@ -750,7 +761,7 @@ impl<P: Platform> MissionControl<P> {
             return Ok(());
         }
         cx.await_point(); // await killSession(tmuxTarget)
-        self.panes.with(|p| p.insert(job.name.clone(), Pane { alive: false, exit_code: 137 }));
+        self.panes.with(|p| p.insert(job.name.clone(), Pane::KILLED));
         self.jobs.update_job(cx, &job.id, "stopped", None)
     }
 
@@ -763,7 +774,7 @@ impl<P: Platform> MissionControl<P> {
             self.jobs.get_running_jobs(cx)?.into_iter().filter(|j| j.plan_id.as_deref() == Some(&plan.id)).collect();
         for job in running {
             cx.await_point(); // await killSession(tmuxTarget)
-            self.panes.with(|p| p.insert(job.name.clone(), Pane { alive: false, exit_code: 137 }));
+            self.panes.with(|p| p.insert(job.name.clone(), Pane::KILLED));
             self.jobs.update_job(cx, &job.id, "stopped", None)?;
         }
         cx.await_point(); // await deleteIntegrationBranch()
@@ -861,17 +872,17 @@ impl<P: Platform> MissionControl<P> {
         };
         let decided_on = job.status.clone();
         cx.await_point(); // await killSession(mc-<name>): the old pane goes
-        self.panes.with(|p| p.insert(name.to_string(), Pane { alive: false, exit_code: 137 }));
+        self.panes.with(|p| p.insert(name.to_string(), Pane::KILLED));
         let relaunched = cx.call(|cx| -> Result<()> {
             cx.await_point(); // prompt and launcher files, createSession, setPaneDiedHook
-            self.panes.with(|p| p.insert(name.to_string(), Pane { alive: true, exit_code: 0 }));
+            self.panes.with(|p| p.insert(name.to_string(), Pane::ALIVE));
             self.jobs.add_job(cx, running_entry(cx, &plan, name, &branch, format!("correct {name}")))?;
             let update = JobUpdate { clear_error: true, ..JobUpdate::status("running") };
             self.plans.update_plan_job(cx, &plan.id, name, &update.deciding_on(&decided_on))
         });
         let Err(Thrown(error)) = relaunched else { return Ok(()) };
         cx.await_point(); // await killSession(mc-<name>)
-        self.panes.with(|p| p.insert(name.to_string(), Pane { alive: false, exit_code: 137 }));
+        self.panes.with(|p| p.insert(name.to_string(), Pane::KILLED));
         Err(Thrown(format!("Failed to relaunch job \"{name}\" for correction: {error}")))
     }
 
@@ -884,7 +895,7 @@ impl<P: Platform> MissionControl<P> {
             return if self.config.tmux_error_skipped { PaneSeen::Unknown } else { PaneSeen::Dead(None) };
         }
         match self.panes.with(|p| p.get(name).cloned()) {
-            Some(Pane { alive: false, exit_code }) => PaneSeen::Dead(Some(exit_code)),
+            Some(Pane { alive: false, exit_code }) => PaneSeen::Dead(exit_code),
             _ => PaneSeen::Alive,
         }
     }
