@@ -904,31 +904,42 @@ impl<P: Platform> MissionControl<P> {
     pub fn monitor_poll(self: &Mc<P>, cx: &mut Cx<'_, P>) -> Result<()> {
         let jobs = self.jobs.get_running_jobs(cx)?;
         for job in jobs {
-            cx.await_point(); // await isPaneRunning(tmuxTarget)
-            let exit = match self.pane_seen(cx, &job.name) {
-                PaneSeen::Unknown => continue, // "skipping this poll cycle"
-                PaneSeen::Alive => None,
-                PaneSeen::Dead(code) => Some(code),
-            };
-            if let Some(code) = exit {
-                // await captureExitStatus() merges into updateJob's await;
-                // no status (undefined) is not a failure.
-                if let Some(code) = code.filter(|c| *c != 0) {
-                    self.jobs.update_job(cx, &job.id, "failed", Some(code))?;
-                    self.emit(cx, "failed", &Job { status: "failed".into(), ..job });
-                } else {
-                    self.jobs.update_job(cx, &job.id, "completed", code)?;
-                    self.emit(cx, "complete", &Job { status: "completed".into(), ..job });
-                }
-                continue;
-            }
-            let report = self.jobs.read_report(cx, &job.id)?;
-            if let Some(report) = report
-                && (report.status == "completed" || report.status == "needs_review")
-            {
-                self.jobs.update_job(cx, &job.id, "completed", None)?;
+            // Each job in its own `try`: an error (updateJob on an entry
+            // removed meanwhile) skips that job's emit, and the poll goes on.
+            let checked = self.check_job(cx, job);
+            caught(checked, cx);
+        }
+        Ok(())
+    }
+
+    /// One job of `JobMonitor.poll()`'s loop (the body of its `try`).
+    fn check_job(self: &Mc<P>, cx: &mut Cx<'_, P>, job: Job) -> Result<()> {
+        cx.await_point(); // await isPaneRunning(tmuxTarget)
+        let exit = match self.pane_seen(cx, &job.name) {
+            PaneSeen::Unknown => return Ok(()), // "skipping this poll cycle"
+            PaneSeen::Alive => None,
+            PaneSeen::Dead(code) => Some(code),
+        };
+        if let Some(code) = exit {
+            // await captureExitStatus() merges into updateJob's await;
+            // no status (undefined) is not a failure.
+            if let Some(code) = code.filter(|c| *c != 0) {
+                self.jobs.update_job(cx, &job.id, "failed", Some(code))?;
+                self.emit(cx, "failed", &Job { status: "failed".into(), ..job });
+            } else {
+                self.jobs.update_job(cx, &job.id, "completed", code)?;
                 self.emit(cx, "complete", &Job { status: "completed".into(), ..job });
             }
+            return Ok(());
+        }
+        // checkAgentReport swallows its own errors (a report it cannot read
+        // is no report).
+        let report = self.jobs.read_report(cx, &job.id).unwrap_or(None);
+        if let Some(report) = report
+            && (report.status == "completed" || report.status == "needs_review")
+        {
+            self.jobs.update_job(cx, &job.id, "completed", None)?;
+            self.emit(cx, "complete", &Job { status: "completed".into(), ..job });
         }
         Ok(())
     }

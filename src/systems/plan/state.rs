@@ -253,11 +253,11 @@ impl<P: Platform> JobStore<P> {
         &self,
         cx: &mut Cx<'_, P>,
         func: &'static str,
-        f: impl FnOnce(&mut JobState, usize) -> Vec<String>,
+        f: impl FnOnce(&mut JobState, usize) -> Result<Vec<String>>,
     ) -> Result<()> {
         let read_modify_write = |cx: &mut Cx<'_, P>| {
             let mut state = self.load_job_state(cx)?;
-            let targets = f(&mut state, cx.now());
+            let targets = f(&mut state, cx.now())?;
             state.updated_at = timestamp(cx.now());
             self.files.write(cx, func, JOBS_FILE, Contents::of(state), json!({ "targets": targets }))?;
             Ok(())
@@ -265,19 +265,20 @@ impl<P: Platform> JobStore<P> {
         if self.locked { self.state_mutex.with_lock(cx, read_modify_write) } else { cx.call(read_modify_write) }
     }
 
-    /// `updateJob(id, {status, completedAt})`.
+    /// `updateJob(id, {status, completedAt})`: throws, writing nothing, when
+    /// the entry is gone (a relaunch removed it meanwhile).
     pub fn update_job(&self, cx: &mut Cx<'_, P>, id: &str, status: &str, exit_code: Option<i64>) -> Result<()> {
         self.modify(cx, "updateJob", |state, now| {
-            if let Some(job) = state.jobs.iter_mut().find(|j| j.id == id) {
-                job.status = status.to_string();
-                if status != "running" {
-                    job.completed_at = Some(timestamp(now));
-                }
-                if exit_code.is_some() {
-                    job.exit_code = exit_code;
-                }
+            let job = state.jobs.iter_mut().find(|j| j.id == id);
+            let job = job.ok_or_else(|| Thrown(format!("Job with id {id} not found")))?;
+            job.status = status.to_string();
+            if status != "running" {
+                job.completed_at = Some(timestamp(now));
             }
-            vec![id.to_string()]
+            if exit_code.is_some() {
+                job.exit_code = exit_code;
+            }
+            Ok(vec![id.to_string()])
         })
     }
 
@@ -295,7 +296,7 @@ impl<P: Platform> JobStore<P> {
             state.jobs.retain(|j| j.name != job.name || j.status == "running");
             targets.push(job.id.clone());
             state.jobs.push(job);
-            targets
+            Ok(targets)
         })
     }
 
