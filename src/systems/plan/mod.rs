@@ -226,7 +226,7 @@ static SPEC: SystemSpec = SystemSpec {
         OpSpec {
             name: "clear_checkpoint",
             origin: "Orchestrator.clearCheckpoint",
-            about: "unpause a paused plan and restart the reconciler",
+            about: "unpause a paused plan and restart the reconciler (at 2869e81 only the tests call it; mc_plan_approve writes the plan itself)",
             args: &[ORCH],
         },
         OpSpec {

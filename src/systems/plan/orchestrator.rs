@@ -540,6 +540,9 @@ impl<P: Platform> MissionControl<P> {
                 continue;
             }
             if self.config.touch_set_violation.contains(&job.name) {
+                // Only a job with a touch set is validated, and only one that
+                // breaks it is modeled with one.
+                cx.await_point(); // await validateTouchSet(branch, integrationBranch, touchSet)
                 self.plans.update_plan_job(
                     cx,
                     &plan.id,
