@@ -194,3 +194,21 @@ fn a_killed_session_leaves_no_exit_status_so_the_monitor_reads_completed() {
         ends.iter().filter(|e| e.contains(r#""completedAt""#) && e.contains(r#""status":"completed""#)).count();
     assert!(window > 0, "no poll fell between killSession and updateJob(stopped): {ends:#?}");
 }
+
+#[test]
+fn launch_replaces_old_entries_only_since_fb82904() {
+    // launchJob's bookkeeping: since fb82904 it removes the job's entries
+    // that are not running (an unlocked loadJobState, then removeReport and
+    // removeJob each) before addJob; before, addJob alone, and the earlier
+    // launch's entry stays beside the new one.
+    let entries = |report_match: &str| {
+        let text =
+            scenario(r#"jobs = [{ name = "A", status = "queued", state = "stopped" }]"#, r#"{ op = "reconcile" }"#)
+                .replace("variant = {}", &format!("variant = {{ report_match = \"{report_match}\" }}"));
+        let end = only_end(&text);
+        let jobs = end.split(r#""jobs.json":"#).nth(1).expect("jobs.json in the end").split(r#""plan.json""#).next();
+        jobs.expect("jobs.json's entries").matches(r#""name":"A""#).count()
+    };
+    assert_eq!(entries("running-first"), 1, "fb82904 leaves one entry for A");
+    assert_eq!(entries("first"), 2, "before fb82904 the old entry stays");
+}

@@ -371,13 +371,16 @@ static SPEC: SystemSpec = SystemSpec {
         },
         KnobSpec {
             name: "report_match",
-            about: "which jobs.json entry mc_report writes its report for (fb82904)",
+            about: "which jobs.json entry mc_report writes its report for, and what a launch does with the job's old entries (fb82904)",
             choices: &[
                 (
                     "first",
-                    "before fb82904: the first entry with the job's name or worktree, an earlier launch's included",
+                    "before fb82904: the first entry with the job's name or worktree, an earlier launch's included; launchJob only adds its entry, the old ones stay",
                 ),
-                ("running-first", "fb82904: a running entry first, then any with the name or worktree"),
+                (
+                    "running-first",
+                    "fb82904: a running entry first, then any with the name or worktree; launchJob removes the job's entries not running (and their reports) one by one, then adds its own",
+                ),
             ],
             default: "running-first",
         },

@@ -128,7 +128,8 @@ pub struct Config {
     /// A failing tmux command is an error the caller skips (c8ce065), not a
     /// dead pane with no exit status.
     pub tmux_error_skipped: bool,
-    /// mc_report prefers a running entry of the job (fb82904).
+    /// mc_report prefers a running entry of the job, and launchJob removes
+    /// the job's old entries before adding its own (fb82904).
     pub report_running_first: bool,
     pub reconcile_guard: ReconcileGuard,
     pub safety_net: bool,
@@ -676,7 +677,7 @@ impl<P: Platform> MissionControl<P> {
             cx.await_point(); // createWorktree, prompt and launcher files, createSession
             self.panes.with(|p| p.insert(name.to_string(), Pane::ALIVE));
             let job = running_entry(cx, plan, name, &branch, format!("do {name}"));
-            if let Err(e) = self.jobs.add_job(cx, job) {
+            if let Err(e) = self.jobs.replace_stale_and_add_job(cx, job, self.config.report_running_first) {
                 return (true, Err(e));
             }
             // `updatePlanJob(planId, name, {status: 'running', branch, worktreePath, tmuxTarget})`:
@@ -879,7 +880,8 @@ impl<P: Platform> MissionControl<P> {
         let relaunched = cx.call(|cx| -> Result<()> {
             cx.await_point(); // prompt and launcher files, createSession, setPaneDiedHook
             self.panes.with(|p| p.insert(name.to_string(), Pane::ALIVE));
-            self.jobs.add_job(cx, running_entry(cx, &plan, name, &branch, format!("correct {name}")))?;
+            let entry = running_entry(cx, &plan, name, &branch, format!("correct {name}"));
+            self.jobs.replace_stale_and_add_job(cx, entry, self.config.report_running_first)?;
             let update = JobUpdate { clear_error: true, ..JobUpdate::status("running") };
             self.plans.update_plan_job(cx, &plan.id, name, &update.deciding_on(&decided_on))
         });

@@ -282,19 +282,46 @@ impl<P: Platform> JobStore<P> {
         })
     }
 
-    /// `launchJob`'s bookkeeping: drop same-name entries that are not
-    /// running, then `addJob`. (The origin awaits `removeJob` per entry and
-    /// then `addJob`, each locked; here it is one locked write.)
-    pub fn add_job(&self, cx: &mut Cx<'_, P>, job: Job) -> Result<()> {
-        self.modify(cx, "addJob", |state, _| {
-            let mut targets: Vec<String> = state
+    /// launchJob's and relaunchJobForCorrection's bookkeeping. Since
+    /// fb82904: an unlocked `loadJobState`, then for each same-name entry
+    /// not running `removeReport` and `removeJob` (each awaited, each
+    /// `.catch(() => {})`), then `addJob`: between the removals and the add
+    /// `jobs.json` has no entry for the job. Before fb82904 (`remove_stale`
+    /// false): `addJob` alone, and old entries pile up.
+    pub fn replace_stale_and_add_job(&self, cx: &mut Cx<'_, P>, job: Job, remove_stale: bool) -> Result<()> {
+        if remove_stale {
+            let state = self.load_job_state(cx)?;
+            let stale: Vec<String> = state
                 .jobs
                 .iter()
                 .filter(|j| j.name == job.name && j.status != "running")
                 .map(|j| j.id.clone())
                 .collect();
-            state.jobs.retain(|j| j.name != job.name || j.status == "running");
-            targets.push(job.id.clone());
+            for id in stale {
+                cx.await_point(); // removeReport: await getReportsDir(), import('fs'); then unlinkSync
+                let _ = self.files.remove_sync(cx, "removeReport", &report_file(&id));
+                let _ = self.remove_job(cx, &id);
+            }
+        }
+        self.add_job(cx, job)
+    }
+
+    /// `removeJob(id)`: locked; throws, writing nothing, when the entry is gone.
+    fn remove_job(&self, cx: &mut Cx<'_, P>, id: &str) -> Result<()> {
+        self.modify(cx, "removeJob", |state, _| {
+            let before = state.jobs.len();
+            state.jobs.retain(|j| j.id != id);
+            if state.jobs.len() == before {
+                return Err(Thrown(format!("Job with id {id} not found")));
+            }
+            Ok(vec![id.to_string()])
+        })
+    }
+
+    /// `addJob(job)`: locked; appends the entry.
+    fn add_job(&self, cx: &mut Cx<'_, P>, job: Job) -> Result<()> {
+        self.modify(cx, "addJob", |state, _| {
+            let targets = vec![job.id.clone()];
             state.jobs.push(job);
             Ok(targets)
         })
