@@ -108,3 +108,19 @@ fn progress_counts_every_execution() {
         }
     }
 }
+
+#[test]
+fn a_deepening_loom_search_cut_in_a_later_round_names_the_whole_limit() {
+    // Unbounded loom deepens bound by bound; bounds 0-2 of #63's fix end in
+    // well under a second, bound 3 does not. The cut in that later round is
+    // reported against the limit the user gave and every execution run, not
+    // the round's own remainder.
+    let s = scenario("plan/stale-checkpoint-overwrite.toml");
+    let e = s.expectations.iter().find(|e| e.expected == Expected::Proved).unwrap();
+    let report =
+        explore(&s.model, &e.variant, &Explorer::Exhaustive { bound: None }, &Limits::time(Duration::from_secs(1)));
+    let Verdict::Incomplete { reason } = &report.verdict else { panic!("not cut: {:?}", report.verdict.name()) };
+    assert!(reason.starts_with("time limit of 1s reached after "), "{reason}");
+    let executions: usize = reason.rsplit(' ').nth(1).and_then(|n| n.parse().ok()).expect("an execution count");
+    assert_eq!(executions, report.executions, "{reason}");
+}
