@@ -309,7 +309,7 @@ static SPEC: SystemSpec = SystemSpec {
             choices: &[
                 (
                     "concurrent",
-                    "before 2e474b5: updatePlanJob(completed) and reconcile() started together; the pass may read plan.json first",
+                    "before 2e474b5: updatePlanJob(completed) and reconcile() started together; the pass may read plan.json first (handleJobFailed stays the later setCheckpoint form: 2e474b5^'s autopilot failure wrote the plan failed with savePlan, which no knob models)",
                 ),
                 ("sequential", "2e474b5: await updatePlanJob(completed), then reconcile()"),
             ],
