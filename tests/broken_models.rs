@@ -4,6 +4,9 @@
 //! `proved` nor `not-found`, so no expectation accepts it; the same model
 //! without the fault is proved, so the fault is what each one reports.
 
+mod support;
+use support::test_spec;
+
 use racecheck::execution::Model;
 use racecheck::explore::{Explorer, Limits, Verdict, explore};
 use racecheck::platform::Platform;
@@ -17,22 +20,16 @@ use std::time::Duration;
 
 struct Broken;
 
-static SPEC: SystemSpec = SystemSpec {
-    name: "broken",
-    origin: "a test",
-    about: "models that panic or deadlock",
-    ops: &[
+static SPEC: SystemSpec = test_spec(
+    "broken",
+    "models that panic or deadlock",
+    &[
         OpSpec { name: "panic", origin: "-", about: "await, then panic", args: &[] },
         OpSpec { name: "count", origin: "-", about: "await, then add one to a counter", args: &[] },
         OpSpec { name: "lock_ab", origin: "-", about: "take a, await, take b", args: &[] },
         OpSpec { name: "lock_ba", origin: "-", about: "take b, await, take a", args: &[] },
     ],
-    setup: &[],
-    knobs: &[],
-    invariants: &[],
-    conditions: &[],
-    example: ("", ""),
-};
+);
 
 #[derive(Debug)]
 enum Op {

@@ -12,6 +12,9 @@
 //! - a read after the reader let the lock go is not guarded by it;
 //! - a turn that reads a value and then writes it conflicts like a write.
 
+mod support;
+use support::test_spec;
+
 use racecheck::execution::Model;
 use racecheck::explore::{Explorer, Limits, Reduction, explore, outcomes, stateful_outcomes};
 use racecheck::platform::Platform;
@@ -30,11 +33,10 @@ fn limit() -> Limits {
 
 struct Guarded;
 
-static GUARDED_SPEC: SystemSpec = SystemSpec {
-    name: "guarded",
-    origin: "a test",
-    about: "a value read twice under a lock, and written with or without it",
-    ops: &[
+static GUARDED_SPEC: SystemSpec = test_spec(
+    "guarded",
+    "a value read twice under a lock, and written with or without it",
+    &[
         OpSpec { name: "read_twice", origin: "-", about: "under the lock: read, await, read, record both", args: &[] },
         OpSpec { name: "read_twice_unlocked", origin: "-", about: "read, await, read, record both", args: &[] },
         OpSpec {
@@ -48,12 +50,7 @@ static GUARDED_SPEC: SystemSpec = SystemSpec {
         OpSpec { name: "write_locked", origin: "-", about: "under the lock: write the value", args: &[] },
         OpSpec { name: "write_unlocked", origin: "-", about: "write the value without the lock", args: &[] },
     ],
-    setup: &[],
-    knobs: &[],
-    invariants: &[],
-    conditions: &[],
-    example: ("", ""),
-};
+);
 
 #[derive(Debug)]
 enum Op {

@@ -6,6 +6,9 @@
 //! - a model whose task keeps state outside the runtime is caught;
 //! - a symmetry that does not hold changes what the search finds.
 
+mod support;
+use support::test_spec;
+
 use racecheck::execution::Model;
 use racecheck::explore::{Explorer, Limits, Reduction, Verdict, explore, outcomes, stateful_outcomes};
 use racecheck::platform::Platform;
@@ -90,17 +93,11 @@ static RESET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new
 
 struct Hidden;
 
-static HIDDEN_SPEC: SystemSpec = SystemSpec {
-    name: "hidden",
-    origin: "a test",
-    about: "tasks that keep a number outside the runtime",
-    ops: &[OpSpec { name: "mark_and_report", origin: "-", about: "take a number, write it", args: &[] }],
-    setup: &[],
-    knobs: &[],
-    invariants: &[],
-    conditions: &[],
-    example: ("", ""),
-};
+static HIDDEN_SPEC: SystemSpec = test_spec(
+    "hidden",
+    "tasks that keep a number outside the runtime",
+    &[OpSpec { name: "mark_and_report", origin: "-", about: "take a number, write it", args: &[] }],
+);
 
 #[derive(Debug)]
 struct MarkAndReport;

@@ -7,6 +7,9 @@
 //! - `Date.now()` counts its readings, and a reading forgotten with the call
 //!   that made it still moves the clock: the clock stays in the state.
 
+mod support;
+use support::test_spec;
+
 use racecheck::execution::Model;
 use racecheck::explore::{Explorer, Limits, Reduction, outcomes, stateful_outcomes};
 use racecheck::platform::Platform;
@@ -26,11 +29,10 @@ fn limit() -> Limits {
 
 struct Probe;
 
-static PROBE_SPEC: SystemSpec = SystemSpec {
-    name: "probe",
-    origin: "a test",
-    about: "tasks that hand values to tasks they spawn, and read the clock",
-    ops: &[
+static PROBE_SPEC: SystemSpec = test_spec(
+    "probe",
+    "tasks that hand values to tasks they spawn, and read the clock",
+    &[
         OpSpec {
             name: "hand_off",
             origin: "-",
@@ -41,12 +43,7 @@ static PROBE_SPEC: SystemSpec = SystemSpec {
         OpSpec { name: "raise", origin: "-", about: "set the flag", args: &[] },
         OpSpec { name: "stamp", origin: "-", about: "read the clock if raised, then stamp it if raised", args: &[] },
     ],
-    setup: &[],
-    knobs: &[],
-    invariants: &[],
-    conditions: &[],
-    example: ("", ""),
-};
+);
 
 #[derive(Debug, Clone, Copy)]
 enum ProbeOp {

@@ -499,7 +499,10 @@ impl Monitor for NoJobStatusRegression {
 }
 
 /// Jobs whose `jobs.json` entry a write made `stopped` (mc_kill, a
-/// cancel): none may reach `merged` in `plan.json` afterwards.
+/// cancel): none may reach `merged` in `plan.json` afterwards. Jobs are
+/// told apart by name, so a user's own later `approve` (retry or relaunch)
+/// of the stopped job counts as it too: a scenario checking this invariant
+/// approves no stopped job.
 #[derive(Clone, Default)]
 struct StoppedJobNotMerged {
     /// Name → (step, who) of the write that stopped it (notes).

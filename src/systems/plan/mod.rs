@@ -462,7 +462,7 @@ static SPEC: SystemSpec = SystemSpec {
         },
         InvariantSpec {
             name: "stopped-job-not-merged",
-            about: "a job whose jobs.json entry was stopped (mc_kill, a cancel) never becomes merged in plan.json: what the user stopped is not merged",
+            about: "a job whose jobs.json entry was stopped (mc_kill, a cancel) never becomes merged in plan.json: what the user stopped is not merged (jobs by name: approving the stopped job again counts too)",
         },
     ],
     conditions: conditions::CONDITIONS,

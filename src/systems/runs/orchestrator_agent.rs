@@ -105,7 +105,7 @@ fn dispatch_background_workflow<P: Platform>(
             execute_workflow(&mc, cx, Start::Dispatched(row), ends);
         }),
     );
-    Reply::new(Outcome::Dispatched, format!("dispatched run {id} to a background worker in /wt/worker-{id}"))
+    Reply::new(Outcome::Dispatched, format!("dispatched run {id} to a background worker in {cwd}"))
 }
 
 /// `lockManager.acquireLock(conversationId, () => handleMessage(...))`: a
