@@ -212,3 +212,21 @@ fn launch_replaces_old_entries_only_since_fb82904() {
     assert_eq!(entries("running-first"), 1, "fb82904 leaves one entry for A");
     assert_eq!(entries("first"), 2, "before fb82904 the old entry stays");
 }
+
+#[test]
+fn unlocked_job_state_writers_share_atomic_writes_temp_file() {
+    // Before 6f3b0e5 addJob and updateJob write jobs.json with no lock, and
+    // atomicWrite's temp file is `jobs.json.tmp` for every writer: when the
+    // monitor's write and a launch's overlap, the first rename publishes the
+    // temp file there and the second finds none (ENOENT), so launchJob's
+    // catch fails the job. Under stateMutex the writes cannot overlap.
+    let ends_with_enoent = |lock: &str| {
+        let path = Path::new("scenarios/plan/unlocked-job-state-loses-a-launch.toml");
+        let s = racecheck::scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
+        let e = s.expectations.iter().find(|e| e.label().contains(lock)).expect("the variant's expectation");
+        let (ends, _) = outcomes(&s.model, &e.variant, &Explorer::Stateful, &Limits::default()).unwrap();
+        ends.iter().filter(|end| end.contains("ENOENT")).count()
+    };
+    assert!(ends_with_enoent("unlocked") > 0, "no overlap of the two writers made a rename throw");
+    assert_eq!(ends_with_enoent("state-mutex"), 0);
+}

@@ -97,6 +97,29 @@ impl Files {
         Ok(cx.record(func, Effect::Wrote { res: path.into(), value, meta }))
     }
 
+    /// MC's `atomicWrite(path, data)` as it is, for writers of `path` that
+    /// share no lock: `await Bun.write(path + '.tmp', data)` lands the temp
+    /// file, `await import('fs')` lets other tasks run, then
+    /// `renameSync(tmp, path)`. The temp name is the same for every writer,
+    /// so of two overlapping writers the first to rename publishes whatever
+    /// temp file is there (possibly the other's), and the second's rename
+    /// finds none and throws ENOENT. Writers that all hold one lock cannot
+    /// overlap, and nobody else touches the temp file, so for them
+    /// [`Files::write`]'s one step is the same and keeps the search smaller.
+    pub fn write_through_shared_tmp<P: Platform>(
+        &self,
+        cx: &mut Cx<'_, P>,
+        func: &'static str,
+        path: &str,
+        contents: impl Into<Contents>,
+        meta: serde_json::Value,
+    ) -> io::Result<usize> {
+        let tmp = format!("{path}.tmp");
+        self.write(cx, func, &tmp, contents, serde_json::json!({}))?;
+        cx.await_point(); // await import('fs')
+        self.rename_sync(cx, func, &tmp, path, meta)
+    }
+
     /// `await fsp.rename(from, to)`: the rename lands when the task resumes.
     pub fn rename<P: Platform>(
         &self,
@@ -107,10 +130,21 @@ impl Files {
         meta: serde_json::Value,
     ) -> io::Result<usize> {
         cx.await_point();
-        let value = self
-            .disk
-            .read(from)?
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{from} does not exist")))?;
+        self.rename_sync(cx, func, from, to, meta)
+    }
+
+    /// `fs.renameSync(from, to)`: ENOENT when `from` is gone.
+    fn rename_sync<P: Platform>(
+        &self,
+        cx: &mut Cx<'_, P>,
+        func: &'static str,
+        from: &str,
+        to: &str,
+        meta: serde_json::Value,
+    ) -> io::Result<usize> {
+        let value = self.disk.read(from)?.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, format!("ENOENT: no such file or directory, rename '{from}'"))
+        })?;
         self.disk.rename(from, to)?;
         Ok(cx.record(func, Effect::Wrote { res: to.into(), value, meta }))
     }

@@ -259,7 +259,13 @@ impl<P: Platform> JobStore<P> {
             let mut state = self.load_job_state(cx)?;
             let targets = f(&mut state, cx.now())?;
             state.updated_at = timestamp(cx.now());
-            self.files.write(cx, func, JOBS_FILE, Contents::of(state), json!({ "targets": targets }))?;
+            let meta = json!({ "targets": targets });
+            if self.locked {
+                self.files.write(cx, func, JOBS_FILE, Contents::of(state), meta)?;
+            } else {
+                // Unlocked writers can overlap in atomicWrite's shared temp file.
+                self.files.write_through_shared_tmp(cx, func, JOBS_FILE, Contents::of(state), meta)?;
+            }
             Ok(())
         };
         if self.locked { self.state_mutex.with_lock(cx, read_modify_write) } else { cx.call(read_modify_write) }
