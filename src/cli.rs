@@ -111,6 +111,10 @@ pub struct CheckArgs {
     /// Time limit per expectation, in seconds (a search cut short is `incomplete`).
     #[arg(long, default_value_t = 120)]
     pub max_time: u64,
+    /// The most executions per expectation: unlike --max-time, the search
+    /// is cut at the same place on every machine; reaching it is `incomplete`.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_executions: Option<u64>,
     /// The most distinct states the stateful explorer may keep per
     /// expectation (its memory: about 100 bytes each); reaching it is `incomplete`.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]

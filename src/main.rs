@@ -127,7 +127,8 @@ fn check(args: CheckArgs) -> Result<u8, String> {
     let scenarios = load_all(args.paths.clone())?;
     let progress = std::sync::Arc::new(racecheck::explore::Progress::default());
     let limits = Limits {
-        max_states: args.max_states.map(|n| n as usize),
+        max_executions: args.max_executions.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        max_states: args.max_states.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         progress: Some(progress.clone()),
         ..Limits::time(Duration::from_secs(args.max_time))
     };

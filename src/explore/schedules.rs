@@ -23,6 +23,8 @@ struct Recording {
 
 /// Wraps a scheduler to stop the runner after the first failure.
 struct Recorder<S> {
+    /// The most executions to start (`Limits::max_executions`).
+    max_executions: Option<usize>,
     /// Shuttle's random scheduler prints its seed to stderr when dropped
     /// before its last iteration; after an early stop it is leaked instead.
     inner: ManuallyDrop<S>,
@@ -41,7 +43,7 @@ impl<S> Drop for Recorder<S> {
 impl<S: Scheduler> Scheduler for Recorder<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
         let rec = self.rec.lock().unwrap_or_else(|e| e.into_inner());
-        if rec.stop {
+        if rec.stop || self.max_executions.is_some_and(|max| rec.executions >= max) {
             return None;
         }
         self.inner.new_execution()
@@ -75,7 +77,8 @@ fn search(
     limits: &Limits,
 ) -> (Verdict, usize) {
     let rec = Arc::new(Mutex::new(Recording::default()));
-    let recorder = Recorder { inner: ManuallyDrop::new(scheduler), rec: rec.clone() };
+    let recorder =
+        Recorder { max_executions: limits.max_executions, inner: ManuallyDrop::new(scheduler), rec: rec.clone() };
     let (m, v, r, progress) = (model.clone(), variant.clone(), rec.clone(), limits.clone());
     let start = Instant::now();
     let result = quiet::quietly(|| {
@@ -104,7 +107,7 @@ fn search(
     let verdict = match (result, rec.failure.take()) {
         (_, Some(failure)) => Verdict::Violation(Box::new(failure)),
         (Ok(()), None) if executions < schedules => Verdict::Incomplete {
-            reason: format!("time limit of {:?} reached after {executions} of {schedules} schedules", limits.max_time),
+            reason: format!("{} ({executions} of {schedules} schedules)", limits.cut_reason(executions, None)),
         },
         (Ok(()), None) if start.elapsed() > limits.max_time => {
             Verdict::Incomplete { reason: format!("time limit of {:?} reached", limits.max_time) }

@@ -144,7 +144,8 @@ enum Ended {
     /// The search cannot go on: a model panic, a deadlock (with the events
     /// so far), a model that is not deterministic.
     Broken(String, History),
-    TimeUp,
+    /// A limit was reached: time, executions or states.
+    Cut,
 }
 
 /// How a search ended.
@@ -207,7 +208,7 @@ impl Search<'_> {
     }
 
     /// The time is up, or the states fill the memory allowed.
-    fn time_up(&self) -> bool {
+    fn out_of_room(&self) -> bool {
         self.start.elapsed() >= self.limits.max_time
             || self.limits.max_states.is_some_and(|max| self.visited.len() >= max)
     }
@@ -268,8 +269,8 @@ impl Search<'_> {
     fn explore(&mut self, mut exec: Controlled, history: History) -> Ended {
         let broken = |message: String| Ended::Broken(message, history.clone());
         loop {
-            if self.time_up() {
-                return Ended::TimeUp;
+            if self.out_of_room() {
+                return Ended::Cut;
             }
             if let Some(named) = self.asymmetric(&exec) {
                 return Ended::Asymmetric(named);
@@ -526,8 +527,17 @@ fn search(
     let (mut executions, mut unguarded, mut asymmetric) = (0, Vec::new(), None);
     loop {
         let reduction = reduction.clone();
-        let mut searched =
-            search_with(model, variant, reduction, symmetry.clone(), guards, limits, start, stop_at_violation, visit);
+        let mut searched = search_with(
+            model,
+            variant,
+            reduction,
+            symmetry.clone(),
+            guards,
+            &limits.remaining(limits.max_time, executions),
+            start,
+            stop_at_violation,
+            visit,
+        );
         searched.executions += executions;
         executions = searched.executions;
         guards = std::mem::take(&mut searched.guards);
@@ -579,8 +589,8 @@ fn search_with(
     let mut executions = 0;
     let ended = quiet::quietly(|| {
         loop {
-            if search.time_up() {
-                return Some((Ended::TimeUp, executions));
+            if search.out_of_room() || !limits.executions_left(executions) {
+                return Some((Ended::Cut, executions));
             }
             executions += 1;
             limits.tick(Some(search.visited.len()));
@@ -640,7 +650,7 @@ pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> Found {
             verdict_for_panic(message, history.events(), Replay::Stateful { execution })
         }
         Some((Ended::Broken(reason, _), _)) => Verdict::Incomplete { reason },
-        Some((Ended::TimeUp, _)) => Verdict::Incomplete { reason: limits.cut_reason(executions, Some(states)) },
+        Some((Ended::Cut, _)) => Verdict::Incomplete { reason: limits.cut_reason(executions, Some(states)) },
         Some((Ended::Pruned | Ended::End(_) | Ended::Asymmetric(_) | Ended::Unguarded(_), _)) => {
             unreachable!("the search goes on past these")
         }

@@ -16,8 +16,8 @@ pub(super) fn run(model: &Model, variant: &Variant, runs: usize, limits: &Limits
         Err(e) => return (Verdict::Incomplete { reason: format!("cannot create a scratch directory: {e}") }, 0),
     };
     for run in 1..=runs {
-        if start.elapsed() > limits.max_time {
-            let reason = format!("time limit of {:?} reached after {} of {runs} runs", limits.max_time, run - 1);
+        if start.elapsed() > limits.max_time || !limits.executions_left(run - 1) {
+            let reason = format!("{} ({} of {runs} runs)", limits.cut_reason(run - 1, None), run - 1);
             return (Verdict::Incomplete { reason }, run - 1);
         }
         limits.tick(None);
