@@ -319,6 +319,25 @@ fn watcher_reloads_and_suppresses() {
     );
     assert_eq!(outcome.final_state.as_ref().expect("kept")["runtime"]["suspended"], true);
     assert_eq!(results(&outcome), ["validation_failed"]);
+    // Since the fix (83dfd7a8) the reload also drops the cache; before it
+    // (884b8a40 to 7886961b) it only set `suspended`.
+    let foreign_reload = |persist_check| {
+        let ops = vec![json!({"op": "external_write", "generation": "other-run"}), json!({"op": "watcher_fire"})];
+        let outcome = run_alone(json!({"cached": true}), ops, &[("persist_check", persist_check)]);
+        let runtime = outcome.final_state.expect("kept")["runtime"].clone();
+        assert_eq!(runtime["suspended"], true, "{persist_check}");
+        (runtime["manifest"].is_null(), runtime["planMd"].is_null())
+    };
+    assert_eq!(foreign_reload("generation"), (true, true));
+    assert_eq!(foreign_reload("etag-only"), (false, false));
+    // loadIntoRuntime on another run's bundle: since the fix it suspends the
+    // run (its caller refuses); before, it throws.
+    let foreign_load = |persist_check| {
+        let ops = vec![json!({"op": "external_write", "generation": "other-run"}), json!({"op": "load_into_runtime"})];
+        results(&run_alone(json!({"cached": false}), ops, &[("persist_check", persist_check)]))
+    };
+    assert_eq!(foreign_load("generation"), ["validation_failed"]);
+    assert_eq!(foreign_load("etag-only"), ["threw"]);
     // A plan.md edit under a shared timer clears the pending manifest reload.
     let outcome = run_alone(
         json!({}),

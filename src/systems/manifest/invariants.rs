@@ -331,8 +331,9 @@ fn cache_catches_up(setup: &Setup, events: &[Event], final_state: &Value) -> Opt
     // `quiesce`), so no reload is still due here.
     let suspended = runtime.get("suspended").and_then(Value::as_bool) == Some(true);
     let disk: Option<Manifest> = files.get(MANIFEST_FILE).and_then(|m| serde_json::from_value(m.clone()).ok());
-    // Suspended, the service rightly keeps its cache while another run's
-    // bundle (or none) is on disk; once its own is back it must notice.
+    // Suspended, the service rightly ignores disk while another run's
+    // bundle (or none) is there (keeping its cache before the fix, dropping
+    // it since); once its own is back it must notice.
     if let Some(disk) = disk.filter(|d| d.run_id == setup.run_id) {
         if suspended {
             return Some(format!(

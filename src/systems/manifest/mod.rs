@@ -282,11 +282,11 @@ static SPEC: SystemSpec = SystemSpec {
             choices: &[
                 (
                     "etag-only",
-                    "no disk check: ifMatchEtag is compared with the cached etag only, then the rename is blind",
+                    "no disk check: ifMatchEtag is compared with the cached etag only, then the rename is blind; another run's bundle only sets suspended (the reload) or throws (loadIntoRuntime), and the cache stays",
                 ),
                 (
                     "generation",
-                    "re-read manifest.json before the write and again right before the rename; a newer generation refreshes the cache and returns etag_conflict",
+                    "re-read manifest.json before the write and again right before the rename; a newer generation refreshes the cache and returns etag_conflict; another run's bundle (there, in the reload or in loadIntoRuntime) suspends the run and drops its cache",
                 ),
             ],
             default: "generation",

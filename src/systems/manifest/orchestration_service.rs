@@ -291,6 +291,20 @@ impl<P: Platform> RunRuntime<P> {
         note(cx, func, "suspended", json!({ "runId": found }));
     }
 
+    /// Another run's bundle is on disk. Since the fix (83dfd7a8 and later,
+    /// with the generation check) `handleExternalChange` and
+    /// `loadIntoRuntime` suspend the run and drop its cache
+    /// (`manifest = null; planMd = null`); before it (884b8a40 to 7886961b)
+    /// the reload only sets `suspended` and keeps the cache, and
+    /// `loadIntoRuntime` throws without suspending.
+    fn suspend_for_another_run(&self, cx: &Cx<'_, P>, func: &'static str, found: &str) {
+        self.suspend(cx, func, found);
+        if self.writable_check() {
+            self.manifest.set(None);
+            self.plan_md.set(None);
+        }
+    }
+
     /// `loadIntoRuntime(rt)`: returns at once when the cache is hydrated;
     /// disk is then re-read only by the watcher.
     pub fn load_into_runtime(&self, cx: &mut Cx<'_, P>) -> Result<(), Thrown> {
@@ -301,8 +315,12 @@ impl<P: Platform> RunRuntime<P> {
         let text = text.ok_or_else(|| Thrown::Error("manifest.json does not exist".into()))?;
         let manifest = parse(&text).ok_or_else(|| Thrown::Error("manifest.json is not a manifest".into()))?;
         if manifest.run_id != self.run_id {
-            // Post-fix: mark suspended; mutators then refuse (assertRunWritable).
-            self.suspend(cx, "loadIntoRuntime", &manifest.run_id);
+            if !self.writable_check() {
+                return Err(Thrown::Error(format!("manifest.json belongs to run {}", manifest.run_id)));
+            }
+            // Post-fix: suspended, the cache dropped; mutators then refuse
+            // (assertRunWritable).
+            self.suspend_for_another_run(cx, "loadIntoRuntime", &manifest.run_id);
             return Err(Thrown::Suspended);
         }
         let (_, plan) = self.files.read(cx, "loadIntoRuntime", super::bundle::PLAN_FILE)?;
@@ -519,9 +537,7 @@ impl<P: Platform> RunRuntime<P> {
         let Some(text) = text else { return Ok(()) }; // ENOENT: nothing to protect
         let on_disk = parse(&text).ok_or_else(|| Thrown::Error("manifest.json is not a manifest".into()))?;
         if on_disk.run_id != self.run_id {
-            self.suspend(cx, func, &on_disk.run_id);
-            self.manifest.set(None);
-            self.plan_md.set(None);
+            self.suspend_for_another_run(cx, func, &on_disk.run_id);
             return Err(Thrown::Suspended);
         }
         // Only a *newer* generation counts: a same-generation write passes.
@@ -612,7 +628,7 @@ impl<P: Platform> RunRuntime<P> {
                     return;
                 };
                 if next.run_id != self.run_id {
-                    self.suspend(cx, "handleExternalChange", &next.run_id);
+                    self.suspend_for_another_run(cx, "handleExternalChange", &next.run_id);
                     return;
                 }
                 self.manifest.set(Some(Cached { manifest: next, at: Some(step) }));
