@@ -442,3 +442,55 @@ fn a_fresh_cli_run_gets_a_worktree_of_its_own_unless_no_worktree() {
         );
     }
 }
+
+#[test]
+fn a_resume_skips_the_layers_its_completed_nodes_fill() {
+    // dag-executor.ts at 8d6be1cf: a node in priorCompletedNodes only awaits
+    // logNodeSkip and reuses its output: no stream, so no status check and no
+    // heartbeat. The poll after each layer still runs.
+    let events = |completed_layers: u64| {
+        let text = format!(
+            "title = \"t\"\norigin = \"t\"\nsystem = \"runs\"\n\n[setup]\nlayers = 2\nrows = [{{ id = \"X\", status = \"failed\", \
+             working_path = \"/w\", completed_nodes = 2, completed_layers = {completed_layers} }}]\n\n[[actor]]\nname = \"r\"\n\
+             do = [{{ op = \"cli_resume\", run = \"X\" }}]\n\n[check]\ninvariants = [\"single-owner\"]\n\n[[expect]]\n\
+             variant = {{}}\nverdict = \"proved\"\n"
+        );
+        let s = racecheck::scenario::parse(Path::new("x.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+        let variant = &s.expectations[0].variant;
+        // One actor: the error of a too-long schedule says how many steps it took.
+        let Err(e) = racecheck::explore::replay(&s.model, variant, &"r*1000".parse().unwrap()) else { panic!() };
+        let steps = e.rsplit_once("did r*").map(|(_, n)| n.trim()).unwrap_or_else(|| panic!("{e}"));
+        let outcome = racecheck::explore::replay(&s.model, variant, &format!("r*{steps}").parse().unwrap()).unwrap();
+        let count = |func: &str| outcome.events.iter().filter(|e| e.func == func).count();
+        (
+            count("updateWorkflowActivity"),
+            count("getWorkflowRunStatus"),
+            outcome.events.iter().filter(|e| e.note("node-skipped").is_some()).count(),
+        )
+    };
+    // Each streamed layer: a check and a heartbeat; every layer: a poll;
+    // then skipIfStatusChanged and the backstop's read.
+    assert_eq!(events(0), (2, 2 + 2 + 2, 0));
+    assert_eq!(events(1), (1, 1 + 2 + 2, 1));
+    assert_eq!(events(2), (0, 2 + 2, 2));
+}
+
+#[test]
+fn completed_layers_fit_the_completed_nodes_and_the_dag() {
+    let row = |extra: &str| {
+        json!({"layers": 2, "rows": [serde_json::from_str::<Value>(&format!(
+        "{{\"id\": \"X\", \"status\": \"failed\", \"completed_nodes\": 2{extra}}}")).unwrap()]})
+    };
+    let path = vec![key("rows"), PathSeg::Index(0), key("completed_layers")];
+    let e = setup_error(row(", \"completed_layers\": 3"));
+    assert_eq!(e.path, path);
+    assert!(e.expected.contains("at most completed_nodes (2)"), "{e:?}");
+    let mut too_many = row(", \"completed_layers\": 2");
+    too_many["layers"] = json!(1);
+    let e = setup_error(too_many);
+    assert_eq!((e.path.clone(), e.expected.as_str()), (path.clone(), "at most layers (1)"));
+    let e = setup_error(row(", \"completed_layers\": 2, \"ends\": \"paused\""));
+    assert_eq!(e.path, path);
+    assert!(e.expected.starts_with("fewer than layers (2)"), "{e:?}");
+    assert!(compile(row(", \"completed_layers\": 2"), &[json!({"op": "cli_resume", "run": "X"})]).is_ok());
+}

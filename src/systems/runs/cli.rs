@@ -70,7 +70,10 @@ pub fn workflow_run_command<P: Platform>(
     match hydrate_resumable_run(db, cx, &resumable) {
         Ok(Some(prepared)) => {
             let ends = archon.ends_of(&prepared.run.id);
-            Reply::executed(execute_workflow(archon, cx, Start::PreCreated(prepared.run), ends), Outcome::Resumed)
+            Reply::executed(
+                execute_workflow(archon, cx, Start::PreCreated(prepared.run, prepared.skipped_layers), ends),
+                Outcome::Resumed,
+            )
         }
         Ok(None) => Reply::new(
             Outcome::NothingToResume,

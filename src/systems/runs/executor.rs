@@ -22,6 +22,8 @@ use serde_json::json;
 pub struct Prepared {
     pub run: RunRow,
     pub prior_completed_nodes: u64,
+    /// Leading layers all of whose nodes completed before: skipped.
+    pub skipped_layers: usize,
 }
 
 /// `hydrateResumableRun(deps, candidate)`: load the completed nodes, and if
@@ -32,7 +34,7 @@ pub fn hydrate_resumable_run<P: Platform>(
     cx: &mut Cx<'_, P>,
     candidate: &RunRow,
 ) -> Result<Option<Prepared>> {
-    let prior = db.get_completed_dag_node_outputs(cx, &candidate.id);
+    let (prior, whole_layers) = db.get_completed_dag_node_outputs(cx, &candidate.id);
     // An interactive loop waiting on approval resumes with no completed
     // node: `metadata.approval.type === 'interactive_loop'` (other approval
     // gates, or a `loop_user_input` alone, do not count).
@@ -41,7 +43,7 @@ pub fn hydrate_resumable_run<P: Platform>(
         return Ok(None);
     }
     let run = db.resume_workflow_run(cx, &candidate.id)?;
-    Ok(Some(Prepared { run, prior_completed_nodes: prior }))
+    Ok(Some(Prepared { run, prior_completed_nodes: prior, skipped_layers: whole_layers as usize }))
 }
 
 /// How an executor keeps other runs out of its working path.
@@ -60,8 +62,9 @@ pub enum PathLock {
 /// How an executor starts.
 pub enum Start {
     /// `preCreatedRun` with `priorCompletedNodes`: a resumed row (or the
-    /// row as a live executor has it), already running.
-    PreCreated(RunRow),
+    /// row as a live executor has it), already running, and how many
+    /// leading layers its completed nodes fill (their nodes are skipped).
+    PreCreated(RunRow, usize),
     /// `preCreatedRun` alone: the pending row `dispatchBackgroundWorkflow`
     /// inserted; not a resume, so the executor sets it running.
     Dispatched(RunRow),
@@ -117,7 +120,7 @@ pub fn execute_workflow<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, sta
         // 71f8591e (#871): the check comes first, the insert after it, so
         // two starts can both find the path free.
         let (id, path, own) = match &start {
-            Start::PreCreated(row) | Start::Dispatched(row) => {
+            Start::PreCreated(row, _) | Start::Dispatched(row) => {
                 (row.id.clone(), row.working_path.clone().unwrap_or_default(), Some(&*row.id))
             }
             Start::Fresh { id, path, .. } => (id.clone(), path.clone(), None),
@@ -126,11 +129,11 @@ pub fn execute_workflow<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, sta
             return Executed::PathLocked { run: id, holder: holder.id };
         }
     }
-    let (row, fresh) = match start {
-        Start::PreCreated(row) => (row, false),
-        Start::Dispatched(row) => (row, true),
+    let (row, fresh, skipped) = match start {
+        Start::PreCreated(row, skipped) => (row, false, skipped),
+        Start::Dispatched(row) => (row, true, 0),
         Start::Fresh { id, workflow, conversation, path } => {
-            (db.create_workflow_run(cx, &id, &workflow, &conversation, &path), true)
+            (db.create_workflow_run(cx, &id, &workflow, &conversation, &path), true, 0)
         }
     };
     let id = row.id.clone();
@@ -154,7 +157,7 @@ pub fn execute_workflow<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, sta
         cx.record("executeWorkflow", Effect::Note { kind, data });
     };
     note(cx, "executor-start", None);
-    let how = execute_dag_workflow(db, cx, &id, archon.layers, ends);
+    let how = execute_dag_workflow(db, cx, &id, archon.layers, skipped, ends);
     // The executor's work ends here; what follows only reads, or fails a
     // row it finds running, which may by then be another executor's.
     note(cx, "executor-end", Some(&how));
@@ -169,10 +172,18 @@ pub fn execute_workflow<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, sta
     Executed::Ran { run: id, how }
 }
 
-/// `executeDagWorkflow`: the layers, the poll after each, the final
+/// `executeDagWorkflow`: the layers (the first `skipped` of a resumed run
+/// only log their nodes as skipped), the poll after each, the final
 /// `skipIfStatusChanged` read and the guarded final write. Returns how it
 /// ended.
-fn execute_dag_workflow<P: Platform>(db: &Db<P>, cx: &mut Cx<'_, P>, id: &str, layers: usize, ends: Ends) -> String {
+fn execute_dag_workflow<P: Platform>(
+    db: &Db<P>,
+    cx: &mut Cx<'_, P>,
+    id: &str,
+    layers: usize,
+    skipped: usize,
+    ends: Ends,
+) -> String {
     // A failed node makes the final write `failWorkflowRun` (`anyFailed`,
     // or `!anyCompleted`).
     let mut node_failed = ends == Ends::Failed;
@@ -183,7 +194,16 @@ fn execute_dag_workflow<P: Platform>(db: &Db<P>, cx: &mut Cx<'_, P>, id: &str, l
         // aborts without the heartbeat and its node fails ('Cancelled by
         // user'); the other nodes of the layer go on. A node streaming
         // longer repeats the check every 10 s and the heartbeat every 60 s.
-        if !db.stream_node_messages(cx, id) {
+        if layer < skipped {
+            // A node a prior attempt completed: `await logNodeSkip(...)`
+            // (a log file), and its output is reused. No stream: no status
+            // check, no heartbeat.
+            cx.await_point();
+            cx.record(
+                "executeDagWorkflow",
+                Effect::Note { kind: "node-skipped", data: json!({ "run": id, "layer": layer + 1 }) },
+            );
+        } else if !db.stream_node_messages(cx, id) {
             node_failed = true;
         }
         if ends == Ends::Paused && layer + 1 == layers {

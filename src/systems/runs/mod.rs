@@ -174,6 +174,11 @@ static SPEC: SystemSpec = SystemSpec {
             about: "what getCompletedDagNodeOutputs finds (default 1)",
         },
         FieldSpec {
+            name: "rows[].completed_layers",
+            kind: "integer",
+            about: "DAG layers whose every node the earlier attempt completed (default 0): a resume skips their nodes (an awaited skip log each: no status check, no heartbeat), the poll after each layer still runs; at most completed_nodes and layers, below layers when ends = paused",
+        },
+        FieldSpec {
             name: "rows[].metadata",
             kind: "table",
             about: "the row's metadata; `approval = { type = \"interactive_loop\" }` makes a run with no completed node resumable (hydrateResumableRun), no other key does",
@@ -555,6 +560,8 @@ pub struct RowSetup {
     pub last_activity_ago: Option<u64>,
     pub started_ago: u64,
     pub completed_nodes: u64,
+    /// Leading DAG layers all of whose nodes are among `completed_nodes`.
+    pub completed_layers: u64,
     pub metadata: Value,
     pub ends: Ends,
 }
@@ -659,11 +666,21 @@ fn parse_row(v: &Value, path: Vec<PathSeg>, clock_start: u64) -> Result<RowSetup
             return Err(FieldError::new(&f.path_to("metadata"), "a table", crate::systems::args::describe(other)));
         }
     };
+    let completed_nodes = f.unsigned("completed_nodes")?.unwrap_or(1);
+    let completed_layers = f.unsigned("completed_layers")?.unwrap_or(0);
+    if completed_layers > completed_nodes {
+        return Err(FieldError::new(
+            &f.path_to("completed_layers"),
+            format!("at most completed_nodes ({completed_nodes}): a completed layer has a completed node"),
+            completed_layers.to_string(),
+        ));
+    }
     Ok(RowSetup {
         working_path: f.string("working_path")?.unwrap_or_else(|| format!("/wt/{id}")),
         workflow: f.string("workflow")?.unwrap_or_else(|| "fix-issue".into()),
         conversation: f.string("conversation")?.unwrap_or_else(|| "conv-1".into()),
-        completed_nodes: f.unsigned("completed_nodes")?.unwrap_or(1),
+        completed_nodes,
+        completed_layers,
         ends: Ends::parse(&f.choice("ends", Ends::NAMES)?.unwrap_or_default()),
         id,
         status,
@@ -807,6 +824,18 @@ impl ModelSystem for RunsSystem {
             Some(n) => n as usize,
             None => 2,
         };
+        for (i, row) in rows.iter().enumerate() {
+            // The approval node that pauses a run is in its last layer.
+            let most = if row.ends == Ends::Paused { layers - 1 } else { layers };
+            if row.completed_layers as usize > most {
+                let path = [PathSeg::Key("rows".into()), PathSeg::Index(i), PathSeg::Key("completed_layers".into())];
+                let expected = match row.ends {
+                    Ends::Paused => format!("fewer than layers ({layers}): the approval node of the last layer pauses"),
+                    _ => format!("at most layers ({layers})"),
+                };
+                return Err(FieldError::new(&path, expected, row.completed_layers.to_string()));
+            }
+        }
         let same_second = f.boolean("same_second")?.unwrap_or(false);
         let interactive = f.boolean("interactive")?.unwrap_or(false);
         Ok(Setup { rows, clock_start, layers, same_second, interactive })
@@ -937,7 +966,11 @@ impl ModelSystem for RunsSystem {
             runs: Table::new(rt, setup.initial_rows().into_iter().map(|r| (r.id.clone(), r))),
             clock: Shared::new(rt, setup.clock_start),
             same_second: setup.same_second,
-            completed_nodes: setup.rows.iter().map(|r| (r.id.clone(), r.completed_nodes)).collect(),
+            completed_nodes: setup
+                .rows
+                .iter()
+                .map(|r| (r.id.clone(), (r.completed_nodes, r.completed_layers)))
+                .collect(),
             resume_guard: match variant.choice("resume_guard") {
                 "unguarded" => ResumeGuard::Unguarded,
                 "cas-unbound-day" => ResumeGuard::CasUnboundDay,
@@ -1096,7 +1129,7 @@ impl<P: Platform> World<P> for RunsWorld<P> {
                 let reply = match db.get_workflow_run(cx, run) {
                     None => Reply::new(Outcome::NotFound, format!("run {run} not found")),
                     Some(row) => {
-                        let executed = executor::execute_workflow(a, cx, Start::PreCreated(row), a.ends_of(run));
+                        let executed = executor::execute_workflow(a, cx, Start::PreCreated(row, 0), a.ends_of(run));
                         Reply::executed(executed, Outcome::Executed)
                     }
                 };

@@ -53,7 +53,8 @@ pub fn dispatch_orchestrator_workflow<P: Platform>(
         match hydrate_resumable_run(db, cx, &candidate) {
             Ok(Some(prepared)) => {
                 let ends = archon.ends_of(&prepared.run.id);
-                let executed = execute_workflow(archon, cx, Start::PreCreated(prepared.run), ends);
+                let executed =
+                    execute_workflow(archon, cx, Start::PreCreated(prepared.run, prepared.skipped_layers), ends);
                 return Reply::executed(executed, Outcome::Resumed);
             }
             // Since #1830: another resumer owns the worktree; do not fall

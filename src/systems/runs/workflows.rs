@@ -153,8 +153,9 @@ pub struct Db<P: Platform> {
     /// Every stamp between two clock advances is the same second (SQLite's
     /// `datetime('now')`); otherwise each stamp is one second later.
     pub same_second: bool,
-    /// `getCompletedDagNodeOutputs`: completed nodes per run, from `[setup]`.
-    pub completed_nodes: BTreeMap<String, u64>,
+    /// `getCompletedDagNodeOutputs`: completed nodes per run, and how many
+    /// leading layers they fill, from `[setup]`.
+    pub completed_nodes: BTreeMap<String, (u64, u64)>,
     pub resume_guard: ResumeGuard,
     pub cancel_guard: CancelGuard,
     /// `completeWorkflowRun` / `failWorkflowRun` / `pauseWorkflowRun` guarded
@@ -287,15 +288,17 @@ impl<P: Platform> Db<P> {
         found
     }
 
-    /// `getCompletedDagNodeOutputs(runId)`: the node events a resume skips.
-    pub fn get_completed_dag_node_outputs(&self, cx: &mut Cx<'_, P>, id: &str) -> u64 {
+    /// `getCompletedDagNodeOutputs(runId)`: the node events a resume skips:
+    /// how many nodes, and how many leading layers they fill.
+    pub fn get_completed_dag_node_outputs(&self, cx: &mut Cx<'_, P>, id: &str) -> (u64, u64) {
         cx.await_point();
-        let n = self.completed_nodes.get(id).copied().unwrap_or(0);
+        let (nodes, layers) = self.completed_nodes.get(id).copied().unwrap_or((0, 0));
+        let value = format!("{nodes} completed nodes, {layers} whole layers");
         cx.record(
             "getCompletedDagNodeOutputs",
-            Effect::Read { res: format!("events:{id}").into(), value: Some(format!("{n} completed nodes").into()) },
+            Effect::Read { res: format!("events:{id}").into(), value: Some(value.into()) },
         );
-        n
+        (nodes, layers)
     }
 
     /// `resumeWorkflowRun(id)`, per variant: flip the row to running, then
