@@ -57,6 +57,20 @@ fn an_execution_limit_makes_every_explorer_incomplete() {
 }
 
 #[test]
+fn an_execution_limit_too_large_to_count_is_no_limit() {
+    // Loom counts its executions from 1: `usize::MAX` executions cannot be
+    // said to it, and must not wrap around to none at all.
+    let s = scenario("plan/dropped-reconcile-trigger.toml");
+    let e = s.expectations.iter().find(|e| e.expected == Expected::Proved).unwrap();
+    let limits = Limits { max_executions: Some(usize::MAX), ..Limits::time(Duration::from_secs(60)) };
+    for explorer in [Explorer::Exhaustive { bound: None }, Explorer::Dpor, Explorer::Stateful] {
+        let report = explore(&s.model, &e.variant, &explorer, &limits);
+        assert!(matches!(report.verdict, Verdict::Proved { .. }), "{:?}", report.verdict);
+        assert!(report.executions > 1, "{}: {} executions", explorer.describe(), report.executions);
+    }
+}
+
+#[test]
 fn a_search_that_fits_its_execution_limit_is_not_cut() {
     // dpor and the stateful search know whether an execution is left, so a
     // limit of exactly what they need proves; one less is a cut. Loom does
@@ -128,6 +142,9 @@ fn the_binary_exits_1_on_an_incomplete_search() {
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{explorer} {limit:?}: {stdout}");
+        // Nothing failed: shuttle's "failing seed" note must not show.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("failing seed"), "{explorer} {limit:?}: {stderr}");
         assert!(stdout.contains("FAIL") && stdout.contains("incomplete"), "{explorer} {limit:?}: {stdout}");
     }
 }

@@ -489,8 +489,10 @@ fn completed_layers_fit_the_completed_nodes_and_the_dag() {
     too_many["layers"] = json!(1);
     let e = setup_error(too_many);
     assert_eq!((e.path.clone(), e.expected.as_str()), (path.clone(), "at most layers (1)"));
-    let e = setup_error(row(", \"completed_layers\": 2, \"ends\": \"paused\""));
-    assert_eq!(e.path, path);
-    assert!(e.expected.starts_with("fewer than layers (2)"), "{e:?}");
+    for ends in ["paused", "failed"] {
+        let e = setup_error(row(&format!(", \"completed_layers\": 2, \"ends\": \"{ends}\"")));
+        assert_eq!(e.path, path);
+        assert!(e.expected.starts_with("fewer than layers (2)"), "{e:?}");
+    }
     assert!(compile(row(", \"completed_layers\": 2"), &[json!({"op": "cli_resume", "run": "X"})]).is_ok());
 }

@@ -98,8 +98,9 @@ pub fn loom_builder(bound: Option<usize>, limits: &Limits) -> loom::model::Build
     // (20,000 by default: seconds past the limit); look after each one.
     builder.checkpoint_interval = 1;
     // Loom stops before its execution number `max_permutations`, counting
-    // from 1: room for exactly `max_executions`.
-    builder.max_permutations = limits.max_executions.map(|max| max + 1);
+    // from 1: room for exactly `max_executions` (a limit too large to say
+    // so is no limit).
+    builder.max_permutations = limits.max_executions.and_then(|max| max.checked_add(1));
     builder.checkpoint_file = None;
     builder.log = false;
     builder.location = false;

@@ -21,19 +21,23 @@ struct Recording {
     failure: Option<Failure>,
 }
 
-/// Wraps a scheduler to stop the runner after the first failure.
+/// Wraps a scheduler to stop the runner after the first failure or at the
+/// execution limit.
 struct Recorder<S> {
     /// The most executions to start (`Limits::max_executions`).
     max_executions: Option<usize>,
-    /// Shuttle's random scheduler prints its seed to stderr when dropped
-    /// before its last iteration; after an early stop it is leaked instead.
+    /// Shuttle's random scheduler prints a "failing seed" to stderr when
+    /// dropped before its last iteration; unless it ran them all (a stop at
+    /// a failure, at the execution or the time limit) it is leaked instead.
     inner: ManuallyDrop<S>,
+    /// The inner scheduler said it had no execution left.
+    inner_done: bool,
     rec: Arc<Mutex<Recording>>,
 }
 
 impl<S> Drop for Recorder<S> {
     fn drop(&mut self) {
-        if !self.rec.lock().unwrap_or_else(|e| e.into_inner()).stop {
+        if self.inner_done {
             // SAFETY: `inner` is never used again.
             unsafe { ManuallyDrop::drop(&mut self.inner) }
         }
@@ -46,7 +50,9 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         if rec.stop || self.max_executions.is_some_and(|max| rec.executions >= max) {
             return None;
         }
-        self.inner.new_execution()
+        let next = self.inner.new_execution();
+        self.inner_done = next.is_none();
+        next
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
@@ -77,8 +83,12 @@ fn search(
     limits: &Limits,
 ) -> (Verdict, usize) {
     let rec = Arc::new(Mutex::new(Recording::default()));
-    let recorder =
-        Recorder { max_executions: limits.max_executions, inner: ManuallyDrop::new(scheduler), rec: rec.clone() };
+    let recorder = Recorder {
+        max_executions: limits.max_executions,
+        inner: ManuallyDrop::new(scheduler),
+        inner_done: false,
+        rec: rec.clone(),
+    };
     let (m, v, r, progress) = (model.clone(), variant.clone(), rec.clone(), limits.clone());
     let start = Instant::now();
     let result = quiet::quietly(|| {

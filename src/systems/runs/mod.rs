@@ -176,7 +176,7 @@ static SPEC: SystemSpec = SystemSpec {
         FieldSpec {
             name: "rows[].completed_layers",
             kind: "integer",
-            about: "DAG layers whose every node the earlier attempt completed (default 0): a resume skips their nodes (an awaited skip log each: no status check, no heartbeat), the poll after each layer still runs; at most completed_nodes and layers, below layers when ends = paused",
+            about: "DAG layers whose every node the earlier attempt completed (default 0): a resume skips their nodes (an awaited skip log each: no status check, no heartbeat), the poll after each layer still runs; at most completed_nodes and layers, below layers when ends = paused or failed",
         },
         FieldSpec {
             name: "rows[].metadata",
@@ -825,13 +825,15 @@ impl ModelSystem for RunsSystem {
             None => 2,
         };
         for (i, row) in rows.iter().enumerate() {
-            // The approval node that pauses a run is in its last layer.
-            let most = if row.ends == Ends::Paused { layers - 1 } else { layers };
+            // A run that pauses or fails has a node left to do it: the
+            // approval node is in the last layer, and so is a failing one.
+            let most = if row.ends == Ends::Completed { layers } else { layers - 1 };
             if row.completed_layers as usize > most {
                 let path = [PathSeg::Key("rows".into()), PathSeg::Index(i), PathSeg::Key("completed_layers".into())];
                 let expected = match row.ends {
                     Ends::Paused => format!("fewer than layers ({layers}): the approval node of the last layer pauses"),
-                    _ => format!("at most layers ({layers})"),
+                    Ends::Failed => format!("fewer than layers ({layers}): a node of the last layer fails"),
+                    Ends::Completed => format!("at most layers ({layers})"),
                 };
                 return Err(FieldError::new(&path, expected, row.completed_layers.to_string()));
             }
