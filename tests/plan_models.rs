@@ -225,8 +225,21 @@ fn unlocked_job_state_writers_share_atomic_writes_temp_file() {
         let s = racecheck::scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
         let e = s.expectations.iter().find(|e| e.label().contains(lock)).expect("the variant's expectation");
         let (ends, _) = outcomes(&s.model, &e.variant, &Explorer::Stateful, &Limits::default()).unwrap();
-        ends.iter().filter(|end| end.contains("ENOENT")).count()
+        ends.into_iter().filter(|end| end.contains("ENOENT")).collect::<Vec<_>>()
     };
-    assert!(ends_with_enoent("unlocked") > 0, "no overlap of the two writers made a rename throw");
-    assert_eq!(ends_with_enoent("state-mutex"), 0);
+    let overlapped = ends_with_enoent("unlocked");
+    assert!(!overlapped.is_empty(), "no overlap of the two writers made a rename throw");
+    assert!(ends_with_enoent("state-mutex").is_empty());
+    // When the monitor's rename publishes the launch's temp file (C's entry
+    // in, A still running), the monitor's A=completed is lost: the
+    // invariant says so, though no write reverted what was on disk.
+    let published_the_launchs = |end: &String| {
+        let jobs = end.split(r#""jobs.json":"#).nth(1).and_then(|j| j.split(r#""plan.json""#).next()).unwrap();
+        jobs.contains(r#""name":"C""#) && !jobs.contains(r#""status":"completed""#)
+    };
+    let lost: Vec<&String> = overlapped.iter().filter(|end| published_the_launchs(end)).collect();
+    assert!(!lost.is_empty(), "{overlapped:#?}");
+    for end in lost {
+        assert!(end.starts_with(r#"broken=["no-lost-job-state-update"]"#), "{end}");
+    }
 }

@@ -9,6 +9,7 @@ use crate::storage::Contents;
 use crate::systems::monitor::{FinalState, Monitor, Unknown};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 pub fn monitor(invariant: &str, setup: &Setup) -> Box<dyn Monitor> {
     match invariant {
@@ -107,6 +108,9 @@ struct NoLostUpdate {
     disk: Option<Statuses>,
     /// Note: who last set each entry's status, `(step, who)`.
     last_set: BTreeMap<String, (usize, String)>,
+    /// What each writer put in the shared temp file (`<file>.tmp`) and has
+    /// not renamed yet, with the step (MC's atomicWrite before 6f3b0e5).
+    own_tmp: BTreeMap<Arc<str>, (usize, Contents)>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -126,14 +130,15 @@ impl NoLostUpdate {
     fn plan_jobs(setup: &Setup, check: Check) -> Self {
         let entries = |c: &Contents| c.with(statuses);
         let disk = setup.initial_plan().map(|p| statuses(&p));
-        NoLostUpdate { file: PLAN_FILE, check, entries, disk, last_set: BTreeMap::new() }
+        NoLostUpdate { file: PLAN_FILE, check, entries, disk, last_set: BTreeMap::new(), own_tmp: BTreeMap::new() }
     }
 
     /// `jobs.json`'s entries (`no-lost-job-state-update`).
     fn job_state(setup: &Setup) -> Self {
         let entries = |c: &Contents| c.with(entry_statuses);
         let disk = entry_statuses(&setup.initial_job_state());
-        NoLostUpdate { file: JOBS_FILE, check: Check::Reverts, entries, disk: Some(disk), last_set: BTreeMap::new() }
+        let (disk, last_set, own_tmp) = (Some(disk), BTreeMap::new(), BTreeMap::new());
+        NoLostUpdate { file: JOBS_FILE, check: Check::Reverts, entries, disk, last_set, own_tmp }
     }
 
     fn committed(&self, name: &str, status: &str) -> String {
@@ -160,6 +165,28 @@ impl NoLostUpdate {
             e.step,
             who(e),
             basis(meta)
+        ))
+    }
+
+    /// A rename that published another writer's temp file, in words, if
+    /// it lost an entry this writer meant to set.
+    fn lost_in_tmp(
+        &self,
+        e: &Event,
+        new: &Statuses,
+        targets: &[&str],
+        own: Option<(usize, Contents)>,
+    ) -> Option<String> {
+        let (step, own) = own?;
+        let own = (self.entries)(&own)?;
+        let target = targets.iter().find(|t| own.get(**t) != new.get(**t))?;
+        let meant = own.get(*target).map(String::as_str).unwrap_or("(removed)");
+        Some(format!(
+            "step {} {} renamed {file}.tmp, which it wrote at step {step} and another writer has replaced since: it \
+             published that writer's {file}, and its own {target}={meant} never reached {file}",
+            e.step,
+            who(e),
+            file = self.file
         ))
     }
 
@@ -190,15 +217,24 @@ impl Monitor for NoLostUpdate {
                 return None;
             }
             Effect::Wrote { res, value, meta } if &**res == self.file => (value, meta),
+            Effect::Wrote { res, value, .. } if res.strip_suffix(".tmp") == Some(self.file) => {
+                self.own_tmp.insert(e.task.clone(), (e.step, value.clone()));
+                return None;
+            }
             _ => return None,
         };
+        let own = self.own_tmp.remove(&e.task);
         let new = (self.entries)(contents)?;
         let targets: Vec<&str> = meta
             .get("targets")
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
+        let published_another = meta.get("publishedAnother").and_then(Value::as_bool) == Some(true);
         let broken = match self.check {
+            Check::Reverts if published_another => {
+                self.lost_in_tmp(e, &new, &targets, own).or_else(|| self.reverted(e, meta, &new, &targets))
+            }
             Check::Reverts => self.reverted(e, meta, &new, &targets),
             Check::Decisions => self.overwritten(e, meta, &new, &targets),
         };
@@ -214,6 +250,11 @@ impl Monitor for NoLostUpdate {
 
     fn state_hash(&self, h: &mut StateHasher) {
         self.disk.state_hash(h);
+        h.u64(self.own_tmp.len() as u64);
+        for (task, (_, contents)) in &self.own_tmp {
+            h.task(task);
+            contents.state_hash(h);
+        }
     }
 }
 

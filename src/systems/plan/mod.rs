@@ -422,7 +422,7 @@ static SPEC: SystemSpec = SystemSpec {
         },
         InvariantSpec {
             name: "no-lost-job-state-update",
-            about: "a write to jobs.json changes or drops an entry only if the writer meant to (no stale read-modify-write loses another's update)",
+            about: "a write to jobs.json changes or drops an entry only if the writer meant to (no stale read-modify-write loses another's update), and a rename of the shared jobs.json.tmp does not publish another writer's file in place of the entries it meant to set (before 6f3b0e5)",
         },
         InvariantSpec {
             name: "checkpoint-implies-paused",
