@@ -350,7 +350,7 @@ static SPEC: SystemSpec = SystemSpec {
         },
         KnobSpec {
             name: "complete_guard",
-            about: "how the executor's terminal writes (completeWorkflowRun, failWorkflowRun, pauseWorkflowRun) are guarded (af4e8b48, merged in #813)",
+            about: "how the executor's terminal writes (completeWorkflowRun, failWorkflowRun) are guarded (af4e8b48, merged in #813); pauseWorkflowRun came guarded (d2bfd7a9b, #888) under either choice",
             choices: &[
                 (
                     "unguarded",
@@ -402,6 +402,18 @@ static SPEC: SystemSpec = SystemSpec {
                 ),
             ],
             default: "status-only",
+        },
+        KnobSpec {
+            name: "worker_worktree",
+            about: "where dispatchBackgroundWorkflow runs the worker a web message starts (9c931419a, #716)",
+            choices: &[
+                (
+                    "conversation-cwd",
+                    "before 9c931419a: the worker's row and executeWorkflow take the conversation's cwd, and the dispatch lets the conversation lock go while the worker runs there",
+                ),
+                ("own", "9c931419a: each worker resolves a worktree of its own (/wt/worker-<id>)"),
+            ],
+            default: "own",
         },
         KnobSpec {
             name: "startup_sweep",
@@ -1003,6 +1015,7 @@ impl ModelSystem for RunsSystem {
                 _ => Backstop::StatusOnly,
             },
             startup_sweep: variant.choice("startup_sweep") == "fail-orphans",
+            worker_worktree_own: variant.choice("worker_worktree") == "own",
             path_lock: match variant.choice("path_lock") {
                 "none" => PathLock::None,
                 "check-before-insert" => PathLock::CheckBeforeInsert,
@@ -1030,6 +1043,9 @@ pub struct Archon<P: Platform> {
     pub backstop: Backstop,
     /// Server startup fails every running row (before 882fc58f).
     pub startup_sweep: bool,
+    /// A background worker gets a worktree of its own (9c931419a, #716);
+    /// before, it ran in its conversation's.
+    pub worker_worktree_own: bool,
     pub path_lock: PathLock,
 }
 

@@ -81,7 +81,8 @@ pub fn dispatch_orchestrator_workflow<P: Platform>(
 }
 
 /// `dispatchBackgroundWorkflow(ctx, workflow)`: a hidden worker conversation
-/// whose isolation is a worktree of its own, the run's row inserted now
+/// whose isolation is a worktree of its own (since 9c931419a, #716; before,
+/// the conversation's cwd: `worker_worktree`), the run's row inserted now
 /// (`pending`, so the UI can show it), then `executeWorkflow` on that row,
 /// fire-and-forget. It returns once the row exists, and the conversation
 /// lock goes with it while the run goes on.
@@ -94,7 +95,7 @@ fn dispatch_background_workflow<P: Platform>(
 ) -> Reply {
     // The worker conversation, its isolation and the dispatch messages touch
     // no modeled row: they merge into the insert's await.
-    let cwd = format!("/wt/worker-{}", fresh.id);
+    let cwd = if archon.worker_worktree_own { format!("/wt/worker-{}", fresh.id) } else { fresh.cwd.to_string() };
     let row = archon.db.create_workflow_run(cx, fresh.id, workflow, conversation, &cwd);
     let id = row.id.clone();
     let (mc, ends) = (archon.clone(), fresh.ends);

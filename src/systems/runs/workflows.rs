@@ -400,7 +400,9 @@ impl<P: Platform> Db<P> {
     ) -> Result<RunRow> {
         cx.await_point();
         let now = self.stamp();
-        let guarded = self.complete_guarded;
+        // pauseWorkflowRun came guarded (d2bfd7a9b, #888, a day after
+        // af4e8b48): no version of it overwrites a status.
+        let guarded = self.complete_guarded || status == "paused";
         let sql = if guarded {
             format!("UPDATE SET status='{status}' WHERE id=$1 AND status='running'")
         } else {
