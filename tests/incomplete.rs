@@ -203,3 +203,26 @@ fn an_execution_limit_spans_the_rounds_of_a_deepening_loom_search() {
     assert_eq!(reason, &format!("execution limit of {max} reached"));
     assert_eq!(report.executions, max);
 }
+
+#[test]
+fn a_model_one_thread_over_what_loom_holds_is_refused_by_name() {
+    // The monitor and three reports: five threads besides main, one more in
+    // all than loom holds. Loaded for the stateful explorer (the loader
+    // refuses it only where the exhaustive one is asked for), then handed to
+    // loom directly: refused with the reason, not loom's assertion.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/plan/stale-checkpoint-overwrite.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "[[actor]]\nname = \"report-C\"",
+        "[[actor]]\nname = \"report-C2\"\ndo = [{ op = \"handle_job_complete\", job = \"C\" }]\n\n[[actor]]\nname = \"report-C\"",
+        1,
+    );
+    let s = scenario::parse(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    let e = s.expectations.iter().find(|e| e.expected == Expected::Proved).unwrap();
+    assert_eq!(racecheck::explore::threads_needed(&s.model, &e.variant), racecheck::explore::LOOM_THREADS);
+    let report = explore(&s.model, &e.variant, &Explorer::Exhaustive { bound: Some(1) }, &Limits::default());
+    match &report.verdict {
+        Verdict::Incomplete { reason } => assert!(reason.starts_with("loom runs at most 5 threads"), "{reason}"),
+        other => panic!("{:?}", other.name()),
+    }
+    assert_eq!(report.executions, 0);
+}
