@@ -115,17 +115,8 @@ impl Files {
         meta: serde_json::Value,
     ) -> io::Result<usize> {
         let tmp = format!("{path}.tmp");
-        let own = contents.into();
-        self.write(cx, func, &tmp, own.clone(), meta.clone())?;
+        self.write(cx, func, &tmp, contents, meta.clone())?;
         cx.await_point(); // await import('fs')
-        // Says when the rename publishes another writer's temp file: this
-        // writer's own update then never reaches `path`.
-        let mut meta = meta;
-        if let (Some(there), serde_json::Value::Object(m)) = (self.disk.read(&tmp)?, &mut meta)
-            && there != own
-        {
-            m.insert("publishedAnother".into(), true.into());
-        }
         self.rename_sync(cx, func, &tmp, path, meta)
     }
 

@@ -168,8 +168,9 @@ impl NoLostUpdate {
         ))
     }
 
-    /// A rename that published another writer's temp file, in words, if
-    /// it lost an entry this writer meant to set.
+    /// A rename of the shared temp file that published what another writer
+    /// put there (`own` is what this one wrote), in words, if it lost an
+    /// entry this writer meant to set.
     fn lost_in_tmp(
         &self,
         e: &Event,
@@ -230,12 +231,10 @@ impl Monitor for NoLostUpdate {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let published_another = meta.get("publishedAnother").and_then(Value::as_bool) == Some(true);
         let broken = match self.check {
-            Check::Reverts if published_another => {
+            Check::Reverts => {
                 self.lost_in_tmp(e, &new, &targets, own).or_else(|| self.reverted(e, meta, &new, &targets))
             }
-            Check::Reverts => self.reverted(e, meta, &new, &targets),
             Check::Decisions => self.overwritten(e, meta, &new, &targets),
         };
         if broken.is_some() {
