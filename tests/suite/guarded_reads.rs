@@ -12,8 +12,7 @@
 //! - a read after the reader let the lock go is not guarded by it;
 //! - a turn that reads a value and then writes it conflicts like a write.
 
-mod support;
-use support::test_spec;
+use crate::support::test_spec;
 
 use racecheck::execution::Model;
 use racecheck::explore::{Explorer, Limits, Reduction, explore, outcomes, stateful_outcomes};

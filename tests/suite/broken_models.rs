@@ -4,8 +4,7 @@
 //! `proved` nor `not-found`, so no expectation accepts it; the same model
 //! without the fault is proved, so the fault is what each one reports.
 
-mod support;
-use support::test_spec;
+use crate::support::test_spec;
 
 use racecheck::execution::Model;
 use racecheck::explore::{Explorer, Limits, Verdict, explore};

@@ -7,8 +7,7 @@
 //! - `Date.now()` counts its readings, and a reading forgotten with the call
 //!   that made it still moves the clock: the clock stays in the state.
 
-mod support;
-use support::test_spec;
+use crate::support::test_spec;
 
 use racecheck::execution::Model;
 use racecheck::explore::{Explorer, Limits, Reduction, outcomes, stateful_outcomes};

@@ -6,8 +6,7 @@
 //! - a model whose task keeps state outside the runtime is caught;
 //! - a symmetry that does not hold changes what the search finds.
 
-mod support;
-use support::test_spec;
+use crate::support::test_spec;
 
 use racecheck::execution::Model;
 use racecheck::explore::{Explorer, Limits, Reduction, Verdict, explore, outcomes, stateful_outcomes};
@@ -38,7 +37,7 @@ fn shipped(file: &str, variant: &str) -> (Model, Variant) {
 
 /// For each kind of state, a shipped case whose ends change without it.
 /// (The clock: no shipped case, since it counts readings; see
-/// `tests/task_chains.rs`.)
+/// `tests/suite/task_chains.rs`.)
 #[test]
 fn every_kind_of_state_is_needed_in_a_fingerprint() {
     let all = StateParts::ALL;
