@@ -431,7 +431,7 @@ fn explain(file: &std::path::Path) -> Result<u8, String> {
     for (name, ops) in s.model.compiled.actors() {
         outln!("  {name}:");
         for op in ops {
-            let base = op.split('(').next().unwrap_or(&op);
+            let base = op.split('(').next().unwrap_or(op);
             let about = spec.op(base).map(|o| format!("{} — {}", o.origin, o.about)).unwrap_or_default();
             outln!("    {op:<32} {about}");
         }

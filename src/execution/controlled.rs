@@ -180,15 +180,17 @@ impl Controlled {
     }
 
     /// What the execution did: run to its end (no task waits), it is also
-    /// judged at the end; cut short or deadlocked, it is what happened so far.
+    /// judged at the end; cut short or deadlocked, it is what happened so far
+    /// (the events only if it broke an invariant: see [`Outcome::events`]).
     pub fn outcome(mut self) -> Outcome {
         let world = self.world.clone();
         let build = || world.final_state();
         let final_state = FinalState::new(&build);
-        let events = self.history.events();
         if self.waiting().is_empty() && self.lp().parked().is_empty() {
-            self.monitors.at_end(&events, &final_state);
+            let monitors = &mut self.monitors;
+            self.history.with_events_from(0, |events| monitors.at_end(events, &final_state));
         }
+        let events = if self.monitors.violation().is_some() { self.history.events() } else { Vec::new() };
         // The monitors go with the execution; its tasks are unwound with `runner`.
         let monitors = std::mem::take(&mut self.monitors);
         monitors.outcome(events, final_state, self.keep_final_state)

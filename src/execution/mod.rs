@@ -98,7 +98,7 @@ impl Model {
     /// The actors that run the same operations on the same data, grouped
     /// (two or more to a class): candidates for symmetry reduction.
     pub fn symmetry(&self) -> Symmetry {
-        let mut classes: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut classes: Vec<(&str, Vec<usize>)> = Vec::new();
         for a in 0..self.actor_count() {
             let signature = self.compiled.signature(a);
             match classes.iter_mut().find(|(s, _)| *s == signature) {
@@ -122,6 +122,10 @@ pub struct Violation {
 /// What one execution did.
 #[derive(Clone, Debug)]
 pub struct Outcome {
+    /// The history: in full from a run of `execute`; from a controlled
+    /// execution (stateful, dpor) only when it broke an invariant, the one
+    /// case its explorer shows them (copying every end's history was a
+    /// twentieth of an enumeration's time).
     pub events: Vec<Event>,
     /// The persisted state at the end: built when the execution broke an
     /// invariant or the model keeps final states.
@@ -254,11 +258,11 @@ fn start_actors<P: Backend>(
         .enumerate()
         .map(|(a, (name, _))| {
             let world = world.clone();
-            let first = if world.op_count(a) > 0 { world.op_label(a, 0) } else { String::new() };
+            let first = if world.op_count(a) > 0 { world.op_label(a, 0) } else { "".into() };
             rt.start(
                 name.as_str().into(),
-                fingerprint(&model.compiled.signature(a)),
-                first.into(),
+                fingerprint(model.compiled.signature(a)),
+                first,
                 Box::new(move |cx| {
                     for op in 0..world.op_count(a) {
                         if op > 0 {

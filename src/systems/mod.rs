@@ -273,10 +273,12 @@ pub trait DynSystem: Send + Sync {
 
 /// A parsed scenario body, ready to instantiate on any backend.
 pub trait Compiled: Send + Sync {
-    fn actors(&self) -> Vec<(String, Vec<String>)>;
+    /// Each actor's name and operations, as labels (built once, at compile:
+    /// every execution starts its actors from them).
+    fn actors(&self) -> &[(String, Vec<Arc<str>>)];
     /// What actor `actor` does, every argument included: two actors with the
     /// same signature run the same code on the same data.
-    fn signature(&self, actor: usize) -> String;
+    fn signature(&self, actor: usize) -> &str;
     fn world_std(&self, rt: &Arc<Runtime<Std>>, disk: Arc<dyn Disk>, variant: &Variant) -> Box<dyn DynWorld<Std>>;
     fn world_loom(&self, rt: &Arc<Runtime<Loom>>, disk: Arc<dyn Disk>, variant: &Variant) -> Box<dyn DynWorld<Loom>>;
     fn world_shuttle(
@@ -292,7 +294,7 @@ pub trait Compiled: Send + Sync {
 /// A world whose operations are addressed by (actor, index).
 pub trait DynWorld<P: Platform>: Send + Sync {
     fn op_count(&self, actor: usize) -> usize;
-    fn op_label(&self, actor: usize, op: usize) -> String;
+    fn op_label(&self, actor: usize, op: usize) -> Arc<str>;
     fn run(&self, cx: &mut Cx<'_, P>, actor: usize, op: usize);
     fn pending_at_quiescence(&self) -> Option<&'static str>;
     fn quiesce(&self, cx: &mut Cx<'_, P>);
@@ -330,19 +332,33 @@ struct CompiledSystem<S: ModelSystem> {
     setup: Arc<S::Setup>,
     files: Vec<(String, Contents)>,
     actors: Arc<Vec<Actor<S::Op>>>,
+    /// Each actor's name and operation labels, and its signature: formatted
+    /// once here rather than in every execution.
+    labels: Arc<Vec<(String, Vec<Arc<str>>)>>,
+    signatures: Vec<String>,
+}
+
+impl<S: ModelSystem> CompiledSystem<S> {
+    fn new(system: &'static S, setup: S::Setup, files: Vec<(String, Contents)>, actors: Vec<Actor<S::Op>>) -> Self {
+        let labels = actors.iter().map(|a| (a.name.clone(), a.ops.iter().map(|o| o.to_string().into()).collect()));
+        let labels = Arc::new(labels.collect());
+        let signatures = actors.iter().map(|a| format!("{:?}", a.ops)).collect();
+        CompiledSystem { system, setup: Arc::new(setup), files, actors: Arc::new(actors), labels, signatures }
+    }
 }
 
 struct BoundWorld<P: Platform, S: ModelSystem> {
     world: S::World<P>,
     actors: Arc<Vec<Actor<S::Op>>>,
+    labels: Arc<Vec<(String, Vec<Arc<str>>)>>,
 }
 
 impl<P: Platform, S: ModelSystem> DynWorld<P> for BoundWorld<P, S> {
     fn op_count(&self, actor: usize) -> usize {
         self.actors[actor].ops.len()
     }
-    fn op_label(&self, actor: usize, op: usize) -> String {
-        self.actors[actor].ops[op].to_string()
+    fn op_label(&self, actor: usize, op: usize) -> Arc<str> {
+        self.labels[actor].1[op].clone()
     }
     fn run(&self, cx: &mut Cx<'_, P>, actor: usize, op: usize) {
         self.world.run(cx, &self.actors[actor].ops[op])
@@ -364,16 +380,16 @@ impl<S: ModelSystem> CompiledSystem<S> {
             disk.write(path, contents.clone()).unwrap_or_else(|e| panic!("writing the initial {path}: {e}"));
         }
         let world = self.system.build(rt, disk, &self.setup, variant);
-        Box::new(BoundWorld::<P, S> { world, actors: self.actors.clone() })
+        Box::new(BoundWorld::<P, S> { world, actors: self.actors.clone(), labels: self.labels.clone() })
     }
 }
 
 impl<S: ModelSystem> Compiled for CompiledSystem<S> {
-    fn actors(&self) -> Vec<(String, Vec<String>)> {
-        self.actors.iter().map(|a| (a.name.clone(), a.ops.iter().map(|o| o.to_string()).collect())).collect()
+    fn actors(&self) -> &[(String, Vec<Arc<str>>)] {
+        &self.labels
     }
-    fn signature(&self, actor: usize) -> String {
-        format!("{:?}", self.actors[actor].ops)
+    fn signature(&self, actor: usize) -> &str {
+        &self.signatures[actor]
     }
     fn world_std(&self, rt: &Arc<Runtime<Std>>, disk: Arc<dyn Disk>, v: &Variant) -> Box<dyn DynWorld<Std>> {
         self.bind(rt, disk, v)
@@ -436,6 +452,6 @@ impl<S: ModelSystem> DynSystem for S {
         let ops: Vec<&S::Op> = parsed.iter().flat_map(|a| &a.ops).collect();
         self.settle(&mut setup, &ops);
         let files = self.initial_files(&setup);
-        Ok(Arc::new(CompiledSystem { system: self, setup: Arc::new(setup), files, actors: Arc::new(parsed) }))
+        Ok(Arc::new(CompiledSystem::new(self, setup, files, parsed)))
     }
 }

@@ -32,7 +32,41 @@ pub const PENDING_ACTIVE_FOR: u64 = 5 * MINUTE;
 
 /// `d3 01:00:05`: a clock value as traces show it.
 pub fn stamp(t: u64) -> String {
-    format!("d{} {:02}:{:02}:{:02}", t / DAY, t % DAY / HOUR, t % HOUR / MINUTE, t % MINUTE)
+    let mut out = String::with_capacity(12);
+    push_stamp(&mut out, t);
+    out
+}
+
+/// Appends [`stamp`]`(t)` to `out`, digit by digit: every row write
+/// describes its change with stamps, and `format!`'s padding machinery was
+/// a tenth of an execution of the runs system.
+fn push_stamp(out: &mut String, t: u64) {
+    let two = |out: &mut String, n: u64| {
+        out.push(char::from(b'0' + (n / 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    };
+    out.push('d');
+    out.push_str(itoa(t / DAY).as_str());
+    out.push(' ');
+    two(out, t % DAY / HOUR);
+    out.push(':');
+    two(out, t % HOUR / MINUTE);
+    out.push(':');
+    two(out, t % MINUTE);
+}
+
+/// `n` in decimal, without `format!`.
+fn itoa(mut n: u64) -> String {
+    let mut digits = Vec::with_capacity(4);
+    loop {
+        digits.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).expect("ASCII digits")
 }
 
 fn stamp_opt<S: serde::Serializer>(t: &Option<u64>, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -167,7 +201,10 @@ pub struct Db<P: Platform> {
 }
 
 fn res(id: &str) -> std::sync::Arc<str> {
-    format!("run:{id}").into()
+    let mut res = String::with_capacity(4 + id.len());
+    res.push_str("run:");
+    res.push_str(id);
+    res.into()
 }
 
 impl<P: Platform> Db<P> {
@@ -614,18 +651,65 @@ impl<P: Platform> Db<P> {
 
 /// `status failed→running, last_activity_at d1 00:00:00→d2 01:00:01`.
 fn describe_change(before: &RunRow, after: &RunRow) -> String {
-    let mut parts = Vec::new();
+    let mut out = String::with_capacity(96);
+    out.push_str("status ");
+    out.push_str(before.status);
     if before.status != after.status {
-        parts.push(format!("status {}→{}", before.status, after.status));
+        out.push('→');
+        out.push_str(after.status);
     } else {
-        parts.push(format!("status {} (unchanged)", after.status));
+        out.push_str(" (unchanged)");
     }
-    let show = |t: Option<u64>| t.map_or("NULL".to_string(), stamp);
-    if before.completed_at != after.completed_at {
-        parts.push(format!("completed_at {}→{}", show(before.completed_at), show(after.completed_at)));
+    let mut change = |column: &str, from: Option<u64>, to: Option<u64>| {
+        if from != to {
+            out.push_str(", ");
+            out.push_str(column);
+            out.push(' ');
+            for (k, t) in [from, to].into_iter().enumerate() {
+                if k == 1 {
+                    out.push('→');
+                }
+                match t {
+                    Some(t) => push_stamp(&mut out, t),
+                    None => out.push_str("NULL"),
+                }
+            }
+        }
+    };
+    change("completed_at", before.completed_at, after.completed_at);
+    change("last_activity_at", before.last_activity_at, after.last_activity_at);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: &'static str, completed_at: Option<u64>, last_activity_at: Option<u64>) -> RunRow {
+        RunRow {
+            id: "r1".into(),
+            workflow_name: "w".into(),
+            parent_conversation_id: "c".into(),
+            status,
+            working_path: None,
+            started_at: Some(0),
+            completed_at,
+            last_activity_at,
+            metadata: Value::Null,
+        }
     }
-    if before.last_activity_at != after.last_activity_at {
-        parts.push(format!("last_activity_at {}→{}", show(before.last_activity_at), show(after.last_activity_at)));
+
+    #[test]
+    fn stamps_and_changes_read_as_traces_show_them() {
+        assert_eq!(stamp(0), "d0 00:00:00");
+        assert_eq!(stamp(3 * DAY + HOUR + 5), "d3 01:00:05");
+        assert_eq!(stamp(12 * DAY + 23 * HOUR + 59 * MINUTE + 59), "d12 23:59:59");
+        let (before, after) = (row("failed", None, Some(0)), row("running", None, Some(2 * DAY + HOUR + 1)));
+        assert_eq!(describe_change(&before, &after), "status failed→running, last_activity_at d0 00:00:00→d2 01:00:01");
+        let (before, after) = (row("running", None, Some(7)), row("running", Some(9), None));
+        assert_eq!(
+            describe_change(&before, &after),
+            "status running (unchanged), completed_at NULL→d0 00:00:09, last_activity_at d0 00:00:07→NULL"
+        );
     }
-    parts.join(", ")
 }
