@@ -54,7 +54,13 @@ impl Contents {
 
     /// A value of a file shape.
     pub fn of<T: FileShape>(value: T) -> Contents {
-        let held = Held::Value { value: Arc::new(value), render: render_as::<T>, hash: hash_as::<T> };
+        Contents::shared(Arc::new(value))
+    }
+
+    /// A value of a file shape that others hold too (a table's row): kept
+    /// as it is, not copied.
+    pub fn shared<T: FileShape>(value: Arc<T>) -> Contents {
+        let held = Held::Value { value, render: render_as::<T>, hash: hash_as::<T> };
         Contents(Arc::new(Inner { held, text: OnceLock::new(), fingerprint: OnceLock::new() }))
     }
 

@@ -12,7 +12,7 @@
 //! path.
 
 use super::Archon;
-use super::workflows::{Db, Result, RunRow};
+use super::workflows::{Db, Result, Row, RunRow};
 use crate::history::Effect;
 use crate::platform::Platform;
 use crate::runtime::Cx;
@@ -20,7 +20,7 @@ use serde_json::json;
 
 /// What the origin hands `executeWorkflow` for a resumed run.
 pub struct Prepared {
-    pub run: RunRow,
+    pub run: Row,
     pub prior_completed_nodes: u64,
     /// Leading layers all of whose nodes completed before: skipped.
     pub skipped_layers: usize,
@@ -64,10 +64,10 @@ pub enum Start {
     /// `preCreatedRun` with `priorCompletedNodes`: a resumed row (or the
     /// row as a live executor has it), already running, and how many
     /// leading layers its completed nodes fill (their nodes are skipped).
-    PreCreated(RunRow, usize),
+    PreCreated(Row, usize),
     /// `preCreatedRun` alone: the pending row `dispatchBackgroundWorkflow`
     /// inserted; not a resume, so the executor sets it running.
-    Dispatched(RunRow),
+    Dispatched(Row),
     /// No `preCreatedRun`: `createWorkflowRun` inserts a new row.
     Fresh { id: String, workflow: String, conversation: String, path: String },
 }
@@ -126,7 +126,7 @@ pub fn execute_workflow<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, sta
             Start::Fresh { id, path, .. } => (id.clone(), path.clone(), None),
         };
         if let Some(holder) = db.get_running_workflow_run_by_path(cx, &path, own) {
-            return Executed::PathLocked { run: id, holder: holder.id };
+            return Executed::PathLocked { run: id, holder: holder.id.clone() };
         }
     }
     let (row, fresh, skipped) = match start {
@@ -146,7 +146,7 @@ pub fn execute_workflow<P: Platform>(archon: &Archon<P>, cx: &mut Cx<'_, P>, sta
         && let Some(holder) = db.get_active_workflow_run_by_path(cx, &path, &row)
     {
         db.update_workflow_run_status(cx, &id, "cancelled");
-        return Executed::PathLocked { run: id, holder: holder.id };
+        return Executed::PathLocked { run: id, holder: holder.id.clone() };
     }
     if fresh {
         db.update_workflow_run_status(cx, &id, "running");

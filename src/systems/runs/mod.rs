@@ -1177,7 +1177,7 @@ impl<P: Platform> World<P> for RunsWorld<P> {
     fn final_state(&self) -> Value {
         let db = &self.archon.db;
         let runs: serde_json::Map<String, Value> =
-            db.runs.all().into_iter().map(|(id, r)| (id, serde_json::to_value(&r).unwrap_or(Value::Null))).collect();
+            db.runs.all().into_iter().map(|(id, r)| (id, serde_json::to_value(&*r).unwrap_or(Value::Null))).collect();
         json!({ "clock": stamp(db.clock.get()), "runs": runs })
     }
 }
@@ -1191,7 +1191,7 @@ fn thrown_reply(e: workflows::Thrown) -> Reply {
 }
 
 /// A guarded finish: its outcome, or the error it threw.
-fn finished<P: Platform>(result: workflows::Result<RunRow>, ok: Outcome, cx: &Cx<'_, P>) -> Reply {
+fn finished<P: Platform>(result: workflows::Result<workflows::Row>, ok: Outcome, cx: &Cx<'_, P>) -> Reply {
     match result {
         Ok(r) => Reply::new(ok, format!("run {} is {}", r.id, r.status)),
         Err(e) => {

@@ -76,6 +76,10 @@ fn stamp_opt<S: serde::Serializer>(t: &Option<u64>, s: S) -> std::result::Result
     }
 }
 
+/// A row as a statement returned it: a snapshot, shared with the table and
+/// the history until someone updates the row.
+pub type Row = std::sync::Arc<RunRow>;
+
 /// One row of `remote_agent_workflow_runs` (the columns the races touch).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunRow {
@@ -224,13 +228,13 @@ impl<P: Platform> Db<P> {
         })
     }
 
-    fn read(cx: &Cx<'_, P>, func: &'static str, id: &str, row: Option<&RunRow>) -> usize {
-        cx.record(func, Effect::Read { res: res(id), value: row.map(|r| Contents::of(r.clone())) })
+    fn read(cx: &Cx<'_, P>, func: &'static str, id: &str, row: Option<&Row>) -> usize {
+        cx.record(func, Effect::Read { res: res(id), value: row.map(|r| Contents::shared(r.clone())) })
     }
 
-    fn wrote(cx: &Cx<'_, P>, func: &'static str, row: &RunRow, sql: &str, change: String) -> usize {
+    fn wrote(cx: &Cx<'_, P>, func: &'static str, row: &Row, sql: &str, change: String) -> usize {
         let meta = json!({ "sql": sql, "rows": 1, "change": change });
-        cx.record(func, Effect::Wrote { res: res(&row.id), value: Contents::of(row.clone()), meta })
+        cx.record(func, Effect::Wrote { res: res(&row.id), value: Contents::shared(row.clone()), meta })
     }
 
     fn zero_rows(cx: &Cx<'_, P>, func: &'static str, id: &str, sql: &str, found: Option<&RunRow>) -> usize {
@@ -253,10 +257,10 @@ impl<P: Platform> Db<P> {
         sql: &str,
         guard: impl Fn(&RunRow) -> bool,
         set: impl FnOnce(&mut RunRow),
-    ) -> std::result::Result<RunRow, Option<&'static str>> {
-        let mut before: Option<RunRow> = None;
+    ) -> std::result::Result<Row, Option<&'static str>> {
+        let mut before: Option<Stamped> = None;
         let (rows, after) = self.runs.update_where(id, guard, |r| {
-            before = Some(r.clone());
+            before = Some(Stamped::of(r));
             set(r)
         });
         match (rows, after, before) {
@@ -266,14 +270,14 @@ impl<P: Platform> Db<P> {
                 Ok(after)
             }
             (_, found, _) => {
-                Self::zero_rows(cx, func, id, sql, found.as_ref());
+                Self::zero_rows(cx, func, id, sql, found.as_deref());
                 Err(found.map(|r| r.status))
             }
         }
     }
 
     /// `getWorkflowRun(id)`: `SELECT * WHERE id = $1`.
-    pub fn get_workflow_run(&self, cx: &mut Cx<'_, P>, id: &str) -> Option<RunRow> {
+    pub fn get_workflow_run(&self, cx: &mut Cx<'_, P>, id: &str) -> Option<Row> {
         cx.await_point();
         let row = self.runs.select(id);
         Self::read(cx, "getWorkflowRun", id, row.as_ref());
@@ -289,13 +293,13 @@ impl<P: Platform> Db<P> {
     }
 
     /// Records a multi-row SELECT: which rows it returned.
-    fn read_many(cx: &Cx<'_, P>, func: &'static str, query: String, found: Option<&RunRow>) {
-        cx.record(func, Effect::Read { res: query.into(), value: found.map(|r| Contents::of(r.clone())) });
+    fn read_many(cx: &Cx<'_, P>, func: &'static str, query: String, found: Option<&Row>) {
+        cx.record(func, Effect::Read { res: query.into(), value: found.map(|r| Contents::shared(r.clone())) });
     }
 
     /// `findResumableRun(workflowName, workingPath)`: the resumable clause,
     /// `ORDER BY started_at DESC LIMIT 1`.
-    pub fn find_resumable_run(&self, cx: &mut Cx<'_, P>, workflow: &str, path: &str) -> Option<RunRow> {
+    pub fn find_resumable_run(&self, cx: &mut Cx<'_, P>, workflow: &str, path: &str) -> Option<Row> {
         cx.await_point();
         let now = self.now();
         let found = self.newest_where(|r| {
@@ -313,7 +317,7 @@ impl<P: Platform> Db<P> {
         cx: &mut Cx<'_, P>,
         workflow: &str,
         conversation: &str,
-    ) -> Option<RunRow> {
+    ) -> Option<Row> {
         cx.await_point();
         let found = self.newest_where(|r| {
             r.workflow_name == workflow && r.parent_conversation_id == conversation && RESUMABLE.contains(&r.status)
@@ -341,7 +345,7 @@ impl<P: Platform> Db<P> {
     /// `resumeWorkflowRun(id)`, per variant: flip the row to running, then
     /// return it. The CAS loser probes the status to tell "not found" from
     /// "not resumable".
-    pub fn resume_workflow_run(&self, cx: &mut Cx<'_, P>, id: &str) -> Result<RunRow> {
+    pub fn resume_workflow_run(&self, cx: &mut Cx<'_, P>, id: &str) -> Result<Row> {
         cx.await_point();
         let now = self.stamp();
         let refresh = self.resume_refreshes_started_at;
@@ -434,7 +438,7 @@ impl<P: Platform> Db<P> {
         id: &str,
         status: &'static str,
         error: Option<&str>,
-    ) -> Result<RunRow> {
+    ) -> Result<Row> {
         cx.await_point();
         let now = self.stamp();
         // pauseWorkflowRun came guarded (d2bfd7a9b, #888, a day after
@@ -469,17 +473,17 @@ impl<P: Platform> Db<P> {
     }
 
     /// `completeWorkflowRun(id)`.
-    pub fn complete_workflow_run(&self, cx: &mut Cx<'_, P>, id: &str) -> Result<RunRow> {
+    pub fn complete_workflow_run(&self, cx: &mut Cx<'_, P>, id: &str) -> Result<Row> {
         self.finish_running(cx, "completeWorkflowRun", id, "completed", None)
     }
 
     /// `failWorkflowRun(id, error)`.
-    pub fn fail_workflow_run(&self, cx: &mut Cx<'_, P>, id: &str, error: &str) -> Result<RunRow> {
+    pub fn fail_workflow_run(&self, cx: &mut Cx<'_, P>, id: &str, error: &str) -> Result<Row> {
         self.finish_running(cx, "failWorkflowRun", id, "failed", Some(error))
     }
 
     /// `pauseWorkflowRun(id)` (an approval gate).
-    pub fn pause_workflow_run(&self, cx: &mut Cx<'_, P>, id: &str) -> Result<RunRow> {
+    pub fn pause_workflow_run(&self, cx: &mut Cx<'_, P>, id: &str) -> Result<Row> {
         self.finish_running(cx, "pauseWorkflowRun", id, "paused", None)
     }
 
@@ -549,10 +553,10 @@ impl<P: Platform> Db<P> {
         workflow: &str,
         conversation: &str,
         path: &str,
-    ) -> RunRow {
+    ) -> Row {
         cx.await_point();
         let now = self.stamp();
-        let row = RunRow {
+        let row = Row::new(RunRow {
             id: id.to_string(),
             workflow_name: workflow.to_string(),
             parent_conversation_id: conversation.to_string(),
@@ -562,7 +566,7 @@ impl<P: Platform> Db<P> {
             completed_at: None,
             last_activity_at: Some(now),
             metadata: json!({}),
-        };
+        });
         self.runs.insert(id, row.clone());
         Self::wrote(cx, "createWorkflowRun", &row, "INSERT status='pending'", "inserted".into());
         row
@@ -571,7 +575,7 @@ impl<P: Platform> Db<P> {
     /// `getActiveWorkflowRunByPath(cwd, { id, startedAt })`: another run on
     /// the path that is running or paused (or pending for under 5 minutes)
     /// and older than `me` by `(started_at, id)`.
-    pub fn get_active_workflow_run_by_path(&self, cx: &mut Cx<'_, P>, path: &str, me: &RunRow) -> Option<RunRow> {
+    pub fn get_active_workflow_run_by_path(&self, cx: &mut Cx<'_, P>, path: &str, me: &RunRow) -> Option<Row> {
         cx.await_point();
         let now = self.now();
         let found = self.oldest_where(|r| {
@@ -588,12 +592,7 @@ impl<P: Platform> Db<P> {
     /// `getActiveWorkflowRunByPath(cwd)` as 71f8591e (#871) had it, asked
     /// before the caller's own row exists: any `running` row on the path
     /// but `own` (a pre-created row's id).
-    pub fn get_running_workflow_run_by_path(
-        &self,
-        cx: &mut Cx<'_, P>,
-        path: &str,
-        own: Option<&str>,
-    ) -> Option<RunRow> {
+    pub fn get_running_workflow_run_by_path(&self, cx: &mut Cx<'_, P>, path: &str, own: Option<&str>) -> Option<Row> {
         cx.await_point();
         let found = self
             .oldest_where(|r| r.working_path.as_deref() == Some(path) && r.status == "running" && Some(&*r.id) != own);
@@ -603,12 +602,12 @@ impl<P: Platform> Db<P> {
     }
 
     /// The newest row (by started_at, then id) that `filter` accepts.
-    fn newest_where(&self, filter: impl Fn(&RunRow) -> bool) -> Option<RunRow> {
+    fn newest_where(&self, filter: impl Fn(&RunRow) -> bool) -> Option<Row> {
         self.runs.select_where(filter).into_iter().map(|(_, r)| r).max_by(|a, b| a.age_key().cmp(&b.age_key()))
     }
 
     /// The oldest row (by started_at, then id) that `filter` accepts.
-    fn oldest_where(&self, filter: impl Fn(&RunRow) -> bool) -> Option<RunRow> {
+    fn oldest_where(&self, filter: impl Fn(&RunRow) -> bool) -> Option<Row> {
         self.runs.select_where(filter).into_iter().map(|(_, r)| r).min_by(|a, b| a.age_key().cmp(&b.age_key()))
     }
 
@@ -649,8 +648,21 @@ impl<P: Platform> Db<P> {
     }
 }
 
+/// What [`describe_change`] compares of a row before an update.
+struct Stamped {
+    status: &'static str,
+    completed_at: Option<u64>,
+    last_activity_at: Option<u64>,
+}
+
+impl Stamped {
+    fn of(row: &RunRow) -> Self {
+        Stamped { status: row.status, completed_at: row.completed_at, last_activity_at: row.last_activity_at }
+    }
+}
+
 /// `status failed→running, last_activity_at d1 00:00:00→d2 01:00:01`.
-fn describe_change(before: &RunRow, after: &RunRow) -> String {
+fn describe_change(before: &Stamped, after: &RunRow) -> String {
     let mut out = String::with_capacity(96);
     out.push_str("status ");
     out.push_str(before.status);
@@ -705,10 +717,13 @@ mod tests {
         assert_eq!(stamp(3 * DAY + HOUR + 5), "d3 01:00:05");
         assert_eq!(stamp(12 * DAY + 23 * HOUR + 59 * MINUTE + 59), "d12 23:59:59");
         let (before, after) = (row("failed", None, Some(0)), row("running", None, Some(2 * DAY + HOUR + 1)));
-        assert_eq!(describe_change(&before, &after), "status failed→running, last_activity_at d0 00:00:00→d2 01:00:01");
+        assert_eq!(
+            describe_change(&Stamped::of(&before), &after),
+            "status failed→running, last_activity_at d0 00:00:00→d2 01:00:01"
+        );
         let (before, after) = (row("running", None, Some(7)), row("running", Some(9), None));
         assert_eq!(
-            describe_change(&before, &after),
+            describe_change(&Stamped::of(&before), &after),
             "status running (unchanged), completed_at NULL→d0 00:00:09, last_activity_at d0 00:00:07→NULL"
         );
     }
