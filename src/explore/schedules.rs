@@ -151,3 +151,54 @@ pub(super) fn run_random(
 ) -> (Verdict, usize) {
     search(model, variant, RandomScheduler::new_from_seed(seed, schedules), seed, schedules, limits)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A scheduler with `left` executions that notes when it is dropped.
+    struct Counted {
+        left: usize,
+        dropped: Arc<AtomicBool>,
+    }
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.dropped.store(true, Ordering::SeqCst);
+        }
+    }
+
+    impl Scheduler for Counted {
+        fn new_execution(&mut self) -> Option<Schedule> {
+            self.left = self.left.checked_sub(1)?;
+            Some(Schedule::new(0))
+        }
+        fn next_task(&mut self, runnable: &[&Task], _: Option<TaskId>, _: bool) -> Option<TaskId> {
+            runnable.first().map(|t| t.id())
+        }
+        fn next_u64(&mut self) -> u64 {
+            0
+        }
+    }
+
+    /// Whether a recorder's inner scheduler is dropped with it, after it
+    /// ran `runs` of its 2 executions.
+    fn dropped_after(runs: usize) -> bool {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let inner = Counted { left: 2, dropped: dropped.clone() };
+        let rec = Arc::new(Mutex::new(Recording::default()));
+        let mut recorder = Recorder { max_executions: None, inner: ManuallyDrop::new(inner), inner_done: false, rec };
+        for _ in 0..runs {
+            recorder.new_execution();
+        }
+        drop(recorder);
+        dropped.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn the_inner_scheduler_is_dropped_only_once_it_ran_out() {
+        assert!(dropped_after(3), "it said it had no execution left: dropped (freed)");
+        assert!(!dropped_after(1), "stopped early: leaked, or shuttle's scheduler prints a failing seed");
+    }
+}
