@@ -96,18 +96,55 @@ fn entry_statuses(state: &JobState) -> Statuses {
     state.jobs.iter().map(|j| (j.id.clone(), j.status.clone())).collect()
 }
 
+/// Who set an entry: the step, and the event's task, function and operation.
+type SetBy = (usize, Arc<str>, &'static str, Arc<str>);
+
+/// Each entry's (name or id, status), viewed in place in a file's value.
+type Pairs<'a> = Vec<(&'a str, &'a str)>;
+
+/// The status `pairs` gives `name`.
+fn status_of<'a>(pairs: &Pairs<'a>, name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
+
+/// `plan.json`'s jobs: (name, status).
+fn plan_pairs(c: &Contents) -> Option<Pairs<'_>> {
+    c.value::<PlanSpec>().map(|p| p.jobs.iter().map(|j| (j.name.as_str(), j.status.as_str())).collect())
+}
+
+/// `jobs.json`'s entries: (id, status).
+fn job_state_pairs(c: &Contents) -> Option<Pairs<'_>> {
+    c.value::<JobState>().map(|s| s.jobs.iter().map(|j| (j.id.as_str(), j.status.as_str())).collect())
+}
+
+/// `c` holding a `T` as a value: itself, or parsed from its text (`None`:
+/// not a `T`).
+fn as_value<T: crate::storage::FileShape + serde::de::DeserializeOwned>(c: &Contents) -> Option<Contents> {
+    match c.value::<T>() {
+        Some(_) => Some(c.clone()),
+        None => serde_json::from_str::<T>(c.as_text()).ok().map(Contents::of),
+    }
+}
+
 /// Writes to a file of entries (`plan.json`'s jobs by name, `jobs.json`'s
 /// entries by id), judged against what is on disk when each lands.
+///
+/// The monitor keeps the contents written (shared, not copied) and views
+/// their entries' statuses in place: building a map of them on every write
+/// was a tenth of an execution of #63.
 #[derive(Clone)]
 struct NoLostUpdate {
     file: &'static str,
     check: Check,
-    /// Each entry's status in what was written (`None`: not a file of entries).
-    entries: fn(&Contents) -> Option<Statuses>,
-    /// Each entry's status on disk (`None`: the file is gone).
-    disk: Option<Statuses>,
-    /// Note: who last set each entry's status, `(step, who)`.
-    last_set: BTreeMap<String, (usize, String)>,
+    /// The contents as a value of the file's shape (`None`: not a file of entries).
+    value: fn(&Contents) -> Option<Contents>,
+    /// Each entry's status in such a value.
+    pairs: for<'a> fn(&'a Contents) -> Option<Pairs<'a>>,
+    /// What is on disk, as a value (`None`: the file is gone).
+    disk: Option<Contents>,
+    /// Note: who last set each entry's status: the step, and the event's task,
+    /// function and operation (put in words only for a message).
+    last_set: BTreeMap<String, SetBy>,
     /// What each writer put in the shared temp file (`<file>.tmp`) and has
     /// not renamed yet, with the step (MC's atomicWrite before 6f3b0e5).
     own_tmp: BTreeMap<Arc<str>, (usize, Contents)>,
@@ -128,34 +165,38 @@ enum Check {
 impl NoLostUpdate {
     /// `plan.json`'s jobs (`no-lost-job-update`, `no-stale-job-decision`).
     fn plan_jobs(setup: &Setup, check: Check) -> Self {
-        let entries = |c: &Contents| c.with(statuses);
-        let disk = setup.initial_plan().map(|p| statuses(&p));
-        NoLostUpdate { file: PLAN_FILE, check, entries, disk, last_set: BTreeMap::new(), own_tmp: BTreeMap::new() }
+        let disk = setup.initial_plan().map(Contents::of);
+        let (value, pairs) = (as_value::<PlanSpec>, plan_pairs);
+        NoLostUpdate { file: PLAN_FILE, check, value, pairs, disk, last_set: BTreeMap::new(), own_tmp: BTreeMap::new() }
     }
 
     /// `jobs.json`'s entries (`no-lost-job-state-update`).
     fn job_state(setup: &Setup) -> Self {
-        let entries = |c: &Contents| c.with(entry_statuses);
-        let disk = entry_statuses(&setup.initial_job_state());
-        let (disk, last_set, own_tmp) = (Some(disk), BTreeMap::new(), BTreeMap::new());
-        NoLostUpdate { file: JOBS_FILE, check: Check::Reverts, entries, disk, last_set, own_tmp }
+        let disk = Some(Contents::of(setup.initial_job_state()));
+        let (value, pairs) = (as_value::<JobState>, job_state_pairs);
+        let (last_set, own_tmp) = (BTreeMap::new(), BTreeMap::new());
+        NoLostUpdate { file: JOBS_FILE, check: Check::Reverts, value, pairs, disk, last_set, own_tmp }
+    }
+
+    /// What is on disk, entry by entry (none when the file is gone).
+    fn on_disk(&self) -> Pairs<'_> {
+        self.disk.as_ref().and_then(|d| (self.pairs)(d)).unwrap_or_default()
     }
 
     fn committed(&self, name: &str, status: &str) -> String {
         match self.last_set.get(name) {
-            Some((step, by)) => format!("{by} committed {name}={status} at step {step}"),
+            Some((step, task, func, op)) => format!("{task} ({func} in {op}) committed {name}={status} at step {step}"),
             None => format!("{name} was {status} since the start"),
         }
     }
 
     /// The first entry the write reverts, in words.
-    fn reverted(&self, e: &Event, meta: &Value, new: &Statuses, targets: &[&str]) -> Option<String> {
+    fn reverted(&self, e: &Event, meta: &Value, new: &Pairs, targets: &[&str]) -> Option<String> {
         let (name, before) = self
-            .disk
-            .iter()
-            .flatten()
-            .find(|(name, before)| new.get(*name) != Some(before) && !targets.contains(&name.as_str()))?;
-        let wrote = match new.get(name) {
+            .on_disk()
+            .into_iter()
+            .find(|(name, before)| status_of(new, name) != Some(before) && !targets.contains(name))?;
+        let wrote = match status_of(new, name) {
             Some(status) => format!("wrote {name}={status}"),
             None => format!("wrote {} without {name}", self.file),
         };
@@ -171,17 +212,12 @@ impl NoLostUpdate {
     /// A rename of the shared temp file that published what another writer
     /// put there (`own` is what this one wrote), in words, if it lost an
     /// entry this writer meant to set.
-    fn lost_in_tmp(
-        &self,
-        e: &Event,
-        new: &Statuses,
-        targets: &[&str],
-        own: Option<(usize, Contents)>,
-    ) -> Option<String> {
+    fn lost_in_tmp(&self, e: &Event, new: &Pairs, targets: &[&str], own: Option<(usize, Contents)>) -> Option<String> {
         let (step, own) = own?;
-        let own = (self.entries)(&own)?;
-        let target = targets.iter().find(|t| own.get(**t) != new.get(**t))?;
-        let meant = own.get(*target).map(String::as_str).unwrap_or("(removed)");
+        let own = (self.value)(&own)?;
+        let own = (self.pairs)(&own)?;
+        let target = targets.iter().find(|t| status_of(&own, t) != status_of(new, t))?;
+        let meant = status_of(&own, target).unwrap_or("(removed)");
         Some(format!(
             "step {} {} renamed {file}.tmp, which it wrote at step {step} and another writer has replaced since: it \
              published that writer's {file}, and its own {target}={meant} never reached {file}",
@@ -192,10 +228,10 @@ impl NoLostUpdate {
     }
 
     /// The targeted entry the write overwrites on a stale decision, in words.
-    fn overwritten(&self, e: &Event, meta: &Value, new: &Statuses, targets: &[&str]) -> Option<String> {
+    fn overwritten(&self, e: &Event, meta: &Value, new: &Pairs, targets: &[&str]) -> Option<String> {
         let (Some(decided), [target]) = (meta.get("decidedOn").and_then(Value::as_str), targets) else { return None };
-        let before = self.disk.as_ref()?.get(*target)?;
-        let now = new.get(*target);
+        let before = status_of(&self.on_disk(), target)?;
+        let now = status_of(new, target);
         if before == decided || now == Some(before) {
             return None;
         }
@@ -205,7 +241,7 @@ impl NoLostUpdate {
             self.committed(target, before),
             e.step,
             who(e),
-            now.map(String::as_str).unwrap_or("(none)")
+            now.unwrap_or("(none)")
         ))
     }
 }
@@ -225,7 +261,8 @@ impl Monitor for NoLostUpdate {
             _ => return None,
         };
         let own = self.own_tmp.remove(&e.task);
-        let new = (self.entries)(contents)?;
+        let written = (self.value)(contents)?;
+        let new = (self.pairs)(&written)?;
         let targets: Vec<&str> = meta
             .get("targets")
             .and_then(Value::as_array)
@@ -241,14 +278,20 @@ impl Monitor for NoLostUpdate {
             return broken;
         }
         for t in targets {
-            self.last_set.insert(t.to_string(), (e.step, who(e)));
+            self.last_set.insert(t.to_string(), (e.step, e.task.clone(), e.func, e.op.clone()));
         }
-        self.disk = Some(new);
+        self.disk = Some(written);
         None
     }
 
     fn state_hash(&self, h: &mut StateHasher) {
-        self.disk.state_hash(h);
+        // The statuses on disk, by name (what the verdicts on later writes
+        // compare with), not the rest of the file.
+        let disk = self.disk.as_ref().and_then(|d| (self.pairs)(d)).map(|mut pairs| {
+            pairs.sort_unstable();
+            pairs
+        });
+        disk.state_hash(h);
         h.u64(self.own_tmp.len() as u64);
         for (task, (_, contents)) in &self.own_tmp {
             h.task(task);
