@@ -81,7 +81,7 @@ impl Controlled {
 
     /// Every task is blocked on a FIFO mutex while none waits for the loop.
     pub fn deadlocked(&self) -> bool {
-        self.waiting().is_empty() && !self.lp().parked().is_empty()
+        self.lp().none_waiting() && !self.lp().idle()
     }
 
     pub fn task_name(&self, task: TaskId) -> Arc<str> {
@@ -115,8 +115,7 @@ impl Controlled {
     /// on its own (due timers) starts as one more task: the execution ends
     /// when there is nothing left.
     fn start_quiescence(&self) {
-        if self.waiting().is_empty()
-            && self.lp().parked().is_empty()
+        if self.lp().idle()
             && let Some((task, body)) = super::quiescence(&self.world)
         {
             let does = fingerprint(&*task);
@@ -186,7 +185,7 @@ impl Controlled {
         let world = self.world.clone();
         let build = || world.final_state();
         let final_state = FinalState::new(&build);
-        if self.waiting().is_empty() && self.lp().parked().is_empty() {
+        if self.lp().idle() {
             let monitors = &mut self.monitors;
             self.history.with_events_from(0, |events| monitors.at_end(events, &final_state));
         }

@@ -530,6 +530,18 @@ impl Loop {
         self.state().waiting.clone()
     }
 
+    /// No task waits for the loop or for a FIFO mutex (asked after every
+    /// turn: it copies nothing).
+    pub fn idle(&self) -> bool {
+        let state = self.state();
+        state.waiting.is_empty() && state.parked.is_empty()
+    }
+
+    /// No task waits for the loop (it copies nothing).
+    pub fn none_waiting(&self) -> bool {
+        self.state().waiting.is_empty()
+    }
+
     pub fn parked(&self) -> Vec<TaskId> {
         self.state().parked.iter().map(|&(_, t)| t).collect()
     }
