@@ -25,12 +25,13 @@ impl<P: Platform, R: Clone + Send + Sync + StateHash + 'static> Table<P, R> {
         self.rows.read(|rows| rows.get(id).cloned())
     }
 
+    /// Every row matching `filter`, in id order.
     pub fn select_where(&self, filter: impl Fn(&R) -> bool) -> Vec<(String, Arc<R>)> {
         self.rows.read(|rows| rows.iter().filter(|(_, r)| filter(r)).map(|(k, r)| (k.clone(), r.clone())).collect())
     }
 
-    /// Sets the row `id` if `guard` accepts it: (rows changed, the row after
-    /// if it changed, else as it stands).
+    /// `UPDATE ... SET ... WHERE id = $1 AND <guard>`: returns the row count
+    /// (0 or 1) and the row as it is after the statement.
     pub fn update_where(
         &self,
         id: &str,

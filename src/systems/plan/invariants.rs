@@ -107,14 +107,28 @@ fn status_of<'a>(pairs: &Pairs<'a>, name: &str) -> Option<&'a str> {
     pairs.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
 }
 
+/// `entries` with one pair per name, the last status a name has (as a map
+/// collected from them keeps it): `jobs.json` may hold two entries with one
+/// id (a relaunch at the same clock reading as its setup entry).
+fn last_per_name<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> Pairs<'a> {
+    let mut pairs: Pairs<'a> = Vec::new();
+    for (name, status) in entries {
+        match pairs.iter_mut().find(|(n, _)| *n == name) {
+            Some(pair) => pair.1 = status,
+            None => pairs.push((name, status)),
+        }
+    }
+    pairs
+}
+
 /// `plan.json`'s jobs: (name, status).
 fn plan_pairs(c: &Contents) -> Option<Pairs<'_>> {
-    c.value::<PlanSpec>().map(|p| p.jobs.iter().map(|j| (j.name.as_str(), j.status.as_str())).collect())
+    c.value::<PlanSpec>().map(|p| last_per_name(p.jobs.iter().map(|j| (j.name.as_str(), j.status.as_str()))))
 }
 
 /// `jobs.json`'s entries: (id, status).
 fn job_state_pairs(c: &Contents) -> Option<Pairs<'_>> {
-    c.value::<JobState>().map(|s| s.jobs.iter().map(|j| (j.id.as_str(), j.status.as_str())).collect())
+    c.value::<JobState>().map(|s| last_per_name(s.jobs.iter().map(|j| (j.id.as_str(), j.status.as_str()))))
 }
 
 /// `c` holding a `T` as a value: itself, or parsed from its text (`None`:
@@ -770,5 +784,44 @@ impl Monitor for PlanNotResurrected {
 
     fn state_hash(&self, h: &mut StateHasher) {
         self.removed.is_some().state_hash(h);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `jobs.json` with entries (id, status), in order.
+    fn job_state(entries: &[(&str, &str)]) -> Contents {
+        let job = |(id, status): &(&str, &str)| {
+            json!({ "id": id, "name": "A", "worktreePath": "", "branch": "", "tmuxTarget": "", "placement": "",
+                    "status": status, "prompt": "", "mode": "", "createdAt": "" })
+        };
+        let state = json!({ "version": 2, "jobs": entries.iter().map(job).collect::<Vec<_>>(), "updatedAt": "" });
+        Contents::of(serde_json::from_value::<JobState>(state).expect("a jobs.json"))
+    }
+
+    fn write_of(contents: Contents) -> Event {
+        let effect = Effect::Wrote { res: JOBS_FILE.into(), value: contents, meta: json!({ "targets": [] }) };
+        Event { step: 2, task: "monitor".into(), op: "poll".into(), func: "saveJobState", effect }
+    }
+
+    #[test]
+    fn an_id_held_twice_counts_with_its_last_status_as_a_map_of_them_would() {
+        let disk = job_state(&[("A-0", "failed"), ("A-0", "running")]);
+        assert_eq!(job_state_pairs(&disk), Some(vec![("A-0", "running")]));
+        let mut monitor = NoLostUpdate {
+            file: JOBS_FILE,
+            check: Check::Reverts,
+            value: as_value::<JobState>,
+            pairs: job_state_pairs,
+            disk: Some(disk.clone()),
+            last_set: BTreeMap::new(),
+            own_tmp: BTreeMap::new(),
+        };
+        assert_eq!(monitor.observe(&write_of(disk)), None, "writing the same entries back reverts nothing");
+        let reverted = monitor.observe(&write_of(job_state(&[("A-0", "running"), ("A-0", "failed")])));
+        assert!(reverted.is_some_and(|m| m.contains("wrote A-0=failed")), "the last status changed without a target");
     }
 }
