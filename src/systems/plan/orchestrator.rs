@@ -73,10 +73,13 @@ impl StateHash for Snapshot {
 
 /// The `jobs.json` entry of an agent just started for `name` in its
 /// worktree's tmux session (launchJob's and relaunchJobForCorrection's
-/// `addJob`), its id unique by the clock.
+/// `addJob`). The origin's id is a `randomUUID()`, never equal to another;
+/// here it is unique by the clock, and `launch` keeps it apart from the
+/// setup's entries (`<name>-0`, `<name>-old`), which a launch at clock 0
+/// would otherwise share.
 fn running_entry<P: Platform>(cx: &Cx<'_, P>, plan: &PlanSpec, name: &str, branch: &str, prompt: String) -> Job {
     Job {
-        id: format!("{name}-{}", cx.now()),
+        id: format!("{name}-launch{}", cx.now()),
         name: name.to_string(),
         worktree_path: format!("/worktrees/{name}"),
         branch: branch.to_string(),
