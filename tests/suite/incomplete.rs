@@ -36,6 +36,10 @@ fn a_time_limit_makes_every_explorer_incomplete() {
             report.verdict.name()
         );
         assert!(!scenario::satisfies(&e.expected, &report.verdict));
+        // The limit stops the search, not just its verdict: a sampler whose
+        // shuttle runs every schedule anyway (its time limit not passed on)
+        // would still end incomplete, after 1,000 executions.
+        assert!(report.executions <= 1, "{}: a search with no time ran {}", explorer.describe(), report.executions);
     }
 }
 
