@@ -125,8 +125,9 @@ fn search(
         },
         // Every schedule ran, but the last one ended past the limit (shuttle
         // checks the time only before an execution). Kept on the safe side,
-        // though nothing was cut: cargo-mutants' `false` here survives, as
-        // no test can make one execution outlast a limit without a clock.
+        // though nothing was cut: cargo-mutants' `false`, `==` and `>=` here
+        // survive, as no test can make one execution outlast a limit
+        // without a clock.
         (Ok(()), None) if start.elapsed() > limits.max_time => {
             Verdict::Incomplete { reason: format!("time limit of {:?} reached", limits.max_time) }
         }
