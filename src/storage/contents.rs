@@ -97,6 +97,16 @@ impl Contents {
         }
     }
 
+    /// These contents holding a `T` as a value: themselves, or a value
+    /// parsed from their text (`None`: they do not parse as one). For a
+    /// reader that keeps what it read and looks at it again.
+    pub fn as_value<T: FileShape + DeserializeOwned>(&self) -> Option<Contents> {
+        match self.value::<T>() {
+            Some(_) => Some(self.clone()),
+            None => serde_json::from_str::<T>(self.as_text()).ok().map(Contents::of),
+        }
+    }
+
     /// `f` on the file as a `T`, without copying a value (`None`: it does
     /// not parse as one).
     pub fn with<T: FileShape + DeserializeOwned, R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {

@@ -131,15 +131,6 @@ fn job_state_pairs(c: &Contents) -> Option<Pairs<'_>> {
     c.value::<JobState>().map(|s| last_per_name(s.jobs.iter().map(|j| (j.id.as_str(), j.status.as_str()))))
 }
 
-/// `c` holding a `T` as a value: itself, or parsed from its text (`None`:
-/// not a `T`).
-fn as_value<T: crate::storage::FileShape + serde::de::DeserializeOwned>(c: &Contents) -> Option<Contents> {
-    match c.value::<T>() {
-        Some(_) => Some(c.clone()),
-        None => serde_json::from_str::<T>(c.as_text()).ok().map(Contents::of),
-    }
-}
-
 /// Writes to a file of entries (`plan.json`'s jobs by name, `jobs.json`'s
 /// entries by id), judged against what is on disk when each lands.
 ///
@@ -180,14 +171,14 @@ impl NoLostUpdate {
     /// `plan.json`'s jobs (`no-lost-job-update`, `no-stale-job-decision`).
     fn plan_jobs(setup: &Setup, check: Check) -> Self {
         let disk = setup.initial_plan().map(Contents::of);
-        let (value, pairs) = (as_value::<PlanSpec>, plan_pairs);
+        let (value, pairs) = (Contents::as_value::<PlanSpec>, plan_pairs);
         NoLostUpdate { file: PLAN_FILE, check, value, pairs, disk, last_set: BTreeMap::new(), own_tmp: BTreeMap::new() }
     }
 
     /// `jobs.json`'s entries (`no-lost-job-state-update`).
     fn job_state(setup: &Setup) -> Self {
         let disk = Some(Contents::of(setup.initial_job_state()));
-        let (value, pairs) = (as_value::<JobState>, job_state_pairs);
+        let (value, pairs) = (Contents::as_value::<JobState>, job_state_pairs);
         let (last_set, own_tmp) = (BTreeMap::new(), BTreeMap::new());
         NoLostUpdate { file: JOBS_FILE, check: Check::Reverts, value, pairs, disk, last_set, own_tmp }
     }
@@ -814,7 +805,7 @@ mod tests {
         let mut monitor = NoLostUpdate {
             file: JOBS_FILE,
             check: Check::Reverts,
-            value: as_value::<JobState>,
+            value: Contents::as_value::<JobState>,
             pairs: job_state_pairs,
             disk: Some(disk.clone()),
             last_set: BTreeMap::new(),

@@ -46,27 +46,13 @@ fn push_stamp(out: &mut String, t: u64) {
         out.push(char::from(b'0' + (n % 10) as u8));
     };
     out.push('d');
-    out.push_str(itoa(t / DAY).as_str());
+    out.push_str(&(t / DAY).to_string());
     out.push(' ');
     two(out, t % DAY / HOUR);
     out.push(':');
     two(out, t % HOUR / MINUTE);
     out.push(':');
     two(out, t % MINUTE);
-}
-
-/// `n` in decimal, without `format!`.
-fn itoa(mut n: u64) -> String {
-    let mut digits = Vec::with_capacity(4);
-    loop {
-        digits.push(b'0' + (n % 10) as u8);
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    digits.reverse();
-    String::from_utf8(digits).expect("ASCII digits")
 }
 
 fn stamp_opt<S: serde::Serializer>(t: &Option<u64>, s: S) -> std::result::Result<S::Ok, S::Error> {
