@@ -28,7 +28,8 @@ use crate::execution::{Controlled, Model, Outcome};
 use crate::history::History;
 use crate::runtime::{AccessKind, Resource, Semantics, TaskId, Turn};
 use crate::systems::Variant;
-use std::collections::{BTreeSet, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 /// A choice point: who waited for the loop, who got it, who still must.
@@ -120,7 +121,8 @@ impl Tree {
             let next = node.backtrack.iter().copied().find(|t| !node.done.contains(t) && !asleep(t));
             match next {
                 Some(next) => {
-                    let ran = self.turns[k].clone();
+                    // The turns are cleared below: the one that ran here moves.
+                    let ran = std::mem::take(&mut self.turns[k]);
                     let node = &mut self.path[k];
                     node.siblings.push((node.chosen, ran));
                     node.chosen = next;
@@ -147,8 +149,12 @@ impl Tree {
         let mut last: Vec<Option<usize>> = vec![None; tasks];
         let mut enabler: Vec<Option<usize>> = vec![None; tasks];
         let mut races = Vec::new();
-        let footprints = Footprint::of_turns(&turns[..n]);
-        let mut conflicting = Vec::with_capacity(n);
+        let (footprints, resources) = Footprint::of_turns(&turns[..n]);
+        // Each resource's accesses so far, as (turn, not a read): the turns a
+        // new turn conflicts with are found there, not by comparing it with
+        // every earlier turn.
+        let mut accessed: Vec<Vec<(usize, TaskId, bool)>> = vec![Vec::new(); resources];
+        let mut conflicting = vec![false; n];
         for j in 0..n {
             let p = turns[j].task;
             // What happens before task p's turn j starts: its own last turn,
@@ -158,12 +164,26 @@ impl Tree {
                 join(&mut before, &clocks[k]);
             }
             // The earlier turns of other tasks that conflict with turn j.
-            conflicting.clear();
-            conflicting.extend((0..j).map(|i| turns[i].task != p && footprints[i].conflicts(&footprints[j])));
+            conflicting[..j].fill(false);
+            for &(r, w) in &footprints[j].0 {
+                for &(i, q, v) in &accessed[r as usize] {
+                    if (w || v) && q != p {
+                        conflicting[i] = true;
+                    }
+                }
+            }
+            for &(r, w) in &footprints[j].0 {
+                accessed[r as usize].push((j, p, w));
+            }
             let race = (0..j).rev().find(|&i| conflicting[i] && before[turns[i].task] <= i);
             let mut clock = before;
-            for i in (0..j).filter(|&i| conflicting[i]) {
-                join(&mut clock, &clocks[i]);
+            // Latest first: a turn whose task's component the clock already
+            // passes happens before a turn joined already, so its clock is
+            // below the clock (joining it would change nothing).
+            for i in (0..j).rev().filter(|&i| conflicting[i]) {
+                if clock[turns[i].task] <= i {
+                    join(&mut clock, &clocks[i]);
+                }
             }
             clock[p] = j + 1;
             if let Some(i) = race.filter(|&i| self.blocked.is_none_or(|b| i < b)) {
@@ -208,12 +228,16 @@ impl Tree {
 /// A turn's accesses with each resource numbered (within one execution):
 /// [`Turn::conflicts`] compares resources by name, and comparing every pair
 /// of an execution's turns that way was a tenth of dpor's time on #63.
+/// A turn accesses a resource at most once (`Turn::touch` merges).
 struct Footprint(Vec<(u32, bool)>);
 
 impl Footprint {
-    /// Each turn's accesses as (resource number, not a read).
-    fn of_turns(turns: &[Turn]) -> Vec<Footprint> {
-        let mut numbers: HashMap<&Resource, u32> = HashMap::new();
+    /// Each turn's accesses as (resource number, not a read), and how many
+    /// resources there are.
+    fn of_turns(turns: &[Turn]) -> (Vec<Footprint>, usize) {
+        // FxHash: the names are short and ours, SipHash's defence against
+        // chosen keys buys nothing here and cost a twentieth of the search.
+        let mut numbers: FxHashMap<&Resource, u32> = FxHashMap::default();
         let mut footprints = Vec::with_capacity(turns.len());
         for turn in turns {
             let mut footprint = Vec::with_capacity(turn.accesses.len());
@@ -223,12 +247,8 @@ impl Footprint {
             }
             footprints.push(Footprint(footprint));
         }
-        footprints
-    }
-
-    /// As [`Turn::conflicts`]: one resource, not both reads.
-    fn conflicts(&self, other: &Footprint) -> bool {
-        self.0.iter().any(|&(r, w)| other.0.iter().any(|&(s, v)| r == s && (w || v)))
+        let resources = numbers.len();
+        (footprints, resources)
     }
 }
 

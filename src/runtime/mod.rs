@@ -420,7 +420,7 @@ impl<'rt, P: Platform> Cx<'rt, P> {
             n => format!("{}/{}({n})", self.task, name).into(),
         };
         self.record("spawn", Effect::Spawned { task: task.clone() });
-        let captured = fingerprint(captured);
+        let captured = || fingerprint(captured);
         let lineage =
             self.controlled.and_then(|(id, _)| Some(self.controlled_loop()?.child(id, &task, name, captured)));
         self.pending.push(Pending { task, body, lineage });

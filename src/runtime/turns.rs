@@ -399,16 +399,28 @@ impl Loop {
 
     /// The lineage of the next task `parent` spawns, named `name` (`spawn`
     /// is the name the spawn gave it, without its parent's), handed the
-    /// values `captured` hashes (its initial local state).
-    pub(super) fn child(&self, parent: TaskId, name: &str, spawn: &str, captured: Fingerprint) -> Lineage {
+    /// values `captured` hashes (its initial local state; hashed only in an
+    /// execution that is fingerprinted).
+    pub(super) fn child(
+        &self,
+        parent: TaskId,
+        name: &str,
+        spawn: &str,
+        captured: impl FnOnce() -> Fingerprint,
+    ) -> Lineage {
         let mut s = self.state();
+        let unfingerprinted = s.unfingerprinted;
         let p = &mut s.tasks[parent];
         let ordinal = p.spawned;
         p.spawned += 1;
+        if unfingerprinted {
+            let none = Fingerprint::default();
+            return Lineage { identity: none, relative: none, chain: none, root: p.root };
+        }
         Lineage {
             identity: fingerprint(&(p.identity, ordinal, name)),
             relative: fingerprint(&(p.relative, ordinal, spawn)),
-            chain: fingerprint(&("spawned", ordinal, spawn, captured)),
+            chain: fingerprint(&("spawned", ordinal, spawn, captured())),
             root: p.root,
         }
     }
@@ -476,10 +488,10 @@ impl Loop {
     /// replay, whose chains are put back afterwards).
     pub(super) fn returned(&self, task: TaskId, returned: impl FnOnce() -> Fingerprint) {
         let mut s = self.state();
-        let replaying = s.replaying;
+        let keep = !s.replaying && !s.unfingerprinted;
         let slot = &mut s.tasks[task];
         let chain = slot.frames.pop().expect("a call returns once");
-        if !replaying {
+        if keep {
             slot.chain = chain.then(&("returned", returned(), slot.spawned));
         }
     }
@@ -521,8 +533,10 @@ impl Loop {
             }
         }
         // The task moved on: its position is part of its local state.
-        let slot = &mut s.tasks[task];
-        slot.chain = slot.chain.then("turn");
+        if !s.unfingerprinted {
+            let slot = &mut s.tasks[task];
+            slot.chain = slot.chain.then("turn");
+        }
         std::mem::take(&mut s.turn)
     }
 

@@ -11,12 +11,14 @@ mod directory;
 mod memory;
 mod scratch;
 mod table;
+mod text;
 
 pub use contents::{Contents, FileShape};
 pub use directory::DirectoryDisk;
 pub use memory::MemoryDisk;
 pub use scratch::Scratch;
 pub use table::Table;
+pub use text::Text;
 
 use crate::history::Effect;
 use crate::platform::Platform;

@@ -235,3 +235,20 @@ fn stateful_and_dpor_give_the_same_verdicts() {
     }
     assert!(compared >= 55, "only {compared} expectations compared");
 }
+
+/// The searches' own figures on the seed race's fix (#63, fields-only),
+/// exactly. A reduction made weaker (a race too many, a happens-before clock
+/// too small) runs more executions; one made stronger (a conflict missed)
+/// runs fewer and may prove what it never reached. Both show here even where
+/// the ends still agree. A change to the model moves these figures too:
+/// then update them here and in BENCHMARKS.md.
+#[test]
+fn the_seed_races_fix_costs_each_search_its_known_figures() {
+    let s = event_loop_scenarios().into_iter().find(|s| s.name == "plan/stale-checkpoint-overwrite").unwrap();
+    let e = s.expectations.iter().find(|e| e.label() == "fields-only").unwrap();
+    let limits = Limits::time(BACKSTOP);
+    let dpor = explore(&s.model, &e.variant, &Explorer::Dpor, &limits);
+    assert_eq!((dpor.verdict.name(), dpor.executions), ("proved", 21_228));
+    let stateful = explore(&s.model, &e.variant, &Explorer::Stateful, &limits);
+    assert_eq!((stateful.verdict.name(), stateful.executions, stateful.states), ("proved", 3_646, Some(12_099)));
+}

@@ -72,7 +72,7 @@ impl Monitor for MissedCompletion {
         let Effect::Read { res, value: Some(value) } = &e.effect else { return None };
         if &**res == PLAN_FILE {
             let running = value.with(|p: &PlanSpec| {
-                p.jobs.iter().filter(|j| j.status == "running").map(|j| j.name.clone()).collect()
+                p.jobs.iter().filter(|j| j.status == "running").map(|j| j.name.to_string()).collect()
             })?;
             self.running.insert(e.task.to_string(), running);
         } else if &**res == JOBS_FILE {
@@ -80,7 +80,7 @@ impl Monitor for MissedCompletion {
             let ended = value.with(|s: &JobState| {
                 s.jobs
                     .iter()
-                    .find(|j| running.contains(&j.name) && ENDED.contains(&j.status.as_str()))
+                    .find(|j| running.contains(j.name.as_str()) && ENDED.contains(&j.status.as_str()))
                     .map(|j| j.name.clone())
             })??;
             return Some(format!("step {} {} read {ended} ended in jobs.json, running in plan.json", e.step, e.task));

@@ -2,7 +2,7 @@
 //! origin's files: `plan.json` (`PlanSpec`), `jobs.json` (`JobState`) and
 //! `reports/<jobId>.json` (`AgentReport`).
 
-use crate::storage::{Contents, FileShape};
+use crate::storage::{Contents, FileShape, Text};
 use serde::{Deserialize, Serialize};
 
 pub const PLAN_FILE: &str = "plan.json";
@@ -48,14 +48,14 @@ pub struct CheckpointContext {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanSpec {
-    pub id: String,
-    pub name: String,
-    pub mode: String,
-    pub status: String,
+    pub id: Text,
+    pub name: Text,
+    pub mode: Text,
+    pub status: Text,
     pub jobs: Vec<JobSpec>,
-    pub integration_branch: String,
-    pub base_commit: String,
-    pub created_at: String,
+    pub integration_branch: Text,
+    pub base_commit: Text,
+    pub created_at: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,12 +86,12 @@ impl PlanSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobSpec {
-    pub id: String,
-    pub name: String,
-    pub prompt: String,
+    pub id: Text,
+    pub name: Text,
+    pub prompt: Text,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
-    pub status: String,
+    pub status: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,16 +114,16 @@ pub struct JobState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Job {
-    pub id: String,
-    pub name: String,
-    pub worktree_path: String,
-    pub branch: String,
-    pub tmux_target: String,
-    pub placement: String,
-    pub status: String,
-    pub prompt: String,
-    pub mode: String,
-    pub created_at: String,
+    pub id: Text,
+    pub name: Text,
+    pub worktree_path: Text,
+    pub branch: Text,
+    pub tmux_target: Text,
+    pub placement: Text,
+    pub status: Text,
+    pub prompt: Text,
+    pub mode: Text,
+    pub created_at: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

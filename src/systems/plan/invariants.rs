@@ -56,7 +56,9 @@ pub(super) fn jobs_seen(e: &Event) -> Option<Vec<(String, String, String)>> {
         Effect::Read { res, value: Some(value) } | Effect::Wrote { res, value, .. } if &**res == JOBS_FILE => value,
         _ => return None,
     };
-    value.with(|s: &JobState| s.jobs.iter().map(|j| (j.id.clone(), j.name.clone(), j.status.clone())).collect())
+    value.with(|s: &JobState| {
+        s.jobs.iter().map(|j| (j.id.to_string(), j.name.to_string(), j.status.to_string())).collect()
+    })
 }
 
 /// An agent report written: (job id, job name).
@@ -88,12 +90,12 @@ type Statuses = BTreeMap<String, String>;
 
 /// Each job's status in a plan, by name.
 pub(super) fn statuses(plan: &PlanSpec) -> Statuses {
-    plan.jobs.iter().map(|j| (j.name.clone(), j.status.clone())).collect()
+    plan.jobs.iter().map(|j| (j.name.to_string(), j.status.to_string())).collect()
 }
 
 /// Each `jobs.json` entry's status, by id.
 fn entry_statuses(state: &JobState) -> Statuses {
-    state.jobs.iter().map(|j| (j.id.clone(), j.status.clone())).collect()
+    state.jobs.iter().map(|j| (j.id.to_string(), j.status.to_string())).collect()
 }
 
 /// Who set an entry: the step, and the event's task, function and operation.
@@ -611,7 +613,7 @@ impl Monitor for StoppedJobNotMerged {
         }
         let (contents, meta) = plan_write(e)?;
         let merged = contents.with(|p: &PlanSpec| {
-            p.jobs.iter().filter(|j| j.status == "merged").map(|j| j.name.clone()).collect::<Vec<_>>()
+            p.jobs.iter().filter(|j| j.status == "merged").map(|j| j.name.to_string()).collect::<Vec<_>>()
         })?;
         let name = merged.iter().find(|n| self.stopped.contains_key(*n))?;
         let (step, by) = &self.stopped[name];

@@ -27,7 +27,7 @@ use spec::SPEC;
 
 use crate::platform::Platform;
 use crate::runtime::{Cx, FifoMutex, Flag, Runtime, Shared};
-use crate::storage::{Contents, Disk, Files};
+use crate::storage::{Contents, Disk, Files, Text};
 use crate::systems::args::{Fields, PathSeg, check_unique};
 use crate::systems::{
     ArgSpec, Args, FieldError, FieldSpec, InvariantSpec, KnobSpec, ModelSystem, OpSpec, SystemSpec, Variant, World,
@@ -319,16 +319,16 @@ impl<P: Platform> World<P> for PlanWorld<P> {
     fn run(&self, cx: &mut Cx<'_, P>, op: &Op) {
         let mc = &self.mc;
         let emitted = |job: &str| files::Job {
-            id: format!("{job}-0"),
-            name: job.to_string(),
-            worktree_path: String::new(),
-            branch: String::new(),
-            tmux_target: String::new(),
-            placement: String::new(),
-            status: String::new(),
-            prompt: String::new(),
-            mode: String::new(),
-            created_at: String::new(),
+            id: format!("{job}-0").into(),
+            name: job.to_string().into(),
+            worktree_path: Text::default(),
+            branch: Text::default(),
+            tmux_target: Text::default(),
+            placement: Text::default(),
+            status: Text::default(),
+            prompt: Text::default(),
+            mode: Text::default(),
+            created_at: Text::default(),
             completed_at: None,
             exit_code: None,
             plan_id: Some(PLAN_ID.into()),

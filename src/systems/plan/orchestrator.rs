@@ -79,19 +79,19 @@ impl StateHash for Snapshot {
 /// would otherwise share.
 fn running_entry<P: Platform>(cx: &Cx<'_, P>, plan: &PlanSpec, name: &str, branch: &str, prompt: String) -> Job {
     Job {
-        id: format!("{name}-launch{}", cx.now()),
-        name: name.to_string(),
-        worktree_path: format!("/worktrees/{name}"),
-        branch: branch.to_string(),
-        tmux_target: format!("mc:{name}"),
+        id: format!("{name}-launch{}", cx.now()).into(),
+        name: name.to_string().into(),
+        worktree_path: format!("/worktrees/{name}").into(),
+        branch: branch.to_string().into(),
+        tmux_target: format!("mc:{name}").into(),
         placement: "session".into(),
         status: "running".into(),
-        prompt,
+        prompt: prompt.into(),
         mode: plan.mode.clone(),
-        created_at: timestamp(cx.now()),
+        created_at: timestamp(cx.now()).into(),
         completed_at: None,
         exit_code: None,
-        plan_id: Some(plan.id.clone()),
+        plan_id: Some(plan.id.to_string()),
     }
 }
 
@@ -203,7 +203,7 @@ impl<P: Platform> MissionControl<P> {
     pub fn snapshot(&self, plan: PlanSpec) -> Snapshot {
         match self.config.checkpoint_write {
             CheckpointWrite::WholePlan => Snapshot::Whole(Box::new(plan)),
-            CheckpointWrite::FieldsOnly => Snapshot::Id(plan.id),
+            CheckpointWrite::FieldsOnly => Snapshot::Id(plan.id.into()),
         }
     }
 
@@ -262,7 +262,7 @@ impl<P: Platform> MissionControl<P> {
                     if snapshot.id() != plan_id {
                         return Ok(());
                     }
-                    let context = CheckpointContext { job_name: name, failure_kind: "job_failed".into() };
+                    let context = CheckpointContext { job_name: name.into(), failure_kind: "job_failed".into() };
                     mc.set_checkpoint(cx, o, "on_error", snapshot, Some(context))
                 })();
                 caught(result, cx);
@@ -361,7 +361,7 @@ impl<P: Platform> MissionControl<P> {
         }
         if was_pre_merge && self.config.approved_for_merge {
             let ready: Vec<String> =
-                plan.jobs.iter().filter(|j| j.status == "ready_to_merge").map(|j| j.name.clone()).collect();
+                plan.jobs.iter().filter(|j| j.status == "ready_to_merge").map(|j| j.name.to_string()).collect();
             orch.approved_for_merge.with(|a| a.extend(ready));
         }
         let update = FieldsUpdate {
@@ -475,7 +475,7 @@ impl<P: Platform> MissionControl<P> {
             return Ok(());
         }
         // 3. Activate; a pending plan runs (locally).
-        orch.active_plan_id.set(Some(plan.id.clone()));
+        orch.active_plan_id.set(Some(plan.id.to_string()));
         if plan.status == "pending" {
             plan.status = "running".into();
         }
@@ -543,7 +543,7 @@ impl<P: Platform> MissionControl<P> {
             if job.status != "completed" {
                 continue;
             }
-            if self.config.touch_set_violation.contains(&job.name) {
+            if self.config.touch_set_violation.contains(job.name.as_str()) {
                 // Only a job with a touch set is validated, and only one that
                 // breaks it is modeled with one.
                 cx.await_point(); // await validateTouchSet(branch, integrationBranch, touchSet)
@@ -554,7 +554,7 @@ impl<P: Platform> MissionControl<P> {
                     &JobUpdate::status("failed").with_error("touch set violation").deciding_on("completed"),
                 )?;
                 plan.jobs[i].status = "failed".into();
-                let context = CheckpointContext { job_name: job.name.clone(), failure_kind: "touchset".into() };
+                let context = CheckpointContext { job_name: job.name.to_string(), failure_kind: "touchset".into() };
                 return self.set_checkpoint(cx, o, "on_error", self.snapshot(plan), Some(context));
             }
             let update = JobUpdate::status("ready_to_merge").deciding_on("completed");
@@ -577,22 +577,24 @@ impl<P: Platform> MissionControl<P> {
                 continue;
             }
             cx.await_point(); // await checkMergeability(): a trial merge
-            if self.config.merge.get(&job.name) == Some(&MergeOutcome::Conflict) {
+            if self.config.merge.get(job.name.as_str()) == Some(&MergeOutcome::Conflict) {
                 let update = JobUpdate::status("needs_rebase").deciding_on("ready_to_merge");
                 self.plans.update_plan_job(cx, &plan.id, &job.name, &update)?;
                 plan.jobs[i].status = "needs_rebase".into();
-                let context = CheckpointContext { job_name: job.name.clone(), failure_kind: "merge_conflict".into() };
+                let context =
+                    CheckpointContext { job_name: job.name.to_string(), failure_kind: "merge_conflict".into() };
                 return self.set_checkpoint(cx, o, "on_error", self.snapshot(plan), Some(context));
             }
-            let approved = self.config.approved_for_merge && orch.approved_for_merge.with(|a| a.contains(&job.name));
+            let approved =
+                self.config.approved_for_merge && orch.approved_for_merge.with(|a| a.contains(job.name.as_str()));
             if plan.mode == "supervisor" && !approved {
                 return self.set_checkpoint(cx, o, "pre_merge", self.snapshot(plan), None);
             }
-            orch.merge_queue.with(|q| q.push_back(job.name.clone()));
+            orch.merge_queue.with(|q| q.push_back(job.name.to_string()));
             let update = JobUpdate::status("merging").deciding_on("ready_to_merge");
             self.plans.update_plan_job(cx, &plan.id, &job.name, &update)?;
             plan.jobs[i].status = "merging".into();
-            orch.approved_for_merge.with(|a| a.remove(&job.name));
+            orch.approved_for_merge.with(|a| a.remove(job.name.as_str()));
         }
         // 8. The merge train merges one job (a long await), tests included.
         if let Some(name) = orch.merge_queue.with(|q| q.pop_front()) {
@@ -714,7 +716,7 @@ impl<P: Platform> MissionControl<P> {
             self.write_plan_fields(cx, self.snapshot(plan.clone()), update)?;
         }
         orch.checkpoint.set(None);
-        orch.active_plan_id.set(Some(plan.id.clone()));
+        orch.active_plan_id.set(Some(plan.id.to_string()));
         orch.merge_queue.with(|q| q.clear()); // a new MergeTrain
         let running: Vec<Job> =
             self.jobs.get_running_jobs(cx)?.into_iter().filter(|j| j.plan_id.as_deref() == Some(&plan.id)).collect();
@@ -768,7 +770,7 @@ impl<P: Platform> MissionControl<P> {
             return Ok(());
         }
         cx.await_point(); // await killSession(tmuxTarget)
-        self.panes.with(|p| p.insert(job.name.clone(), Pane::KILLED));
+        self.panes.with(|p| p.insert(job.name.to_string(), Pane::KILLED));
         self.jobs.update_job(cx, &job.id, "stopped", None)
     }
 
@@ -781,7 +783,7 @@ impl<P: Platform> MissionControl<P> {
             self.jobs.get_running_jobs(cx)?.into_iter().filter(|j| j.plan_id.as_deref() == Some(&plan.id)).collect();
         for job in running {
             cx.await_point(); // await killSession(tmuxTarget)
-            self.panes.with(|p| p.insert(job.name.clone(), Pane::KILLED));
+            self.panes.with(|p| p.insert(job.name.to_string(), Pane::KILLED));
             self.jobs.update_job(cx, &job.id, "stopped", None)?;
         }
         cx.await_point(); // await deleteIntegrationBranch()
@@ -962,7 +964,7 @@ impl<P: Platform> MissionControl<P> {
             .or_else(|| state.jobs.iter().find(|j| j.name == name))
             .ok_or_else(|| Thrown(format!("no job named {name}")))?;
         let report = super::files::AgentReport {
-            job_id: job.id.clone(),
+            job_id: job.id.to_string(),
             job_name: name.to_string(),
             status: status.to_string(),
             message: format!("{name} reports {status}"),

@@ -54,17 +54,17 @@ impl Setup {
         self.plan_exists.then(|| PlanSpec {
             id: PLAN_ID.into(),
             name: "scenario plan".into(),
-            mode: self.mode.clone(),
-            status: self.status.clone(),
+            mode: self.mode.clone().into(),
+            status: self.status.clone().into(),
             jobs: self
                 .jobs
                 .iter()
                 .map(|j| JobSpec {
-                    id: format!("job-{}", j.name),
-                    name: j.name.clone(),
-                    prompt: format!("do {}", j.name),
+                    id: format!("job-{}", j.name).into(),
+                    name: j.name.clone().into(),
+                    prompt: format!("do {}", j.name).into(),
                     depends_on: j.depends_on.clone(),
-                    status: j.status.clone(),
+                    status: j.status.clone().into(),
                     branch: Some(format!("mc/{}", j.name)),
                     merge_order: j.merge_order,
                     merged_at: None,
@@ -73,7 +73,7 @@ impl Setup {
                 .collect(),
             integration_branch: "mc/integration".into(),
             base_commit: "0000000".into(),
-            created_at: files::timestamp(0),
+            created_at: files::timestamp(0).into(),
             completed_at: None,
             pr_url: None,
             checkpoint: self.checkpoint.clone(),
@@ -91,16 +91,16 @@ impl Setup {
         });
         let jobs = entries
             .map(|(j, launch, status)| files::Job {
-                id: format!("{}-{launch}", j.name),
-                name: j.name.clone(),
-                worktree_path: format!("/worktrees/{}", j.name),
-                branch: format!("mc/{}", j.name),
-                tmux_target: format!("mc:{}", j.name),
+                id: format!("{}-{launch}", j.name).into(),
+                name: j.name.clone().into(),
+                worktree_path: format!("/worktrees/{}", j.name).into(),
+                branch: format!("mc/{}", j.name).into(),
+                tmux_target: format!("mc:{}", j.name).into(),
                 placement: "session".into(),
-                status,
-                prompt: format!("do {}", j.name),
-                mode: self.mode.clone(),
-                created_at: files::timestamp(0),
+                status: status.into(),
+                prompt: format!("do {}", j.name).into(),
+                mode: self.mode.clone().into(),
+                created_at: files::timestamp(0).into(),
                 completed_at: None,
                 exit_code: None,
                 plan_id: Some(PLAN_ID.into()),

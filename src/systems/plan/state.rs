@@ -83,7 +83,7 @@ pub struct FieldsUpdate {
 impl FieldsUpdate {
     pub fn apply(&self, plan: &mut PlanSpec) {
         if let Some(s) = self.status {
-            plan.status = s.to_string();
+            plan.status = s.into();
         }
         if let Some(c) = &self.checkpoint {
             plan.checkpoint = c.clone();
@@ -172,7 +172,7 @@ impl<P: Platform> PlanStore<P> {
                 return Err(Thrown(format!("Plan ID mismatch: {} != {plan_id}", plan.id)));
             }
             let spec = plan.job_mut(job).ok_or_else(|| Thrown(format!("Job {job} not found in plan")))?;
-            spec.status = update.status.to_string();
+            spec.status = update.status.into();
             if update.error.is_some() || update.clear_error {
                 spec.error = update.error.clone();
             }
@@ -277,7 +277,7 @@ impl<P: Platform> JobStore<P> {
         self.modify(cx, "updateJob", |state, now| {
             let job = state.jobs.iter_mut().find(|j| j.id == id);
             let job = job.ok_or_else(|| Thrown(format!("Job with id {id} not found")))?;
-            job.status = status.to_string();
+            job.status = status.to_string().into();
             if status != "running" {
                 job.completed_at = Some(timestamp(now));
             }
@@ -301,7 +301,7 @@ impl<P: Platform> JobStore<P> {
                 .jobs
                 .iter()
                 .filter(|j| j.name == job.name && j.status != "running")
-                .map(|j| j.id.clone())
+                .map(|j| j.id.to_string())
                 .collect();
             for id in stale {
                 cx.await_point(); // removeReport: await getReportsDir(), import('fs'); then unlinkSync
@@ -327,7 +327,7 @@ impl<P: Platform> JobStore<P> {
     /// `addJob(job)`: locked; appends the entry.
     fn add_job(&self, cx: &mut Cx<'_, P>, job: Job) -> Result<()> {
         self.modify(cx, "addJob", |state, _| {
-            let targets = vec![job.id.clone()];
+            let targets = vec![job.id.to_string()];
             state.jobs.push(job);
             Ok(targets)
         })
