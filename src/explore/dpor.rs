@@ -23,13 +23,14 @@
 //! The tasks run as coroutines of the controlled loop
 //! ([`Controlled`]), one turn at a time.
 
-use super::{Enumeration, Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
+use super::{Enumeration, Failure, Limits, Replay, Sleeper, Verdict, panic_message, quiet, verdict_for_panic};
 use crate::execution::{Controlled, Model, Outcome};
 use crate::history::History;
 use crate::runtime::{AccessKind, Resource, Semantics, TaskId, Turn};
 use crate::systems::Variant;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// A choice point: who waited for the loop, who got it, who still must.
@@ -39,11 +40,11 @@ struct Node {
     backtrack: BTreeSet<TaskId>,
     done: BTreeSet<TaskId>,
     /// Tasks run here in earlier executions, with the turn they ran.
-    siblings: Vec<(TaskId, Turn)>,
+    siblings: Vec<Sleeper>,
     /// Tasks asleep here: running one now only repeats (up to the order of
     /// independent turns) an execution already run. Each stays asleep until
     /// a turn conflicts with the turn it would run.
-    sleep: Vec<(TaskId, Turn)>,
+    sleep: Vec<Sleeper>,
 }
 
 #[derive(Default)]
@@ -62,7 +63,7 @@ struct Tree {
 
 impl Tree {
     /// The sleep set at node `k`, carried from node `k - 1` over its turn.
-    fn sleep_at(&self, k: usize) -> Vec<(TaskId, Turn)> {
+    fn sleep_at(&self, k: usize) -> Vec<Sleeper> {
         let Some(prev) = k.checked_sub(1).map(|i| &self.path[i]) else { return Vec::new() };
         let ran = &self.turns[k - 1];
         super::asleep_after(prev.sleep.iter().chain(&prev.siblings), ran)
@@ -124,7 +125,7 @@ impl Tree {
                     // The turns are cleared below: the one that ran here moves.
                     let ran = std::mem::take(&mut self.turns[k]);
                     let node = &mut self.path[k];
-                    node.siblings.push((node.chosen, ran));
+                    node.siblings.push((node.chosen, Arc::new(ran)));
                     node.chosen = next;
                     node.done.insert(next);
                     self.turns.clear();

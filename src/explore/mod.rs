@@ -402,9 +402,13 @@ fn outcome_key(outcome: &Outcome) -> String {
 /// asleep or already run before it. A task stays asleep while the turns run
 /// since commute with the turn it would run: running it now would only
 /// reach, in another order, states reached already.
-fn asleep_after<'a>(before: impl Iterator<Item = &'a (TaskId, Turn)>, ran: &Turn) -> Vec<(TaskId, Turn)> {
+fn asleep_after<'a>(before: impl Iterator<Item = &'a Sleeper>, ran: &Turn) -> Vec<Sleeper> {
     before.filter(|(task, turn)| *task != ran.task && !turn.conflicts(ran)).cloned().collect()
 }
+
+/// A task that sleeps, with the turn it would run: shared, since a sleep
+/// set is carried from state to state, turn by turn.
+type Sleeper = (TaskId, std::sync::Arc<Turn>);
 
 /// What a controlled execution in which every task is blocked reports (the
 /// words [`verdict_for_panic`] recognizes as a deadlock).

@@ -43,12 +43,15 @@
 //! the same state; a model that keeps a static, a thread-local or a step
 //! number it branches on is caught there and the search ends `incomplete`.
 
-use super::{DEADLOCK, Enumeration, Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
+use super::{
+    DEADLOCK, Enumeration, Failure, Limits, Replay, Sleeper, Verdict, panic_message, quiet, verdict_for_panic,
+};
 use crate::execution::{Controlled, Kept, Model, Outcome};
 use crate::history::History;
 use crate::runtime::{AccessKind, Fingerprint, LockId, Resource, Semantics, StateParts, Symmetry, TaskId, Turn};
 use crate::systems::Variant;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What the state-caching search may use to cut. Everything, except in
@@ -108,9 +111,9 @@ struct Node {
     /// Tasks still to run from here.
     todo: Vec<TaskId>,
     /// Tasks already run from here, with their turns.
-    done: Vec<(TaskId, Turn)>,
+    done: Vec<Sleeper>,
     /// Tasks asleep here, with the turn each would run.
-    sleep: Vec<(TaskId, Turn)>,
+    sleep: Vec<Sleeper>,
     /// The monitors and tasks' chains here (a replay resumes them, instead
     /// of showing the monitors every event again and hashing every value
     /// each task read). Only where there is a branch left to take: a
@@ -186,7 +189,7 @@ struct Search<'a> {
 
 impl Search<'_> {
     /// The sleep set of the state after `node`'s turn `ran`.
-    fn sleep_after(&self, node: &Node, ran: &Turn) -> Vec<(TaskId, Turn)> {
+    fn sleep_after(&self, node: &Node, ran: &Turn) -> Vec<Sleeper> {
         if !self.reduction.sleep_sets {
             return Vec::new();
         }
@@ -198,7 +201,7 @@ impl Search<'_> {
         while let Some(node) = self.path.last_mut() {
             if let Some(next) = node.todo.pop() {
                 let ran = node.ran.take().expect("the chosen task ran");
-                node.done.push((node.chosen, ran));
+                node.done.push((node.chosen, Arc::new(ran)));
                 node.chosen = next;
                 return true;
             }
