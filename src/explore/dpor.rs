@@ -151,10 +151,12 @@ impl Tree {
         let mut enabler: Vec<Option<usize>> = vec![None; tasks];
         let mut races = Vec::new();
         let (footprints, resources) = Footprint::of_turns(&turns[..n]);
-        // Each resource's accesses so far, as (turn, not a read): the turns a
-        // new turn conflicts with are found there, not by comparing it with
-        // every earlier turn.
-        let mut accessed: Vec<Vec<(usize, TaskId, bool)>> = vec![Vec::new(); resources];
+        // Each resource's accesses so far, as (turn, task), and its writes
+        // alone: the turns a new turn conflicts with are found there (every
+        // access for a write, the writes for a read), not by comparing it
+        // with every earlier turn.
+        let mut accessed: Vec<Vec<(usize, TaskId)>> = vec![Vec::new(); resources];
+        let mut written: Vec<Vec<(usize, TaskId)>> = vec![Vec::new(); resources];
         let mut conflicting = vec![false; n];
         for j in 0..n {
             let p = turns[j].task;
@@ -167,14 +169,18 @@ impl Tree {
             // The earlier turns of other tasks that conflict with turn j.
             conflicting[..j].fill(false);
             for &(r, w) in &footprints[j].0 {
-                for &(i, q, v) in &accessed[r as usize] {
-                    if (w || v) && q != p {
+                let earlier = if w { &accessed[r as usize] } else { &written[r as usize] };
+                for &(i, q) in earlier {
+                    if q != p {
                         conflicting[i] = true;
                     }
                 }
             }
             for &(r, w) in &footprints[j].0 {
-                accessed[r as usize].push((j, p, w));
+                accessed[r as usize].push((j, p));
+                if w {
+                    written[r as usize].push((j, p));
+                }
             }
             let race = (0..j).rev().find(|&i| conflicting[i] && before[turns[i].task] <= i);
             let mut clock = before;

@@ -336,6 +336,9 @@ struct CompiledSystem<S: ModelSystem> {
     /// once here rather than in every execution.
     labels: Arc<Vec<(String, Vec<Arc<str>>)>>,
     signatures: Vec<String>,
+    /// Each invariant's monitor as an execution starts, built from the setup
+    /// once and copied for every execution.
+    fresh_monitors: std::sync::Mutex<Vec<(String, Box<dyn Monitor>)>>,
 }
 
 impl<S: ModelSystem> CompiledSystem<S> {
@@ -343,7 +346,16 @@ impl<S: ModelSystem> CompiledSystem<S> {
         let labels = actors.iter().map(|a| (a.name.clone(), a.ops.iter().map(|o| o.to_string().into()).collect()));
         let labels = Arc::new(labels.collect());
         let signatures = actors.iter().map(|a| format!("{:?}", a.ops)).collect();
-        CompiledSystem { system, setup: Arc::new(setup), files, actors: Arc::new(actors), labels, signatures }
+        let fresh_monitors = Default::default();
+        CompiledSystem {
+            system,
+            setup: Arc::new(setup),
+            files,
+            actors: Arc::new(actors),
+            labels,
+            signatures,
+            fresh_monitors,
+        }
     }
 }
 
@@ -406,7 +418,13 @@ impl<S: ModelSystem> Compiled for CompiledSystem<S> {
         self.bind(rt, disk, v)
     }
     fn monitor(&self, invariant: &str) -> Box<dyn Monitor> {
-        self.system.monitor(invariant, &self.setup)
+        let mut fresh = self.fresh_monitors.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, monitor)) = fresh.iter().find(|(name, _)| name == invariant) {
+            return monitor.boxed_clone();
+        }
+        let monitor = self.system.monitor(invariant, &self.setup);
+        fresh.push((invariant.to_string(), monitor.boxed_clone()));
+        monitor
     }
 }
 

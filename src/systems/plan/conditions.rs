@@ -10,6 +10,7 @@ use crate::runtime::StateHasher;
 use crate::systems::ConditionSpec;
 use crate::systems::monitor::Monitor;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 pub const CONDITIONS: &[ConditionSpec] = &[
     ConditionSpec {
@@ -207,8 +208,8 @@ impl Monitor for TriggerDuringPass {
 /// a snapshot another task has outdated.
 #[derive(Clone, Default)]
 struct StaleSnapshotWrite {
-    holding: BTreeSet<String>,
-    current: BTreeMap<String, bool>,
+    holding: BTreeSet<Arc<str>>,
+    current: BTreeMap<Arc<str>, bool>,
 }
 
 impl StaleSnapshotWrite {
@@ -218,7 +219,7 @@ impl StaleSnapshotWrite {
 
     fn others_outdated(&mut self, writer: &str) {
         for (t, current) in self.current.iter_mut() {
-            if t != writer {
+            if &**t != writer {
                 *current = false;
             }
         }
@@ -231,13 +232,13 @@ impl Monitor for StaleSnapshotWrite {
         let reached = || Some(format!("step {} {} ({} in {}) from an outdated snapshot", e.step, task, e.func, e.op));
         match &e.effect {
             Effect::Locked { res } if &**res == "planMutex" => {
-                self.holding.insert(task.to_string());
+                self.holding.insert(e.task.clone());
             }
             Effect::Unlocked { res } if &**res == "planMutex" => {
                 self.holding.remove(task);
             }
             Effect::Read { res, .. } if &**res == PLAN_FILE && e.func == "loadPlan" && !self.holding.contains(task) => {
-                self.current.insert(task.to_string(), true);
+                self.current.insert(e.task.clone(), true);
             }
             Effect::Wrote { res, .. } if &**res == PLAN_FILE && ["savePlan", "updatePlanFields"].contains(&e.func) => {
                 if self.outdated(task) {
