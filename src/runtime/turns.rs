@@ -164,13 +164,15 @@ impl StateParts {
 struct CellEntry {
     kind: CellKind,
     value: Arc<dyn CellValue>,
-    /// The value's fingerprint, until the next write.
+    /// The fingerprint of (the cell's number, its value), until the next
+    /// write: what a state's fingerprint adds up and a reader observes.
     cached: Option<Fingerprint>,
 }
 
 impl CellEntry {
-    fn fingerprint(&mut self) -> Fingerprint {
-        *self.cached.get_or_insert_with(|| self.value.fingerprint())
+    /// Cell `number`'s value, with its number.
+    fn placed(&mut self, number: usize) -> Fingerprint {
+        *self.cached.get_or_insert_with(|| fingerprint(&(number as u64, self.value.fingerprint())))
     }
 }
 
@@ -354,8 +356,8 @@ impl Loop {
             s.turn.touch(Resource::Cell(cell), kind, locks);
         }
         if observes && !s.unfingerprinted && !s.replaying {
-            let value = s.cells[cell].fingerprint();
-            s.observe(fingerprint(&(cell as u64, value)));
+            let placed = s.cells[cell].placed(cell);
+            s.observe(placed);
         }
         if writes {
             s.cells[cell].cached = None;
@@ -583,7 +585,7 @@ impl Loop {
         let mut cells = Fingerprint::default();
         for (i, cell) in s.cells.iter_mut().enumerate() {
             if parts.covers(cell.kind) {
-                cells = cells.plus(fingerprint(&(i as u64, cell.fingerprint())));
+                cells = cells.plus(cell.placed(i));
             }
         }
         let local = |slot: &TaskSlot| {
