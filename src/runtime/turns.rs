@@ -402,7 +402,7 @@ impl Loop {
     /// The lineage of the next task `parent` spawns, named `name` (`spawn`
     /// is the name the spawn gave it, without its parent's), handed the
     /// values `captured` hashes (its initial local state; hashed only in an
-    /// execution that is fingerprinted).
+    /// execution that is fingerprinted, and not in a replay).
     pub(super) fn child(
         &self,
         parent: TaskId,
@@ -411,7 +411,7 @@ impl Loop {
         captured: impl FnOnce() -> Fingerprint,
     ) -> Lineage {
         let mut s = self.state();
-        let unfingerprinted = s.unfingerprinted;
+        let (unfingerprinted, replaying) = (s.unfingerprinted, s.replaying);
         let p = &mut s.tasks[parent];
         let ordinal = p.spawned;
         p.spawned += 1;
@@ -422,7 +422,12 @@ impl Loop {
         Lineage {
             identity: fingerprint(&(p.identity, ordinal, name)),
             relative: fingerprint(&(p.relative, ordinal, spawn)),
-            chain: fingerprint(&("spawned", ordinal, spawn, captured())),
+            // A replay's chains are put back after it (`restore_chains`).
+            chain: if replaying {
+                Fingerprint::default()
+            } else {
+                fingerprint(&("spawned", ordinal, spawn, captured()))
+            },
             root: p.root,
         }
     }
@@ -534,8 +539,9 @@ impl Loop {
                 s.tasks[task].alive = false;
             }
         }
-        // The task moved on: its position is part of its local state.
-        if !s.unfingerprinted {
+        // The task moved on: its position is part of its local state (a
+        // replay's chains are put back after it).
+        if !s.unfingerprinted && !s.replaying {
             let slot = &mut s.tasks[task];
             slot.chain = slot.chain.then("turn");
         }
