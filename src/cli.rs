@@ -4,6 +4,9 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// The most threads one stateful search may run on (a typo of a thousand
+/// threads is refused, not spawned).
+const MAX_WORKERS: i64 = 256;
 #[derive(Parser)]
 #[command(
     name = "racecheck",
@@ -119,6 +122,11 @@ pub struct CheckArgs {
     /// expectation (its memory: about 100 bytes each); reaching it is `incomplete`.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_states: Option<u64>,
+    /// Threads one stateful search runs on (default: the machine's cores).
+    /// The verdict, the distinct states and the counterexample are the same
+    /// for any number; the executions are not.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS))]
+    pub workers: Option<u16>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// For every violation, expected or not: its timeline, the invariant in

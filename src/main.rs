@@ -130,6 +130,10 @@ fn check(args: CheckArgs) -> Result<u8, String> {
         max_executions: args.max_executions.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         max_states: args.max_states.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         progress: Some(progress.clone()),
+        workers: match args.workers {
+            Some(n) => usize::from(n),
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        },
         ..Limits::time(Duration::from_secs(args.max_time))
     };
     let bound = match args.bound.as_deref() {
@@ -274,7 +278,7 @@ fn settings_for(args: &CheckArgs, scenario: &Scenario, bound: Option<Option<usiz
 fn unused_options(args: &CheckArgs, settings: &[ExploreSettings]) -> Result<(), String> {
     use ExplorerKind::*;
     let kinds: Vec<ExplorerKind> = settings.iter().map(|s| s.explorer).collect();
-    let options: [(&str, bool, &[ExplorerKind], &str); 4] = [
+    let options: [(&str, bool, &[ExplorerKind], &str); 5] = [
         ("--bound", args.bound.is_some(), &[Exhaustive], "the exhaustive (loom) explorer's preemption bound"),
         (
             "--schedules",
@@ -284,6 +288,7 @@ fn unused_options(args: &CheckArgs, settings: &[ExploreSettings]) -> Result<(), 
         ),
         ("--depth", args.depth.is_some(), &[Pct], "pct's bug depth"),
         ("--seed", args.seed.is_some(), &[Pct, Random], "the seed of pct and random"),
+        ("--workers", args.workers.is_some(), &[Stateful], "the threads of one stateful search"),
     ];
     for (option, given, takes, what) in options {
         if given && !kinds.iter().any(|k| takes.contains(k)) {

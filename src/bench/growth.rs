@@ -204,7 +204,7 @@ fn measure(
 ) -> Measure {
     crate::memory::reset();
     let start = Instant::now();
-    let Enumeration { ends, executions, states, cut } = enumerate(model, variant, explorer, &Limits::time(cap));
+    let Enumeration { ends, executions, states, cut, .. } = enumerate(model, variant, explorer, &Limits::time(cap));
     let seconds = start.elapsed().as_secs_f64();
     let peak_mb = Some(crate::memory::peak() as f64 / (1024.0 * 1024.0));
     Measure { executions, states, ends: ends.len(), seconds, peak_mb, complete: cut.is_none(), cut }

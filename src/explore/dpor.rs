@@ -354,7 +354,7 @@ pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> (Verdict
 /// Every distinct end an event-loop model reaches (see [`super::outcomes`]).
 pub(super) fn outcomes(model: &Model, variant: &Variant, limits: &Limits) -> Enumeration {
     if let Some(reason) = refuse_threads(model) {
-        return Enumeration { ends: BTreeSet::new(), executions: 0, states: None, cut: Some(reason) };
+        return Enumeration { ends: BTreeSet::new(), executions: 0, states: None, cut: Some(reason), handed: 0 };
     }
     let mut ends = BTreeSet::new();
     let searched = search(&model.keeping_final_states(), variant, limits, &mut |_, _, outcome| {
@@ -366,5 +366,5 @@ pub(super) fn outcomes(model: &Model, variant: &Variant, limits: &Limits) -> Enu
         (None, false) => Some(limits.cut_reason(searched.executions, None)),
         (None, true) => None,
     };
-    Enumeration { ends, executions: searched.executions, states: None, cut }
+    Enumeration { ends, executions: searched.executions, states: None, cut, handed: 0 }
 }

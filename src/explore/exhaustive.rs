@@ -201,5 +201,5 @@ pub(super) fn outcomes(model: &Model, variant: &Variant, bound: Option<usize>, l
         (None, false) => None,
     };
     let ends = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
-    Enumeration { ends, executions: searched.executions, states: None, cut }
+    Enumeration { ends, executions: searched.executions, states: None, cut, handed: 0 }
 }

@@ -94,6 +94,10 @@ pub struct Limits {
     pub max_states: Option<usize>,
     /// Where the search reports how far it has got, for a progress line.
     pub progress: Option<Arc<Progress>>,
+    /// Threads one `stateful` search runs on (the other explorers run on
+    /// one). The verdict, the distinct states and the counterexample do not
+    /// depend on it.
+    pub workers: usize,
 }
 
 /// How far a running search has got: executions so far and, for the
@@ -122,7 +126,7 @@ impl Progress {
 impl Limits {
     /// A time limit only.
     pub const fn time(max_time: Duration) -> Limits {
-        Limits { max_time, max_executions: None, max_states: None, progress: None }
+        Limits { max_time, max_executions: None, max_states: None, progress: None, workers: 1 }
     }
 
     /// The same limits for a part of a search that has `remaining` of its
@@ -183,8 +187,12 @@ pub enum Replay {
     Exhaustive { bound: Option<usize>, execution: usize },
     /// The execution (1-based) of a `dpor` search, which runs in a fixed order.
     Reduced { execution: usize },
-    /// The execution (1-based) of a `stateful` search, which runs in a fixed order.
+    /// The execution (1-based) of a `stateful` search on one worker, which
+    /// runs in a fixed order.
     Stateful { execution: usize },
+    /// An execution of a `stateful` search on several workers, whose order
+    /// depends on timing (one worker ran out of time finding it again).
+    StatefulWorkers { workers: usize, execution: usize },
     /// The shuttle execution (1-based) of a seeded search.
     Sampled { seed: u64, execution: usize },
     /// A run of real threads.
@@ -337,6 +345,10 @@ pub struct Enumeration {
     /// Why the search stopped before it had explored everything (`None`:
     /// it did; the ends are all there are).
     pub cut: Option<String>,
+    /// Branches one worker handed to another (the `stateful` explorer on
+    /// several workers): a search on several workers that handed none
+    /// was one worker's search.
+    pub handed: usize,
 }
 
 /// Every execution (or state) of `model` under `variant` an exhaustive
@@ -353,6 +365,7 @@ pub fn enumerate(model: &Model, variant: &Variant, explorer: &Explorer, limits: 
             executions: 0,
             states: None,
             cut: Some(format!("{} samples executions; only exhaustive explorers enumerate", other.name())),
+            handed: 0,
         },
     }
 }

@@ -283,6 +283,9 @@ pub fn found_by(failure: &Failure) -> String {
         Replay::Exhaustive { bound: None, execution } => format!("exhaustive execution {execution}, unbounded"),
         Replay::Reduced { execution } => format!("dpor execution {execution}"),
         Replay::Stateful { execution } => format!("stateful execution {execution}"),
+        Replay::StatefulWorkers { workers, execution } => {
+            format!("stateful execution {execution} of {workers} workers (not reproducible by number)")
+        }
         Replay::Sampled { seed, execution } => format!("sampled execution {execution} of seed {seed}"),
         Replay::Stress { run } => format!("real-thread run {run}"),
         Replay::Given => "replaying the given schedule".into(),

@@ -113,9 +113,12 @@ fn bad_input_exits_2_with_a_located_error() {
     assert_eq!(code, 2);
     assert!(err.contains("valid: drop, rerun, rerun-preemptive"), "{err}");
     // An option no explorer checked here takes changes nothing: not a green run.
-    for extra in
-        [&["--explorer", "dpor", "--bound", "2"][..], &["--depth", "2"], &["--explorer", "exhaustive", "--seed", "3"]]
-    {
+    for extra in [
+        &["--explorer", "dpor", "--bound", "2"][..],
+        &["--depth", "2"],
+        &["--explorer", "exhaustive", "--seed", "3"],
+        &["--explorer", "dpor", "--workers", "2"],
+    ] {
         let (code, out, err) = racecheck(&[&["check", SEED15][..], extra].concat());
         assert_eq!(code, 2, "{extra:?}: {out}");
         assert!(err.contains("no expectation checked here uses those explorers"), "{extra:?}: {err}");
@@ -123,6 +126,31 @@ fn bad_input_exits_2_with_a_located_error() {
     }
     let (code, _, err) = racecheck(&["check", SEED15, "--explorer", "exhaustive", "--bound", "1"]);
     assert!(code != 2, "--bound with the exhaustive explorer is used: {err}");
+    // No search on no thread, nor a typo's thousand threads.
+    for workers in ["0", "1000"] {
+        let (code, _, err) = racecheck(&["check", SEED15, "--workers", workers]);
+        assert_eq!(code, 2, "--workers {workers}");
+        assert!(err.contains("--workers") && err.contains("1..=256"), "--workers {workers}: {err}");
+    }
+}
+
+#[test]
+fn check_on_several_workers_gives_the_rows_of_one() {
+    // Every column but the executions and the time (and the distinct
+    // states, which several workers may count a little apart).
+    let rows = |workers: &str| {
+        let (code, out, err) = racecheck(&["check", "--color", "never", "--workers", workers]);
+        assert_eq!(code, 0, "{out}{err}");
+        let row = |l: &str| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let n = w.len();
+            [&w[..n.min(4)], &w[n.saturating_sub(2).max(n.min(4))..]].concat().join(" ")
+        };
+        out.lines().map(row).collect::<Vec<_>>()
+    };
+    let one = rows("1");
+    assert!(one.len() > 100, "{one:?}");
+    assert_eq!(rows("2"), one);
 }
 
 #[test]

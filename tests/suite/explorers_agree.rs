@@ -9,9 +9,13 @@
 //! - where loom finishes unbounded within a short budget, so does loom;
 //!   everywhere, they reach every end loom reaches with preemption bound 2.
 //!
-//! And each expectation gets the same verdict from `stateful` and `dpor`.
+//! - `stateful` on four workers reaches exactly the ends it reaches on one.
+//!
+//! And each expectation gets the same verdict from `stateful` and `dpor`,
+//! and the same verdict and counterexample from `stateful` on four workers
+//! as on one.
 
-use racecheck::explore::{Explorer, Limits, Reduction, explore, outcomes, stateful_outcomes};
+use racecheck::explore::{Explorer, Limits, Reduction, enumerate_stateful, explore, outcomes, stateful_outcomes};
 use racecheck::runtime::Semantics;
 use racecheck::scenario::{self, Expectation, Scenario};
 use std::path::PathBuf;
@@ -31,12 +35,12 @@ fn executions(executions: usize) -> Limits {
 /// What the search with caching alone may keep (#63, the largest it
 /// enumerates, has 50,718 states).
 const PLAIN_LIMITS: Limits =
-    Limits { max_time: BACKSTOP, max_executions: None, max_states: Some(60_000), progress: None };
+    Limits { max_time: BACKSTOP, max_executions: None, max_states: Some(60_000), progress: None, workers: 1 };
 
 /// What the search with every reduction may keep before a case is compared
 /// by verdict only.
 const REDUCED_LIMITS: Limits =
-    Limits { max_time: BACKSTOP, max_executions: None, max_states: Some(75_000), progress: None };
+    Limits { max_time: BACKSTOP, max_executions: None, max_states: Some(75_000), progress: None, workers: 1 };
 
 /// The most executions dpor may run for a case to be compared with it
 /// (the largest shipped case runs 33,910).
@@ -66,6 +70,10 @@ struct Compared {
     without_dpor: usize,
     without_plain: usize,
     too_large: usize,
+    /// Branches handed between workers by the four-worker searches.
+    handed: usize,
+    /// How far apart (per mille) one and four workers' states were.
+    states_apart: usize,
 }
 
 impl Compared {
@@ -78,6 +86,8 @@ impl Compared {
             without_dpor: self.without_dpor + o.without_dpor,
             without_plain: self.without_plain + o.without_plain,
             too_large: self.too_large + o.too_large,
+            handed: self.handed + o.handed,
+            states_apart: self.states_apart.max(o.states_apart),
         }
     }
 }
@@ -109,9 +119,16 @@ fn agree(system: &str) -> Compared {
     eprintln!(
         "{system}: {} cases equal to loom unbounded, {} covering loom bound 2, {} reduced by symmetry, {} without \
          dpor (it needed more than {DPOR_EXECUTIONS} executions), {} too large for caching alone, {} too large to \
-         enumerate; {} distinct ends",
-        c.equal, c.covered, c.symmetric, c.without_dpor, c.without_plain, c.too_large, c.ends
+         enumerate; {} distinct ends; {} branches handed between 4 workers, states apart by at most {}‰",
+        c.equal, c.covered, c.symmetric, c.without_dpor, c.without_plain, c.too_large, c.ends, c.handed, c.states_apart
     );
+    // The workers did share the searches (else one worker was compared
+    // with itself).
+    assert!(c.handed >= 10, "{system}: only {} branches were handed between workers", c.handed);
+    // Which path reaches a state first decides its sleep set, and with it
+    // which states guarded reads let the search skip: the counts of several
+    // workers may differ from one's by a little (BENCHMARKS.md), never by much.
+    assert!(c.states_apart <= 50, "{system}: states apart by {}‰", c.states_apart);
     assert!(
         c.ends > 2 * (c.equal + c.covered),
         "{system}: few cases have more than one end: the comparison shows little"
@@ -130,6 +147,14 @@ fn compare(s: &Scenario, e: &Expectation, c: &mut Compared) {
         c.too_large += 1;
         return;
     };
+    // Four workers sharing the search (on this machine's cores).
+    let four = Limits { workers: 4, ..REDUCED_LIMITS };
+    let many = enumerate_stateful(&s.model, &e.variant, Reduction::default(), &four);
+    assert_eq!(many.cut, None, "{case}: four workers did not finish what one did");
+    assert_eq!(many.ends, by_stateful, "{case}: four workers reach other ends than one");
+    let four_states = many.states.unwrap_or(0);
+    c.handed += many.handed;
+    c.states_apart = c.states_apart.max(states.abs_diff(four_states) * 1000 / states.max(1));
     // Caching alone: the plainer search every reduction is checked
     // against, where it can keep every state (it keeps at least as
     // many as the reduced search).
@@ -215,6 +240,22 @@ fn manifest_explorers_reach_the_same_ends() {
     assert!(c.equal >= 15 && c.equal + c.covered >= 29 && c.without_dpor == 0 && c.too_large == 0);
 }
 
+/// What a report says about its counterexample, if it has one.
+fn counterexample(report: &racecheck::explore::Report) -> Option<String> {
+    match &report.verdict {
+        racecheck::explore::Verdict::Violation(f) => Some(format!(
+            "{} at {:?}: {} ({} events, schedule {:?}, {:?})",
+            f.violation.invariant,
+            f.violation.step,
+            f.violation.message,
+            f.events.len(),
+            f.schedule,
+            f.replay
+        )),
+        _ => None,
+    }
+}
+
 #[test]
 fn stateful_and_dpor_give_the_same_verdicts() {
     let mut compared = 0;
@@ -230,6 +271,17 @@ fn stateful_and_dpor_give_the_same_verdicts() {
             assert_eq!(by_stateful.verdict.name(), by_dpor.verdict.name(), "{case}");
             assert_eq!(broken(&by_stateful), broken(&by_dpor), "{case}");
             assert_ne!(by_stateful.verdict.name(), "incomplete", "{case}");
+            // Four workers: the same verdict and counterexample (found again
+            // by one worker, so its replay names the execution).
+            let four = Limits { workers: 4, ..Limits::time(BACKSTOP) };
+            let by_four = explore(&s.model, &e.variant, &Explorer::Stateful, &four);
+            assert_eq!(by_four.verdict.name(), by_stateful.verdict.name(), "{case}");
+            assert_eq!(counterexample(&by_four), counterexample(&by_stateful), "{case}");
+            assert_eq!(
+                (&by_four.symmetry, &by_four.unguarded),
+                (&by_stateful.symmetry, &by_stateful.unguarded),
+                "{case}"
+            );
             compared += 1;
         }
     }

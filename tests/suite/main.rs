@@ -30,3 +30,4 @@ mod scenario_index;
 mod state_fingerprints;
 mod task_chains;
 mod vacuity;
+mod workers;

@@ -37,6 +37,15 @@
 //! by a lock some write of it was made without. In #63 such turns are
 //! `updatePlanJob`'s `loadPlan()` under `planMutex`.
 //!
+//! *Workers.* One search runs on `Limits::workers` threads sharing the
+//! states explored and handing branches to each other (see [`workers`]).
+//! The ends reached and the verdict do not depend on their number. The
+//! distinct states may, a little: which path reaches a state first decides
+//! its sleep set, and so which successors a guarded read lets the search
+//! skip; one worker's search is a fixed order, several workers' is not. A
+//! violation (or a panic, a deadlock) several workers meet is found again
+//! by one, so that the counterexample and its replay are one worker's.
+//!
 //! A fingerprint is only as good as the rule it rests on: tasks keep no
 //! state outside the runtime. On every state reached twice the search runs
 //! the turn it first ran from there once more and checks that it leads to
@@ -51,8 +60,12 @@ use crate::history::History;
 use crate::runtime::{AccessKind, Fingerprint, LockId, Resource, Semantics, StateParts, Symmetry, TaskId, Turn};
 use crate::systems::Variant;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use workers::{Pool, Sharded};
+
+mod workers;
 
 /// What the state-caching search may use to cut. Everything, except in
 /// tests that switch a part off on purpose to show that the search then
@@ -166,9 +179,12 @@ struct Searched {
     /// Why it stopped before it explored every state, at which execution
     /// (`None`: it explored them all).
     ended: Option<(Ended, usize)>,
+    /// Branches one worker handed to another.
+    handed: usize,
 }
 
-struct Search<'a> {
+/// What the workers of one search share (see [`workers`]).
+struct Shared<'a> {
     model: &'a Model,
     variant: &'a Variant,
     reduction: Reduction,
@@ -176,10 +192,26 @@ struct Search<'a> {
     symmetry: Symmetry,
     limits: &'a Limits,
     start: Instant,
-    path: Vec<Node>,
-    visited: HashMap<Fingerprint, Seen>,
+    visited: Sharded<Seen>,
     /// Stop at the first violation (else: record every end).
     stop_at_violation: bool,
+    discipline: Mutex<Discipline>,
+    /// Executions started, by every worker.
+    executions: AtomicUsize,
+    /// Branches handed from one worker to another.
+    handed: AtomicUsize,
+    pool: Pool,
+    /// What ended the search early, at which execution: the first worker
+    /// to end it says.
+    ended: Mutex<Option<(Ended, usize)>>,
+    stopped: AtomicBool,
+    /// Sees every end (or the violation that stopped the search).
+    visit: &'a (dyn Fn(&Outcome) + Sync),
+}
+
+/// The locking discipline guarded reads rest on, as seen so far.
+#[derive(Default)]
+struct Discipline {
     /// For each resource written so far, the locks held at every write of it.
     guards: HashMap<Resource, Vec<LockId>>,
     /// For each resource read by a guarded read, what it relied on: every
@@ -187,10 +219,103 @@ struct Search<'a> {
     relied: HashMap<Resource, Vec<Option<LockId>>>,
 }
 
-impl Search<'_> {
+/// One worker: its depth-first search, a path of states from the start.
+struct Worker<'s, 'a> {
+    shared: &'s Shared<'a>,
+    path: Vec<Node>,
+}
+
+impl Shared<'_> {
+    /// The time is up, the states fill the memory allowed, or another
+    /// worker ended the search.
+    fn out_of_room(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+            || self.start.elapsed() >= self.limits.max_time
+            || self.limits.max_states.is_some_and(|max| self.visited.len() >= max)
+    }
+
+    /// Ends the search (unless a worker already did): what ended it, at
+    /// which execution.
+    fn end(&self, ended: Ended, execution: usize) {
+        workers::lock(&self.ended).get_or_insert((ended, execution));
+        self.stopped.store(true, Ordering::Relaxed);
+        self.pool.stop();
+    }
+
+    /// The first task run from `state` and where it led, if one was run.
+    fn first(&self, state: &Fingerprint) -> Option<(Fingerprint, Fingerprint)> {
+        self.visited.with(state, |v| v.get(state).and_then(|seen| seen.first))
+    }
+}
+
+impl Worker<'_, '_> {
+    /// Runs executions until the search is over; `root`: this worker starts
+    /// the search, the others wait for a branch.
+    fn work(mut self, root: bool) {
+        let shared = self.shared;
+        if !root {
+            match shared.pool.take() {
+                Some(branch) => self.path = branch,
+                None => return,
+            }
+        }
+        loop {
+            if shared.out_of_room() {
+                return shared.end(Ended::Cut, shared.executions.load(Ordering::Relaxed));
+            }
+            let reserved = shared.executions.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                shared.limits.executions_left(n).then_some(n + 1)
+            });
+            let execution = match reserved {
+                Ok(n) => n + 1,
+                Err(n) => return shared.end(Ended::Cut, n),
+            };
+            shared.limits.tick(Some(shared.visited.len()));
+            match self.execute() {
+                Ended::Pruned => {}
+                Ended::End(outcome) => (shared.visit)(&outcome),
+                Ended::Violated(outcome) => {
+                    (shared.visit)(&outcome);
+                    return shared.end(Ended::Violated(outcome), execution);
+                }
+                other => return shared.end(other, execution),
+            }
+            while shared.pool.hungry() {
+                let Some(branch) = self.split() else { break };
+                shared.handed.fetch_add(1, Ordering::Relaxed);
+                shared.pool.give(branch);
+            }
+            if !self.backtrack() {
+                match shared.pool.take() {
+                    Some(branch) => self.path = branch,
+                    None => return,
+                }
+            }
+        }
+    }
+
+    /// Hands over the branch at the shallowest state with one left (the
+    /// one this worker would take last there): the path to that state,
+    /// whose last node's choice is the branch. The turn being explored
+    /// from there goes into the branch's sleep set, as a sibling explored
+    /// before it would on one worker.
+    fn split(&mut self) -> Option<Vec<Node>> {
+        let k = self.path.iter().position(|n| !n.todo.is_empty())?;
+        let mut branch: Vec<Node> = self.path[..k].iter().map(Node::replayed).collect();
+        let node = &mut self.path[k];
+        let task = node.todo.remove(0);
+        let ran = node.ran.clone().expect("between executions every node on the path ran its turn");
+        let mut done = node.done.clone();
+        done.push((node.chosen, Arc::new(ran)));
+        // A node whose last branch is handed over is never resumed here.
+        let kept = if node.todo.is_empty() { node.kept.take() } else { node.kept.clone() };
+        branch.push(Node { chosen: task, done, sleep: node.sleep.clone(), kept, ..node.replayed() });
+        Some(branch)
+    }
+
     /// The sleep set of the state after `node`'s turn `ran`.
     fn sleep_after(&self, node: &Node, ran: &Turn) -> Vec<Sleeper> {
-        if !self.reduction.sleep_sets {
+        if !self.shared.reduction.sleep_sets {
             return Vec::new();
         }
         super::asleep_after(node.sleep.iter().chain(&node.done), ran)
@@ -210,17 +335,12 @@ impl Search<'_> {
         false
     }
 
-    /// The time is up, or the states fill the memory allowed.
-    fn out_of_room(&self) -> bool {
-        self.start.elapsed() >= self.limits.max_time
-            || self.limits.max_states.is_some_and(|max| self.visited.len() >= max)
-    }
-
     /// Runs one execution: replays the path, then explores new states
     /// until one was seen before, every task is asleep, or the end.
     fn execute(&mut self) -> Ended {
+        let shared = self.shared;
         let history = History::new();
-        let mut exec = Controlled::start(self.model, self.variant, &history);
+        let mut exec = Controlled::start(shared.model, shared.variant, &history);
         let broken = |message: String| Ended::Broken(message, history.clone());
         // Replay the path (the last node's choice is the new branch): the
         // turns before it as a replay, the new one as it is.
@@ -241,8 +361,8 @@ impl Search<'_> {
                 // not). The chains were put back, so this compares the shared
                 // state, the clock and who is alive; a task's hidden state
                 // shows at revisits and in the first execution run again.
-                if self.reduction.check_revisits {
-                    let (now, _) = exec.fingerprint(&self.reduction.parts, &self.symmetry);
+                if shared.reduction.check_revisits {
+                    let (now, _) = exec.fingerprint(&shared.reduction.parts, &shared.symmetry);
                     if now != self.path[k].fingerprint {
                         return broken(format!(
                             "the model is not deterministic: replaying the same {k} turns led to state {now:?}, \
@@ -270,49 +390,59 @@ impl Search<'_> {
     /// Explores new states from where `exec` is until one was seen before,
     /// every task is asleep, or the end.
     fn explore(&mut self, mut exec: Controlled, history: History) -> Ended {
+        let shared = self.shared;
         let broken = |message: String| Ended::Broken(message, history.clone());
         loop {
-            if self.out_of_room() {
+            if shared.out_of_room() {
                 return Ended::Cut;
             }
             if let Some(named) = self.asymmetric(&exec) {
                 return Ended::Asymmetric(named);
             }
-            if exec.violation().is_some() && self.stop_at_violation {
+            if exec.violation().is_some() && shared.stop_at_violation {
                 return Ended::Violated(exec.outcome());
             }
-            let (fingerprint, identities) = exec.fingerprint(&self.reduction.parts, &self.symmetry);
+            let (fingerprint, identities) = exec.fingerprint(&shared.reduction.parts, &shared.symmetry);
             let waiting = exec.waiting();
             let sleep = match self.path.last() {
                 Some(parent) => {
                     let ran = parent.ran.as_ref().expect("the parent's turn ran");
                     let sleep = self.sleep_after(parent, ran);
                     let first = (parent.identities[parent.chosen], fingerprint);
-                    let seen = self.visited.get_mut(&parent.fingerprint).expect("every node is visited");
-                    seen.first.get_or_insert(first);
+                    shared.visited.with(&parent.fingerprint, |visited| {
+                        let seen = visited.get_mut(&parent.fingerprint).expect("every node is visited");
+                        seen.first.get_or_insert(first);
+                    });
                     sleep
                 }
                 None => Vec::new(),
             };
             let asleep: Vec<Fingerprint> = sleep.iter().map(|(t, _)| identities[*t]).collect();
-            let todo: Vec<TaskId> = match self.visited.get_mut(&fingerprint) {
+            // The tasks to run from here, or (`Err`) the state was explored
+            // with every task awake now, and its first turn and where it led.
+            let todo = shared.visited.with(&fingerprint, |visited| match visited.get_mut(&fingerprint) {
                 Some(seen) => {
                     let wake: Vec<Fingerprint> = seen.asleep.iter().copied().filter(|t| !asleep.contains(t)).collect();
                     if wake.is_empty() {
-                        let first = seen.first;
-                        let checked = self.check_determinism(&mut exec, first, fingerprint, &identities, CHECKED_TURNS);
-                        return match checked {
-                            Ok(()) => Ended::Pruned,
-                            Err(message) => broken(message),
-                        };
+                        return Err(seen.first);
                     }
                     seen.asleep.retain(|t| asleep.contains(t));
-                    waiting.iter().copied().filter(|&t| wake.contains(&identities[t])).collect()
+                    Ok(waiting.iter().copied().filter(|&t| wake.contains(&identities[t])).collect::<Vec<TaskId>>())
                 }
                 None => {
                     let stored = waiting.iter().map(|&t| identities[t]).filter(|t| asleep.contains(t)).collect();
-                    self.visited.insert(fingerprint, Seen { asleep: stored, first: None });
-                    waiting.iter().copied().filter(|t| sleep.iter().all(|(s, _)| s != t)).collect()
+                    visited.insert(fingerprint, Seen { asleep: stored, first: None });
+                    Ok(waiting.iter().copied().filter(|t| sleep.iter().all(|(s, _)| s != t)).collect())
+                }
+            });
+            let todo = match todo {
+                Ok(todo) => todo,
+                Err(first) => {
+                    let checked = shared.check_determinism(&mut exec, first, fingerprint, &identities, CHECKED_TURNS);
+                    return match checked {
+                        Ok(()) => Ended::Pruned,
+                        Err(message) => broken(message),
+                    };
                 }
             };
             if waiting.is_empty() {
@@ -320,7 +450,7 @@ impl Search<'_> {
                     return broken(DEADLOCK.to_string());
                 }
                 let outcome = exec.outcome();
-                return if outcome.violation.is_some() && self.stop_at_violation {
+                return if outcome.violation.is_some() && shared.stop_at_violation {
                     Ended::Violated(outcome)
                 } else {
                     Ended::End(outcome)
@@ -333,7 +463,7 @@ impl Search<'_> {
             // last, if it may: fewest context switches first.
             let previous = self.path.last().map(|p| p.chosen);
             let mut todo = todo;
-            let holders = if self.reduction.guarded_reads { exec.lock_holders() } else { Vec::new() };
+            let holders = if shared.reduction.guarded_reads { exec.lock_holders() } else { Vec::new() };
             let holder = todo.iter().position(|t| holders.contains(t));
             let at = holder.or_else(|| previous.and_then(|p| todo.iter().position(|&t| t == p))).unwrap_or(0);
             let chosen = todo.remove(at);
@@ -347,7 +477,7 @@ impl Search<'_> {
                     if let Err(message) = self.note_writes(&turn, &exec) {
                         return Ended::Unguarded(message);
                     }
-                    let alone = self.reduction.guarded_reads && self.guarded_read(&turn);
+                    let alone = shared.reduction.guarded_reads && self.guarded_read(&turn);
                     let node = self.path.last_mut().expect("just pushed");
                     if alone {
                         node.todo.clear();
@@ -364,15 +494,18 @@ impl Search<'_> {
     /// lock that a guarded read relied on for it is a breach of the locking
     /// discipline (the reduction's premise).
     fn note_writes(&mut self, turn: &Turn, exec: &Controlled) -> Result<(), String> {
-        if !self.reduction.guarded_reads {
+        let reduction = &self.shared.reduction;
+        if !reduction.guarded_reads || turn.accesses.iter().all(|a| a.kind != AccessKind::Write) {
             return Ok(());
         }
+        let mut discipline = workers::lock(&self.shared.discipline);
+        let Discipline { guards, relied } = &mut *discipline;
         for access in turn.accesses.iter().filter(|a| a.kind == AccessKind::Write) {
-            let guard = self.guards.entry(access.resource.clone()).or_insert_with(|| access.locks.clone());
+            let guard = guards.entry(access.resource.clone()).or_insert_with(|| access.locks.clone());
             guard.retain(|l| access.locks.contains(l));
             let broken = |relied: &Option<LockId>| relied.is_none_or(|l| !access.locks.contains(&l));
-            let relied = self.relied.get(&access.resource).is_some_and(|r| r.iter().any(broken));
-            if relied && self.reduction.check_guards {
+            let relied = relied.get(&access.resource).is_some_and(|r| r.iter().any(broken));
+            if relied && reduction.check_guards {
                 let what = match &access.resource {
                     Resource::Named(name) => name.to_string(),
                     other => format!("{other:?}"),
@@ -388,18 +521,21 @@ impl Search<'_> {
     /// guards every write of it seen so far, or (held lock or not) never
     /// written so far: then nothing another task does before it can change
     /// what it read. What it relies on is recorded, for
-    /// [`Search::note_writes`] to check. (A turn that touched nothing
+    /// [`Worker::note_writes`] to check. (A turn that touched nothing
     /// qualifies too.)
-    fn guarded_read(&mut self, turn: &Turn) -> bool {
+    fn guarded_read(&self, turn: &Turn) -> bool {
         if !turn.started.is_empty() || !turn.woke.is_empty() {
             return false;
         }
+        if turn.accesses.iter().any(|a| a.kind != AccessKind::Read) {
+            return false;
+        }
+        // One lock for the decision and the record: a write noted between
+        // them could break what is recorded without being seen to.
+        let mut discipline = workers::lock(&self.shared.discipline);
         let mut relies = Vec::with_capacity(turn.accesses.len());
         for access in &turn.accesses {
-            if access.kind != AccessKind::Read {
-                return false;
-            }
-            let relied = match self.guards.get(&access.resource) {
+            let relied = match discipline.guards.get(&access.resource) {
                 None => access.locks.first().copied(),
                 Some(guard) => match access.locks.iter().find(|l| guard.contains(l)) {
                     Some(&lock) => Some(lock),
@@ -409,7 +545,7 @@ impl Search<'_> {
             relies.push((access.resource.clone(), relied));
         }
         for (resource, lock) in relies {
-            let relied = self.relied.entry(resource).or_default();
+            let relied = discipline.relied.entry(resource).or_default();
             if !relied.contains(&lock) {
                 relied.push(lock);
             }
@@ -419,12 +555,12 @@ impl Search<'_> {
 
     /// The symmetric actors some task of which read its own name, if any.
     fn asymmetric(&self, exec: &Controlled) -> Option<Vec<String>> {
-        if self.symmetry.classes.is_empty() || !self.reduction.name_guard {
+        let symmetry = &self.shared.symmetry;
+        if symmetry.classes.is_empty() || !self.shared.reduction.name_guard {
             return None;
         }
         let named = exec.named();
-        let actors: Vec<String> = self
-            .symmetry
+        let actors: Vec<String> = symmetry
             .classes
             .iter()
             .flatten()
@@ -433,7 +569,27 @@ impl Search<'_> {
             .collect();
         (!actors.is_empty()).then_some(actors)
     }
+}
 
+impl Node {
+    /// This node as a replay needs it on another worker's path: who waited
+    /// and who ran (no branches left, no sleep set, nothing kept).
+    fn replayed(&self) -> Node {
+        Node {
+            fingerprint: self.fingerprint,
+            waiting: self.waiting.clone(),
+            identities: self.identities.clone(),
+            chosen: self.chosen,
+            ran: None,
+            todo: Vec::new(),
+            done: Vec::new(),
+            sleep: Vec::new(),
+            kept: None,
+        }
+    }
+}
+
+impl Shared<'_> {
     /// At a state reached again: the turns first run from it must lead
     /// where they led then, or the fingerprint misses part of the state (or,
     /// under a symmetry, the actors were not interchangeable after all).
@@ -474,17 +630,12 @@ impl Search<'_> {
                      static, a thread-local, a step number it branches on)"
                 ));
             }
-            first = self.visited.get(&now).and_then(|seen| seen.first);
+            first = self.first(&now);
             (here, identities) = (now, now_identities);
         }
         Ok(())
     }
-}
 
-/// How many turns the determinism check follows from a state reached again.
-const CHECKED_TURNS: usize = 4;
-
-impl Search<'_> {
     /// After the search: the first execution, run once more, must pass the
     /// same states. A model that keeps something from one execution to the
     /// next (a counter in a static) shows here, thousands of executions on.
@@ -492,15 +643,18 @@ impl Search<'_> {
         let history = History::new();
         let mut exec = Controlled::start(self.model, self.variant, &history);
         let (root, identities) = exec.fingerprint(&self.reduction.parts, &self.symmetry);
-        let Some(seen) = self.visited.get(&root) else {
+        if self.visited.with(&root, |v| !v.contains_key(&root)) {
             return Err(format!(
                 "the model is not deterministic: it starts in state {root:?} now, where it started elsewhere before"
             ));
-        };
-        self.check_determinism(&mut exec, seen.first, root, &identities, usize::MAX)
+        }
+        self.check_determinism(&mut exec, self.first(&root), root, &identities, usize::MAX)
             .map_err(|e| format!("{e} (the first execution, run again after the search)"))
     }
 }
+
+/// How many turns the determinism check follows from a state reached again.
+const CHECKED_TURNS: usize = 4;
 
 /// Explores every state, handing each end (or the first violation) to
 /// `visit`; stops at the first violation when `stop_at_violation`.
@@ -510,7 +664,7 @@ fn search(
     reduction: Reduction,
     limits: &Limits,
     stop_at_violation: bool,
-    visit: &mut dyn FnMut(&Outcome),
+    visit: &(dyn Fn(&Outcome) + Sync),
 ) -> Searched {
     let start = Instant::now();
     let symmetry = match (&reduction.given_symmetry, reduction.symmetry) {
@@ -527,22 +681,32 @@ fn search(
     // read of what it wrote is then taken as guarded by a lock it was not
     // made under). The reasons go in the report.
     let (mut guards, mut symmetry) = (HashMap::new(), symmetry);
-    let (mut executions, mut unguarded, mut asymmetric) = (0, Vec::new(), None);
+    let (mut executions, mut handed, mut unguarded, mut asymmetric) = (0, 0, Vec::new(), None);
     loop {
         let reduction = reduction.clone();
-        let mut searched = search_with(
+        let limits = limits.remaining(limits.max_time, executions);
+        let shared = Shared {
             model,
             variant,
             reduction,
-            symmetry.clone(),
-            guards,
-            &limits.remaining(limits.max_time, executions),
+            symmetry: symmetry.clone(),
+            limits: &limits,
             start,
+            visited: Sharded::new(limits.workers),
             stop_at_violation,
+            discipline: Mutex::new(Discipline { guards, relied: HashMap::new() }),
+            executions: AtomicUsize::new(0),
+            handed: AtomicUsize::new(0),
+            pool: Pool::new(limits.workers.max(1)),
+            ended: Mutex::new(None),
+            stopped: AtomicBool::new(false),
             visit,
-        );
+        };
+        let mut searched = search_with(shared);
         searched.executions += executions;
         executions = searched.executions;
+        searched.handed += handed;
+        handed = searched.handed;
         guards = std::mem::take(&mut searched.guards);
         match searched.ended {
             Some((Ended::Unguarded(why), _)) => unguarded.push(why),
@@ -564,55 +728,26 @@ fn search(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn search_with(
-    model: &Model,
-    variant: &Variant,
-    reduction: Reduction,
-    symmetry: Symmetry,
-    guards: HashMap<Resource, Vec<LockId>>,
-    limits: &Limits,
-    start: Instant,
-    stop_at_violation: bool,
-    visit: &mut dyn FnMut(&Outcome),
-) -> Searched {
-    let mut search = Search {
-        model,
-        variant,
-        reduction,
-        symmetry,
-        limits,
-        start,
-        path: Vec::new(),
-        visited: HashMap::new(),
-        stop_at_violation,
-        guards,
-        relied: HashMap::new(),
-    };
-    let mut executions = 0;
-    let ended = quiet::quietly(|| {
-        loop {
-            if search.out_of_room() || !limits.executions_left(executions) {
-                return Some((Ended::Cut, executions));
-            }
-            executions += 1;
-            limits.tick(Some(search.visited.len()));
-            match search.execute() {
-                Ended::Pruned => {}
-                Ended::End(outcome) => visit(&outcome),
-                Ended::Violated(outcome) => {
-                    visit(&outcome);
-                    return Some((Ended::Violated(outcome), executions));
-                }
-                other => return Some((other, executions)),
-            }
-            if !search.backtrack() {
-                return search.run_first_again().err().map(|e| (Ended::Broken(e, History::new()), executions));
-            }
+/// One search, on `limits.workers` workers: the calling thread and as many
+/// more as that takes.
+fn search_with(shared: Shared) -> Searched {
+    let workers = shared.limits.workers.max(1);
+    std::thread::scope(|scope| {
+        for _ in 1..workers {
+            let worker = Worker { shared: &shared, path: Vec::new() };
+            scope.spawn(|| quiet::quietly(|| worker.work(false)));
         }
+        quiet::quietly(|| Worker { shared: &shared, path: Vec::new() }.work(true));
     });
-    let (states, guards) = (search.visited.len(), search.guards);
-    Searched { executions, states, symmetry: Ok(Vec::new()), unguarded: None, guards, ended }
+    let executions = shared.executions.load(Ordering::Relaxed);
+    let mut ended = workers::lock(&shared.ended).take();
+    if ended.is_none() {
+        ended = shared.run_first_again().err().map(|e| (Ended::Broken(e, History::new()), executions));
+    }
+    let states = shared.visited.len();
+    let guards = shared.discipline.into_inner().unwrap_or_else(|e| e.into_inner()).guards;
+    let handed = shared.handed.load(Ordering::Relaxed);
+    Searched { executions, states, symmetry: Ok(Vec::new()), unguarded: None, guards, ended, handed }
 }
 
 fn refuse_threads(model: &Model) -> Option<String> {
@@ -640,17 +775,51 @@ pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> Found {
         let verdict = Verdict::Incomplete { reason };
         return Found { verdict, executions: 0, states: 0, symmetry: Ok(Vec::new()), unguarded: None };
     }
-    let searched = search(model, variant, Reduction::default(), limits, true, &mut |_| {});
+    let start = Instant::now();
+    let mut searched = search(model, variant, Reduction::default(), limits, true, &|_| {});
+    // Several workers' execution numbers are not reproducible (`Some`: how many).
+    let mut numbered_by = None;
+    // Which violation (or panic, or deadlock) several workers meet first
+    // depends on timing. One worker, whose search runs in a fixed order,
+    // finds it again, so that the counterexample and its replay do not
+    // depend on the number of workers; only if it runs out of time does
+    // the workers' own stand.
+    let found_first = matches!(searched.ended, Some((Ended::Violated(_) | Ended::Broken(..), _)));
+    if limits.workers > 1 && found_first {
+        let left = limits.max_time.saturating_sub(start.elapsed());
+        let one = Limits { workers: 1, ..limits.remaining(left, searched.executions) };
+        let again = search(model, variant, Reduction::default(), &one, true, &|_| {});
+        let spent = searched.executions + again.executions;
+        match again.ended {
+            Some((Ended::Cut, _)) => numbered_by = Some(limits.workers),
+            None => {
+                let reason = format!(
+                    "the model is not deterministic: {} workers met a violation or a panic that one worker, \
+                     searching every state, did not",
+                    limits.workers
+                );
+                let verdict = Verdict::Incomplete { reason };
+                let (states, symmetry, unguarded) = (again.states, again.symmetry, again.unguarded);
+                return Found { verdict, executions: spent, states, symmetry, unguarded };
+            }
+            Some(_) => searched = again,
+        }
+        searched.executions = spent;
+    }
     let (executions, states) = (searched.executions, searched.states);
+    let replay = |execution| match numbered_by {
+        None => Replay::Stateful { execution },
+        Some(workers) => Replay::StatefulWorkers { workers, execution },
+    };
     let verdict = match searched.ended {
         None => Verdict::Proved { bound: None },
         Some((Ended::Violated(outcome), execution)) => {
             let violation = outcome.violation.expect("a violated end has a violation");
-            let replay = Replay::Stateful { execution };
+            let replay = replay(execution);
             Verdict::Violation(Box::new(Failure::new(violation, outcome.events, outcome.final_state, replay)))
         }
         Some((Ended::Broken(message, history), execution)) if !message.starts_with("the model is not") => {
-            verdict_for_panic(message, history.events(), Replay::Stateful { execution })
+            verdict_for_panic(message, history.events(), replay(execution))
         }
         Some((Ended::Broken(reason, _), _)) => Verdict::Incomplete { reason },
         Some((Ended::Cut, _)) => Verdict::Incomplete { reason: limits.cut_reason(executions, Some(states)) },
@@ -664,16 +833,17 @@ pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> Found {
 /// Every distinct end (see [`super::outcomes`]), with executions and states.
 pub(super) fn outcomes(model: &Model, variant: &Variant, reduction: Reduction, limits: &Limits) -> Enumeration {
     if let Some(reason) = refuse_threads(model) {
-        return Enumeration { ends: BTreeSet::new(), executions: 0, states: Some(0), cut: Some(reason) };
+        return Enumeration { ends: BTreeSet::new(), executions: 0, states: Some(0), cut: Some(reason), handed: 0 };
     }
-    let mut ends = BTreeSet::new();
-    let searched = search(&model.keeping_final_states(), variant, reduction, limits, false, &mut |outcome| {
-        ends.insert(super::outcome_key(outcome));
+    let ends = Mutex::new(BTreeSet::new());
+    let searched = search(&model.keeping_final_states(), variant, reduction, limits, false, &|outcome| {
+        workers::lock(&ends).insert(super::outcome_key(outcome));
     });
+    let ends = ends.into_inner().unwrap_or_else(|e| e.into_inner());
     let cut = match searched.ended {
         None => None,
         Some((Ended::Broken(message, _), _)) => Some(message),
         Some(_) => Some(limits.cut_reason(searched.executions, Some(searched.states))),
     };
-    Enumeration { ends, executions: searched.executions, states: Some(searched.states), cut }
+    Enumeration { ends, executions: searched.executions, states: Some(searched.states), cut, handed: searched.handed }
 }

@@ -1,0 +1,62 @@
+//! One stateful search on several workers (`--workers N`): a limit still
+//! makes it `incomplete`, and it proves the seed race's fix over the states
+//! one worker does. (`explorers_agree` compares one and four workers on
+//! every shipped expectation: ends, verdicts, counterexamples.)
+
+use racecheck::explore::{Explorer, Limits, Verdict, explore};
+use racecheck::runtime::Semantics;
+use racecheck::scenario::{self, Scenario};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const BACKSTOP: Duration = Duration::from_secs(600);
+
+fn on(workers: usize) -> Limits {
+    Limits { workers, ..Limits::time(BACKSTOP) }
+}
+
+fn event_loop_scenarios() -> Vec<Scenario> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let files = scenario::discover(&[root]).unwrap();
+    let all: Vec<Scenario> = files.iter().map(|f| scenario::load(f).unwrap()).collect();
+    all.into_iter().filter(|s| s.model.semantics == Semantics::EventLoop).collect()
+}
+
+fn seed_race_fix() -> (Scenario, usize) {
+    let s = event_loop_scenarios().into_iter().find(|s| s.name == "plan/stale-checkpoint-overwrite").unwrap();
+    let at = s.expectations.iter().position(|e| e.label() == "fields-only").unwrap();
+    (s, at)
+}
+
+#[test]
+fn limits_make_a_search_on_several_workers_incomplete() {
+    let (s, at) = seed_race_fix();
+    let variant = &s.expectations[at].variant;
+    let cases = [
+        (Limits { workers: 4, ..Limits::time(Duration::ZERO) }, "time limit"),
+        (Limits { workers: 4, max_executions: Some(50), ..Limits::time(BACKSTOP) }, "execution limit of 50"),
+        (Limits { workers: 4, max_states: Some(500), ..Limits::time(BACKSTOP) }, "state limit of 500"),
+    ];
+    for (limits, why) in cases {
+        let report = explore(&s.model, variant, &Explorer::Stateful, &limits);
+        match &report.verdict {
+            Verdict::Incomplete { reason } => assert!(reason.starts_with(why), "{why}: {reason}"),
+            other => panic!("{why}: a search cut short on 4 workers is {:?}", other.name()),
+        }
+        if limits.max_executions.is_some() {
+            // Reserved one at a time across the workers: never one too many.
+            assert_eq!(report.executions, 50);
+        }
+    }
+}
+
+#[test]
+fn four_workers_prove_the_seed_races_fix_over_the_same_states() {
+    let (s, at) = seed_race_fix();
+    let variant = &s.expectations[at].variant;
+    let one = explore(&s.model, variant, &Explorer::Stateful, &on(1));
+    let four = explore(&s.model, variant, &Explorer::Stateful, &on(4));
+    assert_eq!((one.verdict.name(), four.verdict.name()), ("proved", "proved"));
+    let (a, b) = (one.states.unwrap(), four.states.unwrap());
+    assert!(a.abs_diff(b) * 100 <= a, "{a} states on one worker, {b} on four");
+}
