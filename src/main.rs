@@ -123,6 +123,11 @@ fn parse_variant(scenario: &Scenario, text: &str) -> Result<Variant, String> {
     Ok(Variant::complete(spec, &choices))
 }
 
+/// `--workers`, or as many as the machine has cores.
+fn workers_or_cores(workers: Option<u16>) -> usize {
+    workers.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from)
+}
+
 fn check(args: CheckArgs) -> Result<u8, String> {
     let scenarios = load_all(args.paths.clone())?;
     let progress = std::sync::Arc::new(racecheck::explore::Progress::default());
@@ -130,10 +135,7 @@ fn check(args: CheckArgs) -> Result<u8, String> {
         max_executions: args.max_executions.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         max_states: args.max_states.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         progress: Some(progress.clone()),
-        workers: match args.workers {
-            Some(n) => usize::from(n),
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        },
+        workers: workers_or_cores(args.workers),
         ..Limits::time(Duration::from_secs(args.max_time))
     };
     let bound = match args.bound.as_deref() {
@@ -401,7 +403,8 @@ fn growth(args: BenchArgs) -> Result<u8, String> {
             .filter(|d| !d.is_zero())
             .ok_or_else(|| format!("error: expected a positive number of seconds for --cap, found {cap}"))?,
     };
-    let plan = growth::GrowthPlan { cap, max_size: args.max_size };
+    let workers = workers_or_cores(args.workers);
+    let plan = growth::GrowthPlan { cap, max_size: args.max_size, workers };
     let start = std::time::Instant::now();
     let mut progress = |what: &str| eprintln!("[{:>6.1}s] {what}", start.elapsed().as_secs_f64());
     let report = growth::run(&plan, &mut progress);

@@ -138,6 +138,8 @@ pub struct Measure {
 pub struct Point {
     pub size: usize,
     pub stateful: Option<Measure>,
+    /// The same search on the plan's workers (when more than one).
+    pub stateful_workers: Option<Measure>,
     pub dpor: Option<Measure>,
 }
 
@@ -184,6 +186,7 @@ pub struct SeriesResult {
 #[derive(Clone, Debug, Serialize)]
 pub struct Growth {
     pub cap_seconds: f64,
+    pub workers: usize,
     pub series: Vec<SeriesResult>,
     pub seconds: f64,
 }
@@ -194,6 +197,9 @@ pub struct Growth {
 pub struct GrowthPlan {
     pub cap: Duration,
     pub max_size: Option<usize>,
+    /// The stateful search runs on one worker, and again on this many when
+    /// it is more than one.
+    pub workers: usize,
 }
 
 fn measure(
@@ -201,12 +207,15 @@ fn measure(
     variant: &crate::systems::Variant,
     explorer: &Explorer,
     cap: Duration,
+    workers: usize,
 ) -> Measure {
     crate::memory::reset();
     let start = Instant::now();
-    let Enumeration { ends, executions, states, cut, .. } = enumerate(model, variant, explorer, &Limits::time(cap));
+    let limits = Limits { workers, ..Limits::time(cap) };
+    let Enumeration { ends, executions, states, cut, .. } = enumerate(model, variant, explorer, &limits);
     let seconds = start.elapsed().as_secs_f64();
-    let peak_mb = Some(crate::memory::peak() as f64 / (1024.0 * 1024.0));
+    // Allocations are counted on the calling thread only.
+    let peak_mb = (workers == 1).then(|| crate::memory::peak() as f64 / (1024.0 * 1024.0));
     Measure { executions, states, ends: ends.len(), seconds, peak_mb, complete: cut.is_none(), cut }
 }
 
@@ -216,7 +225,7 @@ pub fn run(plan: &GrowthPlan, progress: &mut dyn FnMut(&str)) -> Growth {
     let mut series = Vec::new();
     for s in SERIES {
         let mut points = Vec::new();
-        let (mut stateful_on, mut dpor_on) = (true, true);
+        let (mut stateful_on, mut workers_on, mut dpor_on) = (true, plan.workers > 1, true);
         for &size in s.sizes.iter().filter(|&&n| plan.max_size.is_none_or(|m| n <= m)) {
             let text = (s.scenario)(size);
             let path = Path::new("bench").join(format!("{}-{size}.toml", s.unit));
@@ -226,16 +235,17 @@ pub fn run(plan: &GrowthPlan, progress: &mut dyn FnMut(&str)) -> Growth {
                 Err(e) => panic!("the growth scenario {} with {size} {} does not load: {e}", s.name, s.unit),
             };
             let expectation = &scenario.expectations[0];
-            let mut point = Point { size, stateful: None, dpor: None };
-            for (on, explorer, slot) in [
-                (&mut stateful_on, Explorer::Stateful, &mut point.stateful),
-                (&mut dpor_on, Explorer::Dpor, &mut point.dpor),
+            let mut point = Point { size, stateful: None, stateful_workers: None, dpor: None };
+            for (on, explorer, workers, slot) in [
+                (&mut stateful_on, Explorer::Stateful, 1, &mut point.stateful),
+                (&mut workers_on, Explorer::Stateful, plan.workers, &mut point.stateful_workers),
+                (&mut dpor_on, Explorer::Dpor, 1, &mut point.dpor),
             ] {
                 if !*on {
                     continue;
                 }
-                progress(&format!("{} {size} {}: {}", s.name, s.unit, explorer.name()));
-                let m = measure(&scenario.model, &expectation.variant, &explorer, plan.cap);
+                progress(&format!("{} {size} {}: {} on {workers}", s.name, s.unit, explorer.name()));
+                let m = measure(&scenario.model, &expectation.variant, &explorer, plan.cap, workers);
                 *on = m.complete;
                 *slot = Some(m);
             }
@@ -261,7 +271,12 @@ pub fn run(plan: &GrowthPlan, progress: &mut dyn FnMut(&str)) -> Growth {
             dpor_executions,
         });
     }
-    Growth { cap_seconds: plan.cap.as_secs_f64(), series, seconds: start.elapsed().as_secs_f64() }
+    Growth {
+        cap_seconds: plan.cap.as_secs_f64(),
+        workers: plan.workers,
+        series,
+        seconds: start.elapsed().as_secs_f64(),
+    }
 }
 
 fn cell(m: &Option<Measure>, f: impl Fn(&Measure) -> String) -> String {
@@ -291,20 +306,32 @@ pub fn render_markdown(g: &Growth) -> String {
     );
     for s in &g.series {
         out.push_str(&format!("\n**{}**: {} (`{}`)\n\n", s.name, s.about, s.variant));
+        let w = g.workers;
         out.push_str(&format!(
-            "| {} | stateful states | executions | ends | time | peak MB | dpor executions | time | peak MB |\n",
+            "| {} | stateful states | executions | ends | time | peak MB | states on {w} workers | time | speed-up \
+             | dpor executions | time | peak MB |\n",
             s.unit
         ));
-        out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        let states = |m: &Measure| m.states.map_or("—".into(), |s| s.to_string());
         for p in s.points.iter().filter(|p| p.stateful.is_some() || p.dpor.is_some()) {
+            let speed_up = match (&p.stateful, &p.stateful_workers) {
+                (Some(one), Some(many)) if one.complete && many.complete => {
+                    format!("{:.2}×", one.seconds / many.seconds.max(1e-9))
+                }
+                _ => "—".into(),
+            };
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 p.size,
-                cell(&p.stateful, |m| m.states.map_or("—".into(), |s| s.to_string())),
+                cell(&p.stateful, states),
                 cell(&p.stateful, |m| m.executions.to_string()),
                 cell(&p.stateful, |m| m.ends.to_string()),
                 cell(&p.stateful, |m| format!("{:.2} s", m.seconds)),
                 cell(&p.stateful, mb),
+                cell(&p.stateful_workers, states),
+                cell(&p.stateful_workers, |m| format!("{:.2} s", m.seconds)),
+                speed_up,
                 cell(&p.dpor, |m| m.executions.to_string()),
                 cell(&p.dpor, |m| format!("{:.2} s", m.seconds)),
                 cell(&p.dpor, mb),

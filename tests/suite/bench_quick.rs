@@ -145,7 +145,7 @@ fn bare_models_show_the_race_and_not_the_fix() {
 #[test]
 fn growth_tables_measure_every_series_and_stop_at_the_cap() {
     use racecheck::bench::growth::{GrowthPlan, render_markdown, run};
-    let plan = GrowthPlan { cap: std::time::Duration::from_secs(2), max_size: Some(3) };
+    let plan = GrowthPlan { cap: std::time::Duration::from_secs(2), max_size: Some(3), workers: 2 };
     let growth = run(&plan, &mut |_| {});
     let names: Vec<&str> = growth.series.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["#63 siblings", "#15 triggers", "#1830 resumers", "#382 writers"]);
@@ -155,6 +155,8 @@ fn growth_tables_measure_every_series_and_stop_at_the_cap() {
         assert!(stateful.complete && stateful.states.is_some_and(|n| n > 10), "{}: {stateful:?}", s.name);
         let dpor = first.dpor.as_ref().expect("and by dpor");
         assert!(dpor.complete && dpor.ends == stateful.ends, "{}: the explorers agree on the ends", s.name);
+        let two = first.stateful_workers.as_ref().expect("and by two workers");
+        assert!(two.complete && two.ends == stateful.ends, "{}: two workers reach the ends one does", s.name);
         // After a search hits the cap, that explorer stops there.
         for w in s.points.windows(2) {
             if w[0].stateful.as_ref().is_some_and(|m| !m.complete) {
