@@ -190,11 +190,11 @@ pub struct BenchArgs {
     #[arg(long)]
     pub growth: bool,
     /// With --growth: sizes up to this one only.
-    #[arg(long)]
+    #[arg(long, requires = "growth")]
     pub max_size: Option<usize>,
     /// With --growth: the stateful search runs on one worker and again on
     /// this many (default: the machine's cores; 1: once).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS))]
+    #[arg(long, requires = "growth", value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS))]
     pub workers: Option<u16>,
     /// The #63 scenario the bare baseline is compared with; `none` to skip the comparison.
     #[arg(long, default_value = "scenarios/plan/stale-checkpoint-overwrite.toml")]

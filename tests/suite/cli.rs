@@ -126,6 +126,12 @@ fn bad_input_exits_2_with_a_located_error() {
     }
     let (code, _, err) = racecheck(&["check", SEED15, "--explorer", "exhaustive", "--bound", "1"]);
     assert!(code != 2, "--bound with the exhaustive explorer is used: {err}");
+    // Options of the growth tables only: without --growth they would change nothing.
+    for option in [["--workers", "2"], ["--max-size", "2"]] {
+        let (code, _, err) = racecheck(&[&["bench", "--quick"][..], &option].concat());
+        assert_eq!(code, 2, "{option:?}");
+        assert!(err.contains("--growth"), "{option:?}: {err}");
+    }
     // No search on no thread, nor a typo's thousand threads.
     for workers in ["0", "1000"] {
         let (code, _, err) = racecheck(&["check", SEED15, "--workers", workers]);
