@@ -253,6 +253,18 @@ impl Worker<'_, '_> {
     /// the search, the others wait for a branch.
     fn work(mut self, root: bool) {
         let shared = self.shared;
+        // A worker that panics (a bug here, not in the model: a model's
+        // panics are caught by its turn) ends the search, so that the others
+        // do not wait for it forever; the panic then reaches the caller.
+        struct StopOnPanic<'p>(&'p Pool);
+        impl Drop for StopOnPanic<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0.stop();
+                }
+            }
+        }
+        let _stop = StopOnPanic(&shared.pool);
         if !root {
             match shared.pool.take() {
                 Some(branch) => self.path = branch,
