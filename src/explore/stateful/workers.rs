@@ -133,3 +133,89 @@ impl Pool {
         self.wake.notify_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Waits (a few seconds at most: a broken pool fails here, not hangs)
+    /// until a worker is idle with nothing waiting for it.
+    fn until_hungry(pool: &Pool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !pool.hungry() {
+            assert!(std::time::Instant::now() < deadline, "no worker became idle");
+            std::thread::yield_now();
+        }
+    }
+
+    fn branch(n: u128) -> Vec<Node> {
+        let node = Node {
+            fingerprint: Fingerprint(n),
+            waiting: vec![0],
+            identities: vec![Fingerprint(0)],
+            chosen: 0,
+            ran: None,
+            todo: Vec::new(),
+            done: Vec::new(),
+            sleep: Vec::new(),
+            kept: None,
+        };
+        vec![node]
+    }
+
+    #[test]
+    fn a_branch_given_reaches_an_idle_worker_and_the_pool_ends_when_all_are_idle() {
+        let pool = Pool::new(2);
+        assert!(!pool.hungry(), "nobody is idle yet");
+        std::thread::scope(|scope| {
+            let idle = scope.spawn(|| {
+                let first = pool.take().map(|b| b[0].fingerprint);
+                // The other worker is busy until it takes too: this waits.
+                let second = pool.take().map(|b| b[0].fingerprint);
+                (first, second)
+            });
+            until_hungry(&pool);
+            pool.give(branch(7));
+            // The other takes it and comes back idle; then this worker runs out
+            // of work too: with nothing waiting and both idle, the search is
+            // over for both.
+            until_hungry(&pool);
+            assert_eq!(pool.take().map(|b| b.len()), None);
+            assert_eq!(idle.join().unwrap(), (Some(Fingerprint(7)), None));
+        });
+    }
+
+    #[test]
+    fn hungry_counts_the_idle_workers_against_the_branches_waiting() {
+        let pool = Pool::new(3);
+        pool.give(branch(1));
+        assert!(!pool.hungry(), "a branch waits and nobody is idle");
+        assert!(pool.take().is_some());
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| pool.take().map(|b| b[0].fingerprint));
+            until_hungry(&pool);
+            pool.give(branch(2));
+            assert_eq!(waiter.join().unwrap(), Some(Fingerprint(2)));
+        });
+        assert!(!pool.hungry());
+        // Stopped: every taker returns at once, a branch waiting or not.
+        pool.give(branch(3));
+        pool.stop();
+        assert!(pool.take().is_none());
+    }
+
+    #[test]
+    fn states_spread_over_the_shards_and_are_counted_once() {
+        let sharded: Sharded<()> = Sharded::new(2);
+        // Fingerprints are digests: spread like random numbers.
+        let mut key = 0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C834u128;
+        for _ in 0..4096 {
+            key = key.wrapping_mul(0x2545_F491_4F6C_DD1D_0000_0000_0000_0001).wrapping_add(1);
+            sharded.with(&Fingerprint(key), |m| m.insert(Fingerprint(key), ()));
+            sharded.with(&Fingerprint(key), |m| assert!(m.contains_key(&Fingerprint(key))));
+        }
+        assert_eq!(sharded.len(), 4096);
+        let used = sharded.shards.iter().filter(|s| !lock(s).is_empty()).count();
+        assert!(used * 4 >= sharded.shards.len() * 3, "{used} of {} shards used", sharded.shards.len());
+    }
+}
