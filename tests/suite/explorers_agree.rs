@@ -92,30 +92,42 @@ impl Compared {
     }
 }
 
-/// Compares the explorers on every event-loop expectation of `system`, on
-/// as many threads as the machine has cores (the cases are independent).
+/// `f` of every item, on as many threads as the machine has cores (the
+/// cases are independent), in the items' order.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { return mine };
+                        mine.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Compares the explorers on every event-loop expectation of `system`.
 fn agree(system: &str) -> Compared {
     let scenarios: Vec<Scenario> =
         event_loop_scenarios().into_iter().filter(|s| s.name.starts_with(&format!("{system}/"))).collect();
     let cases: Vec<(&Scenario, &Expectation)> =
         scenarios.iter().flat_map(|s| s.expectations.iter().map(move |e| (s, e))).collect();
-    let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let per_worker: Vec<Compared> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut c = Compared::default();
-                    while let Some((s, e)) = cases.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        compare(s, e, &mut c);
-                    }
-                    c
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    let per_case = in_parallel(&cases, |&(s, e)| {
+        let mut c = Compared::default();
+        compare(s, e, &mut c);
+        c
     });
-    let c = per_worker.into_iter().fold(Compared::default(), Compared::plus);
+    let c = per_case.into_iter().fold(Compared::default(), Compared::plus);
     eprintln!(
         "{system}: {} cases equal to loom unbounded, {} covering loom bound 2, {} reduced by symmetry, {} without \
          dpor (it needed more than {DPOR_EXECUTIONS} executions), {} too large for caching alone, {} too large to \
@@ -258,34 +270,29 @@ fn counterexample(report: &racecheck::explore::Report) -> Option<String> {
 
 #[test]
 fn stateful_and_dpor_give_the_same_verdicts() {
-    let mut compared = 0;
-    for s in event_loop_scenarios() {
-        for e in &s.expectations {
-            let case = format!("{} {}", s.name, e.label());
-            let by_stateful = explore(&s.model, &e.variant, &Explorer::Stateful, &Limits::time(BACKSTOP));
-            let by_dpor = explore(&s.model, &e.variant, &Explorer::Dpor, &Limits::time(BACKSTOP));
-            let broken = |r: &racecheck::explore::Report| match &r.verdict {
-                racecheck::explore::Verdict::Violation(f) => Some(f.violation.invariant.clone()),
-                _ => None,
-            };
-            assert_eq!(by_stateful.verdict.name(), by_dpor.verdict.name(), "{case}");
-            assert_eq!(broken(&by_stateful), broken(&by_dpor), "{case}");
-            assert_ne!(by_stateful.verdict.name(), "incomplete", "{case}");
-            // Four workers: the same verdict and counterexample (found again
-            // by one worker, so its replay names the execution).
-            let four = Limits { workers: 4, ..Limits::time(BACKSTOP) };
-            let by_four = explore(&s.model, &e.variant, &Explorer::Stateful, &four);
-            assert_eq!(by_four.verdict.name(), by_stateful.verdict.name(), "{case}");
-            assert_eq!(counterexample(&by_four), counterexample(&by_stateful), "{case}");
-            assert_eq!(
-                (&by_four.symmetry, &by_four.unguarded),
-                (&by_stateful.symmetry, &by_stateful.unguarded),
-                "{case}"
-            );
-            compared += 1;
-        }
-    }
-    assert!(compared >= 55, "only {compared} expectations compared");
+    let scenarios = event_loop_scenarios();
+    let cases: Vec<(&Scenario, &Expectation)> =
+        scenarios.iter().flat_map(|s| s.expectations.iter().map(move |e| (s, e))).collect();
+    in_parallel(&cases, |&(s, e)| {
+        let case = format!("{} {}", s.name, e.label());
+        let by_stateful = explore(&s.model, &e.variant, &Explorer::Stateful, &Limits::time(BACKSTOP));
+        let by_dpor = explore(&s.model, &e.variant, &Explorer::Dpor, &Limits::time(BACKSTOP));
+        let broken = |r: &racecheck::explore::Report| match &r.verdict {
+            racecheck::explore::Verdict::Violation(f) => Some(f.violation.invariant.clone()),
+            _ => None,
+        };
+        assert_eq!(by_stateful.verdict.name(), by_dpor.verdict.name(), "{case}");
+        assert_eq!(broken(&by_stateful), broken(&by_dpor), "{case}");
+        assert_ne!(by_stateful.verdict.name(), "incomplete", "{case}");
+        // Four workers: the same verdict and counterexample (found again
+        // by one worker, so its replay names the execution).
+        let four = Limits { workers: 4, ..Limits::time(BACKSTOP) };
+        let by_four = explore(&s.model, &e.variant, &Explorer::Stateful, &four);
+        assert_eq!(by_four.verdict.name(), by_stateful.verdict.name(), "{case}");
+        assert_eq!(counterexample(&by_four), counterexample(&by_stateful), "{case}");
+        assert_eq!((&by_four.symmetry, &by_four.unguarded), (&by_stateful.symmetry, &by_stateful.unguarded), "{case}");
+    });
+    assert!(cases.len() >= 55, "only {} expectations compared", cases.len());
 }
 
 /// The searches' own figures on the seed race's fix (#63, fields-only),
