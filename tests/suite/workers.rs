@@ -3,7 +3,7 @@
 //! one worker does. (`explorers_agree` compares one and four workers on
 //! every shipped expectation: ends, verdicts, counterexamples.)
 
-use racecheck::explore::{Explorer, Limits, Verdict, explore};
+use racecheck::explore::{Explorer, Limits, Replay, Verdict, explore};
 use racecheck::runtime::Semantics;
 use racecheck::scenario::{self, Scenario};
 use std::path::PathBuf;
@@ -59,4 +59,29 @@ fn four_workers_prove_the_seed_races_fix_over_the_same_states() {
     assert_eq!((one.verdict.name(), four.verdict.name()), ("proved", "proved"));
     let (a, b) = (one.states.unwrap(), four.states.unwrap());
     assert!(a.abs_diff(b) * 100 <= a, "{a} states on one worker, {b} on four");
+}
+
+/// A violation's replay names the execution that found it: on one worker
+/// the last one run (the search stops there); on four, the same one, found
+/// again by one worker after the four (whose executions the report adds).
+#[test]
+fn a_violation_names_the_execution_that_found_it() {
+    let mut named = 0;
+    for s in event_loop_scenarios() {
+        for e in s.expectations.iter().filter(|e| e.expected != racecheck::scenario::Expected::Proved) {
+            let case = format!("{} {}", s.name, e.label());
+            let one = explore(&s.model, &e.variant, &Explorer::Stateful, &on(1));
+            let four = explore(&s.model, &e.variant, &Explorer::Stateful, &on(4));
+            let replay = |r: &racecheck::explore::Report| match &r.verdict {
+                Verdict::Violation(f) => Some(f.replay.clone()),
+                _ => None,
+            };
+            let Some(Replay::Stateful { execution }) = replay(&one) else { continue };
+            assert_eq!(execution, one.executions, "{case}: the violating execution is the last one run");
+            assert_eq!(replay(&four), Some(Replay::Stateful { execution }), "{case}");
+            assert!(four.executions > execution, "{case}: {} executions on four workers", four.executions);
+            named += usize::from(execution > 1);
+        }
+    }
+    assert!(named >= 5, "only {named} violations were found after the first execution");
 }

@@ -715,7 +715,12 @@ fn search(
             visit,
         };
         let mut searched = search_with(shared);
+        // Executions count from the start of the whole search, restarts
+        // included: the one that ended it is named so too.
         searched.executions += executions;
+        if let Some((_, at)) = searched.ended.as_mut() {
+            *at += executions;
+        }
         executions = searched.executions;
         searched.handed += handed;
         handed = searched.handed;
