@@ -301,6 +301,10 @@ pub struct Report {
     /// each, taking no read of what they wrote as guarded by a lock they
     /// were made without).
     pub unguarded: Option<String>,
+    /// Threads the search ran on (`Limits::workers` for the `stateful`
+    /// explorer, one for the others): with more than one, its executions
+    /// and distinct states vary a little from run to run.
+    pub workers: usize,
     pub elapsed: Duration,
 }
 
@@ -331,7 +335,9 @@ pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &L
         Verdict::Proved { .. } | Verdict::NotFound if !unreached.is_empty() => Verdict::Vacuous { unreached },
         other => other,
     };
-    Report { explorer: explorer.clone(), verdict, executions, states, symmetry, unguarded, elapsed: start.elapsed() }
+    let workers = if matches!(explorer, Explorer::Stateful) { limits.workers.max(1) } else { 1 };
+    let elapsed = start.elapsed();
+    Report { explorer: explorer.clone(), verdict, executions, states, symmetry, unguarded, workers, elapsed }
 }
 
 /// Every distinct end an exhaustive search reached (each as its final state

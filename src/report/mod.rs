@@ -145,6 +145,7 @@ pub fn json_row(check: &Check) -> Value {
         "holds": check.holds,
         "executions": check.report.executions,
         "states": check.report.states,
+        "workers": check.report.workers,
         "symmetry": match &check.report.symmetry {
             Ok(classes) => json!({ "classes": classes }),
             Err(why) => json!({ "classes": [], "off": why }),

@@ -172,6 +172,13 @@ fn json_gives_one_object_per_expectation() {
     assert_eq!(rows[0]["invariant"], "every-trigger-seen");
     assert!(rows[0]["failure"]["schedule"].as_str().unwrap().contains("report-B"));
     assert_eq!(rows[1]["verdict"], "proved");
+    // How many threads the search ran on, so that a varying state count reads right.
+    let (_, out, _) = racecheck(&["check", SEED15, "--format", "json", "--workers", "3"]);
+    let workers: Vec<serde_json::Value> =
+        out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["workers"].clone()).collect();
+    assert_eq!(workers, [3, 3]);
+    let (_, out, _) = racecheck(&["check", SEED15, "--format", "json", "--explorer", "dpor"]);
+    assert!(out.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["workers"] == 1), "{out}");
 }
 
 #[test]
