@@ -7,6 +7,7 @@ use std::path::PathBuf;
 /// The most threads one stateful search may run on (a typo of a thousand
 /// threads is refused, not spawned).
 const MAX_WORKERS: i64 = 256;
+
 #[derive(Parser)]
 #[command(
     name = "racecheck",
@@ -123,8 +124,9 @@ pub struct CheckArgs {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_states: Option<u64>,
     /// Threads one stateful search runs on (default: the machine's cores).
-    /// The verdict, the distinct states and the counterexample are the same
-    /// for any number; the executions are not.
+    /// The verdict and the counterexample are the same for any number; the
+    /// executions are not, and the distinct states may differ by a few per
+    /// thousand.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS))]
     pub workers: Option<u16>,
     #[arg(long, value_enum, default_value = "text")]

@@ -95,8 +95,8 @@ pub struct Limits {
     /// Where the search reports how far it has got, for a progress line.
     pub progress: Option<Arc<Progress>>,
     /// Threads one `stateful` search runs on (the other explorers run on
-    /// one). The verdict, the distinct states and the counterexample do not
-    /// depend on it.
+    /// one). The verdict and the counterexample do not depend on it; the
+    /// distinct states may, by a few per thousand.
     pub workers: usize,
 }
 

@@ -15,10 +15,9 @@
 //! and the same verdict and counterexample from `stateful` on four workers
 //! as on one.
 
+use crate::support::event_loop_scenarios;
 use racecheck::explore::{Explorer, Limits, Reduction, enumerate_stateful, explore, outcomes, stateful_outcomes};
-use racecheck::runtime::Semantics;
-use racecheck::scenario::{self, Expectation, Scenario};
-use std::path::PathBuf;
+use racecheck::scenario::{Expectation, Scenario};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -52,13 +51,6 @@ const LOOM_UNBOUNDED_EXECUTIONS: usize = 6_000;
 
 /// Cases with at most this many states are compared with loom unbounded.
 const LOOM_UNBOUNDED_STATES: usize = 150;
-
-fn event_loop_scenarios() -> Vec<Scenario> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let files = scenario::discover(&[root]).unwrap();
-    let all: Vec<Scenario> = files.iter().map(|f| scenario::load(f).unwrap()).collect();
-    all.into_iter().filter(|s| s.model.semantics == Semantics::EventLoop).collect()
-}
 
 /// Figures of one system's comparison.
 #[derive(Default)]

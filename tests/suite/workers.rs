@@ -3,23 +3,15 @@
 //! one worker does. (`explorers_agree` compares one and four workers on
 //! every shipped expectation: ends, verdicts, counterexamples.)
 
+use crate::support::event_loop_scenarios;
 use racecheck::explore::{Explorer, Limits, Replay, Verdict, explore};
-use racecheck::runtime::Semantics;
-use racecheck::scenario::{self, Scenario};
-use std::path::PathBuf;
+use racecheck::scenario::Scenario;
 use std::time::Duration;
 
 const BACKSTOP: Duration = Duration::from_secs(600);
 
 fn on(workers: usize) -> Limits {
     Limits { workers, ..Limits::time(BACKSTOP) }
-}
-
-fn event_loop_scenarios() -> Vec<Scenario> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let files = scenario::discover(&[root]).unwrap();
-    let all: Vec<Scenario> = files.iter().map(|f| scenario::load(f).unwrap()).collect();
-    all.into_iter().filter(|s| s.model.semantics == Semantics::EventLoop).collect()
 }
 
 fn seed_race_fix() -> (Scenario, usize) {
@@ -84,4 +76,26 @@ fn a_violation_names_the_execution_that_found_it() {
         }
     }
     assert!(named >= 5, "only {named} violations were found after the first execution");
+}
+
+/// If the one worker that finds the workers' violation again runs out of
+/// room, the workers' violation stands (it is real), and its replay says
+/// its number came from several workers and cannot be replayed by number.
+#[test]
+fn a_violation_one_worker_cannot_find_again_in_time_stands_as_the_workers_found_it() {
+    let s = event_loop_scenarios().into_iter().find(|s| s.name == "plan/stale-checkpoint-overwrite").unwrap();
+    let e = s.expectations.iter().find(|e| e.label() == "whole-plan").unwrap();
+    // The workers' first execution shows the race; none is left for one
+    // worker to find it again.
+    let limits = Limits { workers: 4, max_executions: Some(1), ..Limits::time(BACKSTOP) };
+    let report = explore(&s.model, &e.variant, &Explorer::Stateful, &limits);
+    let Verdict::Violation(f) = &report.verdict else { panic!("{:?}", report.verdict.name()) };
+    assert_eq!(f.violation.invariant, "no-lost-job-update");
+    assert_eq!(f.replay, Replay::StatefulWorkers { workers: 4, execution: 1 });
+    assert!(racecheck::report::found_by(f).contains("of 4 workers (not reproducible by number)"));
+    assert_eq!(report.executions, 1);
+    // One worker with the same limit finds it itself, by number.
+    let one = explore(&s.model, &e.variant, &Explorer::Stateful, &Limits { workers: 1, ..limits });
+    let Verdict::Violation(f) = &one.verdict else { panic!("{:?}", one.verdict.name()) };
+    assert_eq!(f.replay, Replay::Stateful { execution: 1 });
 }
