@@ -129,6 +129,17 @@ pub struct CheckArgs {
     /// thousand.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS))]
     pub workers: Option<u16>,
+    /// Spread each stateful search over the processes listed in FILE (one
+    /// `host:port` a line), on timely dataflow: start the same command on
+    /// every host, each with its --process. Each process runs --workers
+    /// threads; every process prints the same report. The states explored
+    /// are every reachable state (no sleep sets), the same for any number
+    /// of processes and workers.
+    #[arg(long, value_name = "FILE", requires = "process")]
+    pub hosts: Option<PathBuf>,
+    /// Which line of the --hosts file this process is (from 0).
+    #[arg(long, requires = "hosts")]
+    pub process: Option<usize>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// For every violation, expected or not: its timeline, the invariant in

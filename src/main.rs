@@ -136,6 +136,12 @@ fn check(args: CheckArgs) -> Result<u8, String> {
         max_states: args.max_states.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         progress: Some(progress.clone()),
         workers: workers_or_cores(args.workers),
+        cluster: match (&args.hosts, args.process) {
+            (Some(hosts), Some(process)) => {
+                Some(std::sync::Arc::new(racecheck::explore::Cluster::from_hosts_file(hosts, process)?))
+            }
+            _ => None,
+        },
         ..Limits::time(Duration::from_secs(args.max_time))
     };
     let bound = match args.bound.as_deref() {
@@ -280,7 +286,7 @@ fn settings_for(args: &CheckArgs, scenario: &Scenario, bound: Option<Option<usiz
 fn unused_options(args: &CheckArgs, settings: &[ExploreSettings]) -> Result<(), String> {
     use ExplorerKind::*;
     let kinds: Vec<ExplorerKind> = settings.iter().map(|s| s.explorer).collect();
-    let options: [(&str, bool, &[ExplorerKind], &str); 5] = [
+    let options: [(&str, bool, &[ExplorerKind], &str); 6] = [
         ("--bound", args.bound.is_some(), &[Exhaustive], "the exhaustive (loom) explorer's preemption bound"),
         (
             "--schedules",
@@ -291,6 +297,7 @@ fn unused_options(args: &CheckArgs, settings: &[ExploreSettings]) -> Result<(), 
         ("--depth", args.depth.is_some(), &[Pct], "pct's bug depth"),
         ("--seed", args.seed.is_some(), &[Pct, Random], "the seed of pct and random"),
         ("--workers", args.workers.is_some(), &[Stateful], "the threads of one stateful search"),
+        ("--hosts", args.hosts.is_some(), &[Stateful], "the processes of one stateful search"),
     ];
     for (option, given, takes, what) in options {
         if given && !kinds.iter().any(|k| takes.contains(k)) {

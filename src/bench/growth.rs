@@ -30,7 +30,9 @@ struct Series {
     scenario: fn(usize) -> String,
 }
 
-fn siblings(n: usize) -> String {
+/// Seed race #63 with `n` sibling jobs completing while A fails (the fix,
+/// `checkpoint_write = fields-only`, expected proved).
+pub fn siblings(n: usize) -> String {
     let names: Vec<char> = (0..n).map(|i| (b'B' + i as u8) as char).collect();
     let jobs: String = names
         .iter()

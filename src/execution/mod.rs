@@ -46,7 +46,7 @@ pub struct Model {
 pub struct Reached(Arc<Mutex<BTreeSet<String>>>);
 
 impl Reached {
-    fn insert(&self, condition: &str) {
+    pub(crate) fn insert(&self, condition: &str) {
         let mut reached = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if !reached.contains(condition) {
             reached.insert(condition.to_string());

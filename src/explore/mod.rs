@@ -21,7 +21,7 @@ mod stress;
 
 pub use exhaustive::{LOOM_THREADS, MAX_BOUND, MAX_EXHAUSTIVE_ACTORS, loom_builder, threads_needed, too_many_threads};
 pub use quiet::quietly;
-pub use stateful::Reduction;
+pub use stateful::{Cluster, Reduction};
 pub use steer::{StepSchedule, replay, replay_within};
 pub use stress::{HitRate, hit_rate};
 
@@ -98,6 +98,10 @@ pub struct Limits {
     /// one). The verdict and the counterexample do not depend on it; the
     /// distinct states may, by a few per thousand.
     pub workers: usize,
+    /// The processes one `stateful` search runs on (`--hosts`), each with
+    /// `workers` threads, on timely dataflow. `None`: the shared-memory
+    /// search.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 /// How far a running search has got: executions so far and, for the
@@ -126,7 +130,7 @@ impl Progress {
 impl Limits {
     /// A time limit only.
     pub const fn time(max_time: Duration) -> Limits {
-        Limits { max_time, max_executions: None, max_states: None, progress: None, workers: 1 }
+        Limits { max_time, max_executions: None, max_states: None, progress: None, workers: 1, cluster: None }
     }
 
     /// The same limits for a part of a search that has `remaining` of its
@@ -305,14 +309,29 @@ pub struct Report {
     /// explorer, one for the others): with more than one, its executions
     /// and distinct states vary a little from run to run.
     pub workers: usize,
+    /// Processes a `stateful` search ran on, each with `workers` threads,
+    /// when it ran on timely dataflow (`--hosts`; no sleep sets nor guarded
+    /// reads there). `None`: the shared-memory search, or another explorer.
+    pub processes: Option<usize>,
+    /// What the workers of a search on timely dataflow sent each other.
+    pub exchanged: Option<Exchanged>,
     pub elapsed: Duration,
+}
+
+/// What crossed between the workers of a search on timely dataflow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exchanged {
+    /// States sent to the worker that owns them (every process's workers).
+    pub states: usize,
+    /// Bytes this process wrote to the others (0 on one process).
+    pub bytes: u64,
 }
 
 /// Searches `model` under `variant` with `explorer`.
 pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &Limits) -> Report {
     let start = Instant::now();
     let model = &model.for_search();
-    let (mut states, mut symmetry, mut unguarded) = (None, Ok(Vec::new()), None);
+    let (mut states, mut symmetry, mut unguarded, mut exchanged) = (None, Ok(Vec::new()), None, None);
     let (verdict, executions) = match explorer {
         Explorer::Exhaustive { bound } => exhaustive::run(model, variant, *bound, limits),
         Explorer::Dpor => dpor::run(model, variant, limits),
@@ -321,6 +340,7 @@ pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &L
             states = Some(found.states);
             symmetry = found.symmetry;
             unguarded = found.unguarded;
+            exchanged = found.exchanged;
             (found.verdict, found.executions)
         }
         Explorer::Pct { depth, schedules, seed } => {
@@ -335,9 +355,23 @@ pub fn explore(model: &Model, variant: &Variant, explorer: &Explorer, limits: &L
         Verdict::Proved { .. } | Verdict::NotFound if !unreached.is_empty() => Verdict::Vacuous { unreached },
         other => other,
     };
-    let workers = if matches!(explorer, Explorer::Stateful) { limits.workers.max(1) } else { 1 };
+    let (workers, processes) = match explorer {
+        Explorer::Stateful => (limits.workers.max(1), limits.cluster.as_ref().map(|c| c.processes())),
+        _ => (1, None),
+    };
     let elapsed = start.elapsed();
-    Report { explorer: explorer.clone(), verdict, executions, states, symmetry, unguarded, workers, elapsed }
+    Report {
+        explorer: explorer.clone(),
+        verdict,
+        executions,
+        states,
+        symmetry,
+        unguarded,
+        workers,
+        processes,
+        exchanged,
+        elapsed,
+    }
 }
 
 /// Every distinct end an exhaustive search reached (each as its final state
@@ -412,7 +446,7 @@ pub fn stateful_outcomes(
 }
 
 /// One end of an execution, as [`outcomes`] lists it.
-fn outcome_key(outcome: &Outcome) -> String {
+pub(crate) fn outcome_key(outcome: &Outcome) -> String {
     let state = outcome.final_state.as_ref().expect("enumerations keep final states");
     format!("broken={:?} state={state}", outcome.broken)
 }
@@ -431,10 +465,10 @@ type Sleeper = (TaskId, std::sync::Arc<Turn>);
 
 /// What a controlled execution in which every task is blocked reports (the
 /// words [`verdict_for_panic`] recognizes as a deadlock).
-const DEADLOCK: &str = "deadlock: every task waits on a FIFO mutex and none can take the loop";
+pub(crate) const DEADLOCK: &str = "deadlock: every task waits on a FIFO mutex and none can take the loop";
 
 /// The text of a panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -4,15 +4,26 @@
 //! through it for every later panic, even one from loom. So shuttle is run
 //! once first, and then a hook is installed that stays silent on threads
 //! inside a search and defers to the default hook everywhere else.
+//!
+//! Timely's communication threads panic when a process of a cluster search
+//! is lost; their messages are kept for the search's verdict instead.
 
 use std::cell::Cell;
-use std::sync::Once;
+use std::sync::{Mutex, Once};
 
 thread_local! {
     static SEARCHING: Cell<usize> = const { Cell::new(0) };
 }
 
 static INSTALL: Once = Once::new();
+
+/// What timely's communication threads panicked with, not yet reported.
+static CONNECTIONS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The panics of timely's communication threads since the last call.
+pub fn connection_errors() -> Vec<String> {
+    std::mem::take(&mut *CONNECTIONS.lock().unwrap_or_else(|e| e.into_inner()))
+}
 
 fn install() {
     INSTALL.call_once(|| {
@@ -23,7 +34,12 @@ fn install() {
         shuttle::Runner::new(shuttle::scheduler::RandomScheduler::new_from_seed(0, 1), config).run(|| {});
         let _shuttle_hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if SEARCHING.with(|s| s.get()) == 0 {
+            if std::thread::current().name().is_some_and(|n| n.starts_with("timely:")) {
+                let payload = info.payload();
+                let message = payload.downcast_ref::<&str>().map(|s| s.to_string());
+                let message = message.or_else(|| payload.downcast_ref::<String>().cloned());
+                CONNECTIONS.lock().unwrap_or_else(|e| e.into_inner()).push(message.unwrap_or_default());
+            } else if SEARCHING.with(|s| s.get()) == 0 {
                 default(info);
             }
         }));

@@ -146,12 +146,17 @@ pub fn json_row(check: &Check) -> Value {
         "executions": check.report.executions,
         "states": check.report.states,
         "workers": check.report.workers,
+        "processes": check.report.processes,
+        "exchanged": check.report.exchanged.map(|e| json!({ "states": e.states, "bytes_sent_by_this_process": e.bytes })),
         "symmetry": match &check.report.symmetry {
             Ok(classes) => json!({ "classes": classes }),
             Err(why) => json!({ "classes": [], "off": why }),
         },
         "guarded_reads": match &check.report.unguarded {
-            None => json!({ "used": check.report.states.is_some(), "unguarded": Value::Null }),
+            None => {
+                let used = check.report.states.is_some() && check.report.processes.is_none();
+                json!({ "used": used, "unguarded": Value::Null })
+            }
             Some(why) => json!({ "used": true, "unguarded": why }),
         },
         "seconds": check.report.elapsed.as_secs_f64(),

@@ -9,15 +9,22 @@
 //! - where loom finishes unbounded within a short budget, so does loom;
 //!   everywhere, they reach every end loom reaches with preemption bound 2.
 //!
-//! - `stateful` on four workers reaches exactly the ends it reaches on one.
+//! - `stateful` on four workers reaches exactly the ends it reaches on one;
+//! - `stateful` on timely dataflow (`--hosts`), on three workers, reaches
+//!   those ends too, through at least as many states as the search with
+//!   sleep sets and guarded reads (one, two and four workers explore the
+//!   same states: `the_seed_races_fix_costs_each_search_its_known_figures`).
 //!
 //! And each expectation gets the same verdict from `stateful` and `dpor`,
 //! and the same verdict and counterexample from `stateful` on four workers
 //! as on one.
 
 use crate::support::event_loop_scenarios;
-use racecheck::explore::{Explorer, Limits, Reduction, enumerate_stateful, explore, outcomes, stateful_outcomes};
+use racecheck::explore::{
+    Cluster, Explorer, Limits, Reduction, enumerate_stateful, explore, outcomes, stateful_outcomes,
+};
 use racecheck::scenario::{Expectation, Scenario};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -33,13 +40,25 @@ fn executions(executions: usize) -> Limits {
 
 /// What the search with caching alone may keep (#63, the largest it
 /// enumerates, has 50,718 states).
-const PLAIN_LIMITS: Limits =
-    Limits { max_time: BACKSTOP, max_executions: None, max_states: Some(60_000), progress: None, workers: 1 };
+const PLAIN_LIMITS: Limits = Limits {
+    max_time: BACKSTOP,
+    max_executions: None,
+    max_states: Some(60_000),
+    progress: None,
+    workers: 1,
+    cluster: None,
+};
 
 /// What the search with every reduction may keep before a case is compared
 /// by verdict only.
-const REDUCED_LIMITS: Limits =
-    Limits { max_time: BACKSTOP, max_executions: None, max_states: Some(75_000), progress: None, workers: 1 };
+const REDUCED_LIMITS: Limits = Limits {
+    max_time: BACKSTOP,
+    max_executions: None,
+    max_states: Some(75_000),
+    progress: None,
+    workers: 1,
+    cluster: None,
+};
 
 /// The most executions dpor may run for a case to be compared with it
 /// (the largest shipped case runs 33,910).
@@ -66,6 +85,8 @@ struct Compared {
     handed: usize,
     /// How far apart (per mille) one and four workers' states were.
     states_apart: usize,
+    /// States sent between three workers on timely dataflow.
+    timely_sent: usize,
 }
 
 impl Compared {
@@ -80,6 +101,7 @@ impl Compared {
             too_large: self.too_large + o.too_large,
             handed: self.handed + o.handed,
             states_apart: self.states_apart.max(o.states_apart),
+            timely_sent: self.timely_sent + o.timely_sent,
         }
     }
 }
@@ -123,12 +145,23 @@ fn agree(system: &str) -> Compared {
     eprintln!(
         "{system}: {} cases equal to loom unbounded, {} covering loom bound 2, {} reduced by symmetry, {} without \
          dpor (it needed more than {DPOR_EXECUTIONS} executions), {} too large for caching alone, {} too large to \
-         enumerate; {} distinct ends; {} branches handed between 4 workers, states apart by at most {}‰",
-        c.equal, c.covered, c.symmetric, c.without_dpor, c.without_plain, c.too_large, c.ends, c.handed, c.states_apart
+         enumerate; {} distinct ends; {} branches handed between 4 workers, states apart by at most {}‰; {} states \
+         sent between 3 workers on timely",
+        c.equal,
+        c.covered,
+        c.symmetric,
+        c.without_dpor,
+        c.without_plain,
+        c.too_large,
+        c.ends,
+        c.handed,
+        c.states_apart,
+        c.timely_sent
     );
     // The workers did share the searches (else one worker was compared
     // with itself).
     assert!(c.handed >= 10, "{system}: only {} branches were handed between workers", c.handed);
+    assert!(c.timely_sent >= 10, "{system}: only {} states were sent between timely workers", c.timely_sent);
     // Which path reaches a state first decides its sleep set, and with it
     // which states guarded reads let the search skip: the counts of several
     // workers may differ from one's by a little (BENCHMARKS.md), never by much.
@@ -157,6 +190,14 @@ fn compare(s: &Scenario, e: &Expectation, c: &mut Compared) {
     assert_eq!(many.cut, None, "{case}: four workers did not finish what one did");
     assert_eq!(many.ends, by_stateful, "{case}: four workers reach other ends than one");
     let four_states = many.states.unwrap_or(0);
+    // On timely dataflow, three workers (an odd number: the exchange's
+    // routing by remainder, not by mask): every reachable state.
+    let timely = Limits { workers: 3, cluster: Some(Arc::new(Cluster::single())), ..REDUCED_LIMITS };
+    let timely_three = enumerate_stateful(&s.model, &e.variant, Reduction::default(), &timely);
+    assert_eq!(timely_three.cut, None, "{case}: on timely the search did not finish");
+    assert_eq!(timely_three.ends, by_stateful, "{case}: on timely it reaches other ends");
+    assert!(timely_three.states >= Some(states), "{case}: timely explores fewer states than the reduced search");
+    c.timely_sent += timely_three.handed;
     c.handed += many.handed;
     c.states_apart = c.states_apart.max(states.abs_diff(four_states) * 1000 / states.max(1));
     // Caching alone: the plainer search every reduction is checked
@@ -283,6 +324,13 @@ fn stateful_and_dpor_give_the_same_verdicts() {
         assert_eq!(by_four.verdict.name(), by_stateful.verdict.name(), "{case}");
         assert_eq!(counterexample(&by_four), counterexample(&by_stateful), "{case}");
         assert_eq!((&by_four.symmetry, &by_four.unguarded), (&by_stateful.symmetry, &by_stateful.unguarded), "{case}");
+        // On timely dataflow, two workers: the same verdict and
+        // counterexample, and the same actors taken as interchangeable.
+        let timely = Limits { workers: 2, cluster: Some(Arc::new(Cluster::single())), ..Limits::time(BACKSTOP) };
+        let by_timely = explore(&s.model, &e.variant, &Explorer::Stateful, &timely);
+        assert_eq!(by_timely.verdict.name(), by_stateful.verdict.name(), "{case}");
+        assert_eq!(counterexample(&by_timely), counterexample(&by_stateful), "{case}");
+        assert_eq!(by_timely.symmetry, by_stateful.symmetry, "{case}");
     });
     assert!(cases.len() >= 55, "only {} expectations compared", cases.len());
 }
@@ -302,4 +350,11 @@ fn the_seed_races_fix_costs_each_search_its_known_figures() {
     assert_eq!((dpor.verdict.name(), dpor.executions), ("proved", 21_228));
     let stateful = explore(&s.model, &e.variant, &Explorer::Stateful, &limits);
     assert_eq!((stateful.verdict.name(), stateful.executions, stateful.states), ("proved", 3_646, Some(12_099)));
+    // On timely dataflow every reachable state is explored, on any number
+    // of workers: more than with sleep sets and guarded reads.
+    for workers in [1, 2, 4] {
+        let timely = Limits { workers, cluster: Some(Arc::new(Cluster::single())), ..limits.clone() };
+        let on_timely = explore(&s.model, &e.variant, &Explorer::Stateful, &timely);
+        assert_eq!((on_timely.verdict.name(), on_timely.states), ("proved", Some(14_065)), "{workers} workers");
+    }
 }

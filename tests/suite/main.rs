@@ -14,6 +14,7 @@ mod support;
 mod bench_quick;
 mod broken_models;
 mod cli;
+mod cluster;
 mod conditions;
 mod counterexamples;
 mod explorers_agree;

@@ -53,7 +53,8 @@
 //! number it branches on is caught there and the search ends `incomplete`.
 
 use super::{
-    DEADLOCK, Enumeration, Failure, Limits, Replay, Sleeper, Verdict, panic_message, quiet, verdict_for_panic,
+    DEADLOCK, Enumeration, Exchanged, Failure, Limits, Replay, Sleeper, Verdict, panic_message, quiet,
+    verdict_for_panic,
 };
 use crate::execution::{Controlled, Kept, Model, Outcome};
 use crate::history::History;
@@ -65,7 +66,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use workers::{Pool, Sharded};
 
+mod cluster;
 mod workers;
+
+pub use cluster::Cluster;
 
 /// What the state-caching search may use to cut. Everything, except in
 /// tests that switch a part off on purpose to show that the search then
@@ -162,6 +166,8 @@ enum Ended {
     Broken(String, History),
     /// A limit was reached: time, executions or states.
     Cut,
+    /// A search on a cluster stopped early (a limit, a process lost): why.
+    Incomplete(String),
 }
 
 /// How a search ended.
@@ -567,20 +573,28 @@ impl Worker<'_, '_> {
 
     /// The symmetric actors some task of which read its own name, if any.
     fn asymmetric(&self, exec: &Controlled) -> Option<Vec<String>> {
-        let symmetry = &self.shared.symmetry;
-        if symmetry.classes.is_empty() || !self.shared.reduction.name_guard {
+        if !self.shared.reduction.name_guard {
             return None;
         }
-        let named = exec.named();
-        let actors: Vec<String> = symmetry
-            .classes
-            .iter()
-            .flatten()
-            .filter(|a| named.contains(a))
-            .map(|&a| exec.task_name(a).to_string())
-            .collect();
-        (!actors.is_empty()).then_some(actors)
+        named_actors(exec, &self.shared.symmetry)
     }
+}
+
+/// The actors of `symmetry`'s classes some task of which read its own name
+/// (then they are not interchangeable), if any.
+fn named_actors(exec: &Controlled, symmetry: &Symmetry) -> Option<Vec<String>> {
+    if symmetry.classes.is_empty() {
+        return None;
+    }
+    let named = exec.named();
+    let actors: Vec<String> = symmetry
+        .classes
+        .iter()
+        .flatten()
+        .filter(|a| named.contains(a))
+        .map(|&a| exec.task_name(a).to_string())
+        .collect();
+    (!actors.is_empty()).then_some(actors)
 }
 
 impl Node {
@@ -784,16 +798,26 @@ pub(super) struct Found {
     pub symmetry: Result<Vec<Vec<String>>, String>,
     /// See [`super::Report::unguarded`].
     pub unguarded: Option<String>,
+    /// See [`super::Report::exchanged`].
+    pub exchanged: Option<Exchanged>,
 }
 
 /// The verdict of a search, with the executions and distinct states it took.
 pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> Found {
     if let Some(reason) = refuse_threads(model) {
         let verdict = Verdict::Incomplete { reason };
-        return Found { verdict, executions: 0, states: 0, symmetry: Ok(Vec::new()), unguarded: None };
+        return Found { verdict, executions: 0, states: 0, symmetry: Ok(Vec::new()), unguarded: None, exchanged: None };
     }
     let start = Instant::now();
-    let mut searched = search(model, variant, Reduction::default(), limits, true, &|_| {});
+    let (mut searched, exchanged) = match &limits.cluster {
+        Some(cluster) => {
+            let clustered = cluster::search(model, variant, &StateParts::ALL, limits, cluster, true, false);
+            let exchanged = Exchanged { states: clustered.searched.handed, bytes: clustered.bytes };
+            (clustered.searched, Some(exchanged))
+        }
+        None => (search(model, variant, Reduction::default(), limits, true, &|_| {}), None),
+    };
+    let workers = limits.workers.max(1) * limits.cluster.as_ref().map_or(1, |c| c.processes());
     // Several workers' execution numbers are not reproducible (`Some`: how many).
     let mut numbered_by = None;
     // Which violation (or panic, or deadlock) several workers meet first
@@ -802,22 +826,21 @@ pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> Found {
     // depend on the number of workers; only if it runs out of time does
     // the workers' own stand.
     let found_first = matches!(searched.ended, Some((Ended::Violated(_) | Ended::Broken(..), _)));
-    if limits.workers > 1 && found_first {
+    if (workers > 1 || limits.cluster.is_some()) && found_first {
         let left = limits.max_time.saturating_sub(start.elapsed());
-        let one = Limits { workers: 1, ..limits.remaining(left, searched.executions) };
+        let one = Limits { workers: 1, cluster: None, ..limits.remaining(left, searched.executions) };
         let again = search(model, variant, Reduction::default(), &one, true, &|_| {});
         let spent = searched.executions + again.executions;
         match again.ended {
-            Some((Ended::Cut, _)) => numbered_by = Some(limits.workers),
+            Some((Ended::Cut, _)) => numbered_by = Some(workers),
             None => {
                 let reason = format!(
-                    "the model is not deterministic: {} workers met a violation or a panic that one worker, \
-                     searching every state, did not",
-                    limits.workers
+                    "the model is not deterministic: {workers} workers met a violation or a panic that one worker, \
+                     searching every state, did not"
                 );
                 let verdict = Verdict::Incomplete { reason };
                 let (states, symmetry, unguarded) = (again.states, again.symmetry, again.unguarded);
-                return Found { verdict, executions: spent, states, symmetry, unguarded };
+                return Found { verdict, executions: spent, states, symmetry, unguarded, exchanged };
             }
             Some(_) => searched = again,
         }
@@ -840,11 +863,12 @@ pub(super) fn run(model: &Model, variant: &Variant, limits: &Limits) -> Found {
         }
         Some((Ended::Broken(reason, _), _)) => Verdict::Incomplete { reason },
         Some((Ended::Cut, _)) => Verdict::Incomplete { reason: limits.cut_reason(executions, Some(states)) },
+        Some((Ended::Incomplete(reason), _)) => Verdict::Incomplete { reason },
         Some((Ended::Pruned | Ended::End(_) | Ended::Asymmetric(_) | Ended::Unguarded(_), _)) => {
             unreachable!("the search goes on past these")
         }
     };
-    Found { verdict, executions, states, symmetry: searched.symmetry, unguarded: searched.unguarded }
+    Found { verdict, executions, states, symmetry: searched.symmetry, unguarded: searched.unguarded, exchanged }
 }
 
 /// Every distinct end (see [`super::outcomes`]), with executions and states.
@@ -852,14 +876,22 @@ pub(super) fn outcomes(model: &Model, variant: &Variant, reduction: Reduction, l
     if let Some(reason) = refuse_threads(model) {
         return Enumeration { ends: BTreeSet::new(), executions: 0, states: Some(0), cut: Some(reason), handed: 0 };
     }
-    let ends = Mutex::new(BTreeSet::new());
-    let searched = search(&model.keeping_final_states(), variant, reduction, limits, false, &|outcome| {
-        workers::lock(&ends).insert(super::outcome_key(outcome));
-    });
-    let ends = ends.into_inner().unwrap_or_else(|e| e.into_inner());
+    let (searched, ends) = match &limits.cluster {
+        Some(cluster) => {
+            let clustered = cluster::search(model, variant, &reduction.parts, limits, cluster, false, true);
+            (clustered.searched, clustered.ends)
+        }
+        None => {
+            let ends = Mutex::new(BTreeSet::new());
+            let searched = search(&model.keeping_final_states(), variant, reduction, limits, false, &|outcome| {
+                workers::lock(&ends).insert(super::outcome_key(outcome));
+            });
+            (searched, ends.into_inner().unwrap_or_else(|e| e.into_inner()))
+        }
+    };
     let cut = match searched.ended {
         None => None,
-        Some((Ended::Broken(message, _), _)) => Some(message),
+        Some((Ended::Broken(message, _) | Ended::Incomplete(message), _)) => Some(message),
         Some(_) => Some(limits.cut_reason(searched.executions, Some(searched.states))),
     };
     Enumeration { ends, executions: searched.executions, states: Some(searched.states), cut, handed: searched.handed }

@@ -1,0 +1,164 @@
+//! One stateful search spread over processes on timely dataflow
+//! (`--hosts FILE --process I`): two processes on localhost report what
+//! one process does; a process killed mid-search, one that never joins, or
+//! one searching something else, ends the search `incomplete`, never
+//! proved. (`explorers_agree` compares timely's searches on one, two and
+//! three workers with the shared-memory search on every shipped
+//! expectation.)
+
+use serde_json::Value;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SEED_RACE: &str = "scenarios/plan/stale-checkpoint-overwrite.toml";
+
+/// `n` ports free on 127.0.0.1 now, in a hosts file.
+fn hosts(dir: &Path, n: usize) -> PathBuf {
+    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let lines: String = listeners.iter().map(|l| format!("127.0.0.1:{}\n", l.local_addr().unwrap().port())).collect();
+    let path = dir.join(format!("hosts-{n}"));
+    std::fs::write(&path, lines).unwrap();
+    path
+}
+
+fn racecheck(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_racecheck"));
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+}
+
+/// `racecheck check FILE --hosts HOSTS --process I --format json` and `more`.
+fn process(file: &str, hosts: &Path, i: usize, more: &[&str]) -> Child {
+    let hosts = hosts.to_str().unwrap();
+    let i = i.to_string();
+    let mut args = vec!["check", file, "--hosts", hosts, "--process", &i, "--format", "json"];
+    args.extend_from_slice(more);
+    racecheck(&args).spawn().unwrap()
+}
+
+/// Exit code and JSON rows of a finished process.
+fn rows(child: Child) -> (i32, Vec<Value>, String) {
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let rows = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    (out.status.code().unwrap_or(-1), rows, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// What every process must agree on, row by row.
+fn verdicts(rows: &[Value]) -> Vec<(Value, Value, Value, Value)> {
+    rows.iter()
+        .map(|r| (r["variant"].clone(), r["verdict"].clone(), r["states"].clone(), r["failure"].clone()))
+        .collect()
+}
+
+#[test]
+fn two_processes_on_localhost_report_what_one_process_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (hosts(dir.path(), 1), hosts(dir.path(), 2));
+    let (code, alone, err) = rows(process(SEED_RACE, &one, 0, &["--workers", "1"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(alone.len() >= 2 && alone.iter().any(|r| r["verdict"] == "violation"));
+    assert!(alone.iter().any(|r| r["verdict"] == "proved"));
+    for workers in ["1", "2"] {
+        let children: Vec<Child> = (0..2).map(|i| process(SEED_RACE, &two, i, &["--workers", workers])).collect();
+        for (i, child) in children.into_iter().enumerate() {
+            let (code, rows, err) = rows(child);
+            assert_eq!(code, 0, "process {i}: {err}");
+            assert_eq!(verdicts(&rows), verdicts(&alone), "process {i} of 2, {workers} workers each");
+            for row in &rows {
+                assert_eq!(row["processes"], 2);
+                let exchanged = &row["exchanged"];
+                assert!(exchanged["states"].as_u64().unwrap() > 0, "no state crossed: {row}");
+                assert!(exchanged["bytes_sent_by_this_process"].as_u64().unwrap() > 0, "{row}");
+            }
+        }
+    }
+}
+
+/// #63 with three siblings: about ten seconds on two processes here.
+fn long_search(dir: &Path) -> String {
+    let path = dir.join("siblings-3.toml");
+    std::fs::write(&path, racecheck::bench::growth::siblings(3)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn wait_for(mut child: Child, within: Duration) -> Child {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > within {
+            child.kill().unwrap();
+            panic!("the process did not end within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+#[test]
+fn a_process_killed_mid_search_leaves_the_other_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let (two, file) = (hosts(dir.path(), 2), long_search(dir.path()));
+    let survivor = process(&file, &two, 0, &["--workers", "1"]);
+    let mut victim = process(&file, &two, 1, &["--workers", "1"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(victim.try_wait().unwrap().is_none(), "the search ended before it could be cut");
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let (code, rows, err) = rows(wait_for(survivor, Duration::from_secs(60)));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(rows[0]["verdict"], "incomplete", "{:?}", rows[0]);
+    let message = rows[0]["message"].as_str().unwrap();
+    assert!(message.contains("lost a process"), "{message}");
+}
+
+#[test]
+fn a_process_that_never_joins_leaves_the_search_incomplete_at_the_time_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let two = hosts(dir.path(), 2);
+    let alone = process(SEED_RACE, &two, 1, &["--max-time", "1", "--variant", "checkpoint_write=fields-only"]);
+    let (code, rows, err) = rows(wait_for(alone, Duration::from_secs(30)));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(rows[0]["verdict"], "incomplete");
+    let message = rows[0]["message"].as_str().unwrap();
+    assert!(message.contains("process 0") && message.contains("did not join within the time limit"), "{message}");
+}
+
+#[test]
+fn processes_searching_different_things_do_not_join() {
+    let dir = tempfile::tempdir().unwrap();
+    let two = hosts(dir.path(), 2);
+    let variants = ["checkpoint_write=fields-only", "checkpoint_write=whole-plan"];
+    let children: Vec<Child> =
+        (0..2).map(|i| process(SEED_RACE, &two, i, &["--max-time", "20", "--variant", variants[i]])).collect();
+    for child in children {
+        let (code, rows, err) = rows(wait_for(child, Duration::from_secs(60)));
+        assert_eq!(code, 1, "{err}");
+        assert_eq!(rows[0]["verdict"], "incomplete");
+        let message = rows[0]["message"].as_str().unwrap();
+        assert!(message.contains("searching something else"), "{message}");
+    }
+}
+
+#[test]
+fn a_bad_hosts_file_is_named_with_its_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "127.0.0.1:2101\n  127.0.0.1\n").unwrap();
+    let h = hosts.to_str().unwrap();
+    let out = racecheck(&["check", SEED_RACE, "--hosts", h, "--process", "0"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{h}:2:3: expected one `host:port` a line")), "{err}");
+    assert!(err.contains("found \"127.0.0.1\""), "{err}");
+    let out = racecheck(&["check", SEED_RACE, "--hosts", h, "--process", "5"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = racecheck(&["check", SEED_RACE, "--hosts", h]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "--hosts without --process");
+    std::fs::write(&hosts, "127.0.0.1:2101\n").unwrap();
+    let out = racecheck(&["check", SEED_RACE, "--hosts", h, "--process", "1"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("expected --process from 0 to 0") && err.contains("found 1"), "{err}");
+}
