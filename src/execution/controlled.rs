@@ -173,6 +173,12 @@ impl Controlled {
         (h.finish(), identities)
     }
 
+    /// The fingerprint of the shared state alone: cells, flags and files as
+    /// `parts` covers them (no task, no clock, no monitor).
+    pub fn shared_fingerprint(&self, parts: &StateParts) -> Fingerprint {
+        self.lp().cells_fingerprint(parts)
+    }
+
     /// The actors one of whose tasks read its own name (see [`Symmetry`]).
     pub fn named(&self) -> std::collections::BTreeSet<TaskId> {
         self.lp().named()

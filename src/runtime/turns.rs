@@ -572,6 +572,19 @@ impl Loop {
         self.state().tasks[task].name.clone()
     }
 
+    /// The fingerprint of the shared state alone (cells, flags, files as
+    /// `parts` covers them): no task, no clock.
+    pub fn cells_fingerprint(&self, parts: &StateParts) -> Fingerprint {
+        let mut s = self.state();
+        let mut cells = Fingerprint::default();
+        for (i, cell) in s.cells.iter_mut().enumerate() {
+            if parts.covers(cell.kind) {
+                cells = cells.plus(cell.placed(i));
+            }
+        }
+        cells
+    }
+
     /// The fingerprint of the shared state and the live tasks (the clock
     /// and the monitors are added by the execution that owns them), and
     /// each task's identity in it (by number).
@@ -587,13 +600,8 @@ impl Loop {
         symmetry: &Symmetry,
         h: &mut StateHasher,
     ) -> (Vec<Fingerprint>, Option<Arc<Renamer>>) {
-        let mut s = self.state();
-        let mut cells = Fingerprint::default();
-        for (i, cell) in s.cells.iter_mut().enumerate() {
-            if parts.covers(cell.kind) {
-                cells = cells.plus(cell.placed(i));
-            }
-        }
+        let cells = self.cells_fingerprint(parts);
+        let s = self.state();
         let local = |slot: &TaskSlot| {
             let chain = if parts.task_local { slot.chain } else { Fingerprint::default() };
             (chain, slot.parked)

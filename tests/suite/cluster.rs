@@ -162,3 +162,31 @@ fn a_bad_hosts_file_is_named_with_its_line_and_column() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("expected --process from 0 to 0") && err.contains("found 1"), "{err}");
 }
+
+#[test]
+fn limits_make_a_search_on_timely_incomplete() {
+    use racecheck::explore::{Cluster, Explorer, Limits, Verdict, explore};
+    use std::sync::Arc;
+    let s = crate::support::event_loop_scenarios()
+        .into_iter()
+        .find(|s| s.name == "plan/stale-checkpoint-overwrite")
+        .unwrap();
+    let e = s.expectations.iter().find(|e| e.label() == "fields-only").unwrap();
+    let on_timely = |limits: Limits| Limits { workers: 2, cluster: Some(Arc::new(Cluster::single())), ..limits };
+    let backstop = Limits::time(Duration::from_secs(600));
+    let cases = [
+        (on_timely(Limits::time(Duration::ZERO)), "time limit"),
+        (
+            on_timely(Limits { max_executions: Some(50), ..backstop.clone() }),
+            "a process's share of the execution limit (50)",
+        ),
+        (on_timely(Limits { max_states: Some(500), ..backstop.clone() }), "a process's share of the state limit (500)"),
+    ];
+    for (limits, why) in cases {
+        let report = explore(&s.model, &e.variant, &Explorer::Stateful, &limits);
+        match &report.verdict {
+            Verdict::Incomplete { reason } => assert!(reason.starts_with(why), "{why}: {reason}"),
+            other => panic!("{why}: a search on timely cut short is {:?}", other.name()),
+        }
+    }
+}

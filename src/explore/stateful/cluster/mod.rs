@@ -1,9 +1,10 @@
 //! One stateful search across threads and processes, on timely dataflow
 //! (`racecheck check --hosts FILE --process I --workers N`).
 //!
-//! Every worker (a thread of some process) owns the states whose
-//! fingerprint falls to it (`fingerprint % workers`, the exchange timely
-//! routes by) and keeps the set of those it has explored. A state reaches
+//! Every worker (a thread of some process) owns the states whose place (a
+//! hash of the shared state: see [`place`]) falls to it (`place % workers`,
+//! the exchange timely routes by) and keeps the set of those it has
+//! explored. A state reaches
 //! its owner as the path of turns that leads to it from the start; the
 //! owner drops it if seen and otherwise replays the path (tasks are
 //! coroutines: a state cannot be sent, only the way to it) and explores
@@ -50,8 +51,8 @@ use timely::dataflow::operators::{ConnectLoop, Feedback, Inspect, Operator, Prob
 #[derive(Clone, Debug, Serialize, Deserialize)]
 enum Message {
     /// A state for its owner: the tasks run, turn by turn, from the start,
-    /// and the fingerprint they lead to.
-    Visit { path: Vec<u32>, fingerprint: u128 },
+    /// the fingerprint they lead to, and its place (see [`place`]).
+    Visit { path: Vec<u32>, fingerprint: u128, place: u64 },
     /// What a worker found, for every worker of every process.
     Finding(Finding),
 }
@@ -95,8 +96,15 @@ struct Setup {
     enumerate: bool,
     start: Instant,
     root: Fingerprint,
+    root_place: u64,
     /// Workers in all processes.
     total: usize,
+    /// Processes.
+    processes: usize,
+    /// Executions run and states kept by this process's workers, for the
+    /// limits (each process takes its share of them).
+    executions: std::sync::atomic::AtomicUsize,
+    states: std::sync::atomic::AtomicUsize,
 }
 
 /// How long a worker explores before it lets timely move what it sent.
@@ -120,10 +128,11 @@ struct Expander {
     enumerate: bool,
     start: Instant,
     limits: Limits,
-    /// This worker's share of `--max-executions` and `--max-states`.
+    /// This process's share of `--max-executions` and `--max-states`.
     max_executions: Option<usize>,
     max_states: Option<usize>,
-    executions: usize,
+    /// What this process's workers count against those.
+    setup: Arc<Setup>,
     /// Not yet counted in a `Finding::Counted`.
     counted: (u64, u64, u64),
     told: BTreeSet<String>,
@@ -132,8 +141,8 @@ struct Expander {
 }
 
 impl Expander {
-    fn new(setup: &Setup, me: usize, peers: usize) -> Expander {
-        let share = |max: Option<usize>| max.map(|m| m.div_ceil(setup.total).max(1));
+    fn new(setup: &Arc<Setup>, me: usize, peers: usize) -> Expander {
+        let share = |max: Option<usize>| max.map(|m| m.div_ceil(setup.processes).max(1));
         Expander {
             model: setup.model.clone(),
             variant: setup.variant.clone(),
@@ -149,7 +158,7 @@ impl Expander {
             limits: setup.limits.clone(),
             max_executions: share(setup.limits.max_executions),
             max_states: share(setup.limits.max_states),
-            executions: 0,
+            setup: setup.clone(),
             counted: (0, 0, 0),
             told: BTreeSet::new(),
             stopped: false,
@@ -157,8 +166,8 @@ impl Expander {
         }
     }
 
-    fn owner(&self, fingerprint: Fingerprint) -> usize {
-        owner(fingerprint, self.peers)
+    fn owner(&self, place: u64) -> usize {
+        owner(place, self.peers)
     }
 
     /// A state sent here: explored unless seen (or the search is over here).
@@ -167,8 +176,14 @@ impl Expander {
         if self.stopped || !self.seen.insert(fingerprint) {
             return;
         }
-        self.counted.0 += 1;
+        self.kept_one();
         self.work.push(Work::Visit { path: path.into_iter().map(|t| t as TaskId).collect(), fingerprint });
+    }
+
+    /// One more state kept.
+    fn kept_one(&mut self) {
+        self.counted.0 += 1;
+        self.setup.states.fetch_add(1, Ordering::Relaxed);
     }
 
     fn find(&mut self, finding: Finding) {
@@ -184,7 +199,7 @@ impl Expander {
                 self.stop();
                 break;
             }
-            self.executions += 1;
+            self.setup.executions.fetch_add(1, Ordering::Relaxed);
             self.counted.1 += 1;
             self.limits.tick(None);
             self.execute(work);
@@ -212,11 +227,13 @@ impl Expander {
         if self.start.elapsed() >= self.limits.max_time {
             return Some(format!("time limit of {:?} reached", self.limits.max_time));
         }
-        if let Some(max) = self.max_executions.filter(|&m| self.executions >= m) {
-            return Some(format!("a worker's share of the execution limit ({max}) reached"));
+        let (executions, states) =
+            (self.setup.executions.load(Ordering::Relaxed), self.setup.states.load(Ordering::Relaxed));
+        if let Some(max) = self.max_executions.filter(|&m| executions >= m) {
+            return Some(format!("a process's share of the execution limit ({max}) reached"));
         }
-        if let Some(max) = self.max_states.filter(|&m| self.seen.len() >= m) {
-            return Some(format!("a worker's share of the state limit ({max}) reached"));
+        if let Some(max) = self.max_states.filter(|&m| states >= m) {
+            return Some(format!("a process's share of the state limit ({max}) reached"));
         }
         None
     }
@@ -286,15 +303,16 @@ impl Expander {
             }
             path.push(next);
             let (fingerprint, _) = exec.fingerprint(&self.parts, &self.symmetry);
-            if self.owner(fingerprint) != self.me {
+            let place = place(&exec, fingerprint, &self.parts, &self.symmetry);
+            if self.owner(place) != self.me {
                 self.counted.2 += 1;
-                self.out.push(Message::Visit { path: wire(&path), fingerprint: fingerprint.0 });
+                self.out.push(Message::Visit { path: wire(&path), fingerprint: fingerprint.0, place });
                 return;
             }
             if !self.seen.insert(fingerprint) {
                 return;
             }
-            self.counted.0 += 1;
+            self.kept_one();
             match self.expand(exec, &path, fingerprint) {
                 Some((exec_back, task)) => {
                     exec = exec_back;
@@ -343,14 +361,25 @@ impl Expander {
     }
 }
 
-/// The worker that owns a state: the one timely's exchange routes its
-/// fingerprint to.
-fn owner(fingerprint: Fingerprint, peers: usize) -> usize {
-    (route(fingerprint.0) % peers as u64) as usize
+/// The worker that owns a state of this place: the one timely's exchange
+/// routes it to.
+fn owner(place: u64, peers: usize) -> usize {
+    (place % peers as u64) as usize
 }
 
-fn route(fingerprint: u128) -> u64 {
-    fingerprint as u64
+/// What decides a state's owner: a hash of its shared state alone (cells,
+/// flags, files), not of where each task is or what it has observed. A
+/// turn that writes nothing leaves the place as it was, so the state it
+/// leads to stays with the worker that reached it, which goes on from it
+/// without sending a path to replay (in #63 with 3 siblings, 45% of the
+/// turns). Any function of the state would be sound. Under a symmetry the
+/// shared state is not canonical (the fingerprint is, over the tasks'
+/// permutations), so there a state's place is its fingerprint.
+fn place(exec: &Controlled, fingerprint: Fingerprint, parts: &StateParts, symmetry: &Symmetry) -> u64 {
+    if !symmetry.classes.is_empty() {
+        return fingerprint.0 as u64;
+    }
+    exec.shared_fingerprint(parts).0 as u64
 }
 
 fn wire(path: &[TaskId]) -> Vec<u32> {
@@ -359,7 +388,7 @@ fn wire(path: &[TaskId]) -> Vec<u32> {
 
 /// One worker's part: builds the dataflow, runs it to the end, returns
 /// every finding of every worker.
-fn work_on(worker: &mut timely::worker::Worker, setup: &Setup) -> Result<Vec<Finding>, String> {
+fn work_on(worker: &mut timely::worker::Worker, setup: &Arc<Setup>) -> Result<Vec<Finding>, String> {
     let (me, peers) = (worker.index(), worker.peers());
     let findings: Rc<RefCell<Vec<Finding>>> = Rc::default();
     let probe = ProbeHandle::new();
@@ -367,7 +396,7 @@ fn work_on(worker: &mut timely::worker::Worker, setup: &Setup) -> Result<Vec<Fin
     worker.dataflow::<u64, _, _>(|scope| {
         let (handle, cycle) = scope.feedback::<Vec<Message>>(1);
         let route_message = |m: &Message| match m {
-            Message::Visit { fingerprint, .. } => route(*fingerprint),
+            Message::Visit { place, .. } => *place,
             Message::Finding(_) => 0,
         };
         let activator_scope = scope;
@@ -375,14 +404,14 @@ fn work_on(worker: &mut timely::worker::Worker, setup: &Setup) -> Result<Vec<Fin
             let activator = activator_scope.activator_for(info.address);
             let mut expander = Expander::new(setup, me, peers);
             let mut held = None;
-            if owner(setup.root, peers) == me {
+            if owner(setup.root_place, peers) == me {
                 expander.receive(Vec::new(), setup.root.0);
                 held = Some(initial);
             }
             move |input, output| {
                 input.for_each(|cap, data: &mut Vec<Message>| {
                     for message in data.drain(..) {
-                        if let Message::Visit { path, fingerprint } = message {
+                        if let Message::Visit { path, fingerprint, .. } = message {
                             expander.receive(path, fingerprint);
                         }
                     }
@@ -617,9 +646,11 @@ pub(super) fn search(
     let (mut executions, mut sent_states) = (0, 0);
     let sent = Arc::new(AtomicU64::new(0));
     loop {
-        let root = {
+        let (root, root_place) = {
             let history = History::new();
-            Controlled::start(&model, variant, &history).fingerprint(parts, &symmetry).0
+            let exec = Controlled::start(&model, variant, &history);
+            let root = exec.fingerprint(parts, &symmetry).0;
+            (root, place(&exec, root, parts, &symmetry))
         };
         let setup = Arc::new(Setup {
             model: model.clone(),
@@ -631,7 +662,11 @@ pub(super) fn search(
             enumerate,
             start,
             root,
+            root_place,
             total: limits.workers.max(1) * cluster.processes(),
+            processes: cluster.processes(),
+            executions: Default::default(),
+            states: Default::default(),
         });
         let found = run_workers(cluster, &setup, &sent).map(|f| Gathered::of(f, &model));
         let mut searched = Searched {
