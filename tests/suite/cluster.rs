@@ -53,6 +53,32 @@ fn verdicts(rows: &[Value]) -> Vec<(Value, Value, Value, Value)> {
         .collect()
 }
 
+/// Every shipped scenario on one process of timely gets the verdict, the
+/// counterexample and the symmetry the shared-memory search gives.
+#[test]
+fn timely_gives_every_shipped_verdict_and_counterexample() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = hosts(dir.path(), 1);
+    let (code, on_timely, err) = rows(process("scenarios", &one, 0, &["--workers", "2"]));
+    assert_eq!(code, 0, "{err}");
+    let out = racecheck(&["check", "scenarios", "--workers", "1", "--format", "json"]).output().unwrap();
+    let shared: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(on_timely.len(), shared.len());
+    let mut compared = 0;
+    for (t, s) in on_timely.iter().zip(&shared) {
+        let what =
+            |r: &Value| (r["scenario"].clone(), r["variant"].clone(), r["verdict"].clone(), r["failure"].clone());
+        assert_eq!(what(t), what(s));
+        if s["explorer"] == "stateful" {
+            assert_eq!(t["symmetry"], s["symmetry"], "{}", s["scenario"]);
+            assert_eq!(t["processes"], 1);
+            compared += 1;
+        }
+    }
+    assert!(compared >= 100, "only {compared} stateful rows compared");
+}
+
 #[test]
 fn two_processes_on_localhost_report_what_one_process_does() {
     let dir = tempfile::tempdir().unwrap();
