@@ -137,7 +137,8 @@ pub struct CheckArgs {
     /// of processes and workers.
     #[arg(long, value_name = "FILE", requires = "process")]
     pub hosts: Option<PathBuf>,
-    /// Which line of the --hosts file this process is (from 0).
+    /// Which host of the --hosts file this process is (from 0; blank lines
+    /// and comments not counted).
     #[arg(long, requires = "hosts")]
     pub process: Option<usize>,
     #[arg(long, value_enum, default_value = "text")]

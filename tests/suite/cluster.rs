@@ -214,5 +214,10 @@ fn limits_make_a_search_on_timely_incomplete() {
             Verdict::Incomplete { reason } => assert!(reason.starts_with(why), "{why}: {reason}"),
             other => panic!("{why}: a search on timely cut short is {:?}", other.name()),
         }
+        // A worker at the limit stops: at most one execution over it each
+        // (two check the shared count at once).
+        if limits.max_executions.is_some() {
+            assert!(report.executions <= 52, "{} executions at a limit of 50", report.executions);
+        }
     }
 }
