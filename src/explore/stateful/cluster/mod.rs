@@ -213,7 +213,7 @@ impl Expander {
             self.find(Finding::Reached(name));
         }
         let (states, executions, sent) = std::mem::take(&mut self.counted);
-        if states + executions + sent > 0 {
+        if (states, executions, sent) != (0, 0, 0) {
             self.find(Finding::Counted { states, executions, sent });
         }
     }
