@@ -59,6 +59,7 @@ struct Tree {
     /// Set when a replayed prefix did not see the same waiting tasks.
     diverged: Option<String>,
     finished: bool,
+    analysis: Analysis,
 }
 
 impl Tree {
@@ -129,6 +130,7 @@ impl Tree {
                     node.chosen = next;
                     node.done.insert(next);
                     self.turns.clear();
+                    self.analysis.truncate(k);
                     return;
                 }
                 None => {
@@ -137,59 +139,69 @@ impl Tree {
             }
         }
         self.turns.clear();
+        self.analysis.truncate(0);
         self.finished = true;
     }
 
+    /// Finds the races of the execution just run and schedules their
+    /// reversals. Only the turns after the node this execution branched
+    /// off at are new: the earlier ones are the previous execution's, whose
+    /// races were scheduled then, and their clocks and accesses are kept.
     fn add_backtracks(&mut self) {
         let turns = &self.turns;
         let n = turns.len().min(self.path.len());
+        let from = self.analysis.kept(n);
         let tasks = turns.iter().flat_map(|t| std::iter::once(t.task).chain(t.started.iter().copied())).max();
         let tasks = tasks.map_or(0, |t| t + 1);
-        // clock[j][q]: 1 + the last turn of task q that happens before turn j (0: none).
-        let mut clocks: Vec<Vec<usize>> = Vec::with_capacity(n);
+        // Each task's last turn, and the turn that started or woke it since
+        // (what happens before its next turn), over the kept turns.
         let mut last: Vec<Option<usize>> = vec![None; tasks];
         let mut enabler: Vec<Option<usize>> = vec![None; tasks];
+        for (j, turn) in turns[..from].iter().enumerate() {
+            enabler[turn.task] = None;
+            for &s in turn.started.iter().chain(&turn.woke) {
+                enabler[s] = Some(j);
+            }
+            last[turn.task] = Some(j);
+        }
+        let a = &mut self.analysis;
         let mut races = Vec::new();
-        let (footprints, resources) = Footprint::of_turns(&turns[..n]);
-        // Each resource's accesses so far, as (turn, task), and its writes
-        // alone: the turns a new turn conflicts with are found there (every
-        // access for a write, the writes for a read), not by comparing it
-        // with every earlier turn.
-        let mut accessed: Vec<Vec<(usize, TaskId)>> = vec![Vec::new(); resources];
-        let mut written: Vec<Vec<(usize, TaskId)>> = vec![Vec::new(); resources];
-        let mut conflicting = vec![false; n];
-        for j in 0..n {
+        let mut conflicting: Vec<usize> = Vec::new();
+        for j in from..n {
             let p = turns[j].task;
+            let footprint = a.footprint(&turns[j]);
             // What happens before task p's turn j starts: its own last turn,
             // the turn that started it or woke it.
             let mut before = vec![0; tasks];
             for k in [last[p], enabler[p].take()].into_iter().flatten() {
-                join(&mut before, &clocks[k]);
+                join(&mut before, &a.clocks[k]);
             }
-            // The earlier turns of other tasks that conflict with turn j.
-            conflicting[..j].fill(false);
-            for &(r, w) in &footprints[j].0 {
-                let earlier = if w { &accessed[r as usize] } else { &written[r as usize] };
-                for &(i, q) in earlier {
-                    if q != p {
-                        conflicting[i] = true;
-                    }
-                }
+            // The earlier turns of other tasks that conflict with turn j:
+            // found among each resource's accesses (every access for a
+            // write, the writes for a read), not by comparing j with every
+            // earlier turn.
+            conflicting.clear();
+            for &(r, w) in &footprint {
+                let earlier = if w { &a.accessed[r as usize] } else { &a.written[r as usize] };
+                conflicting.extend(earlier.iter().filter(|(_, q)| *q != p).map(|(i, _)| *i));
             }
-            for &(r, w) in &footprints[j].0 {
-                accessed[r as usize].push((j, p));
+            conflicting.sort_unstable();
+            conflicting.dedup();
+            for &(r, w) in &footprint {
+                a.accessed[r as usize].push((j, p));
                 if w {
-                    written[r as usize].push((j, p));
+                    a.written[r as usize].push((j, p));
                 }
             }
-            let race = (0..j).rev().find(|&i| conflicting[i] && before[turns[i].task] <= i);
+            let clock_of = |clock: &[usize], task: TaskId| clock.get(task).copied().unwrap_or(0);
+            let race = conflicting.iter().rev().copied().find(|&i| clock_of(&before, turns[i].task) <= i);
             let mut clock = before;
             // Latest first: a turn whose task's component the clock already
             // passes happens before a turn joined already, so its clock is
             // below the clock (joining it would change nothing).
-            for i in (0..j).rev().filter(|&i| conflicting[i]) {
-                if clock[turns[i].task] <= i {
-                    join(&mut clock, &clocks[i]);
+            for &i in conflicting.iter().rev() {
+                if clock_of(&clock, turns[i].task) <= i {
+                    join(&mut clock, &a.clocks[i]);
                 }
             }
             clock[p] = j + 1;
@@ -200,7 +212,7 @@ impl Tree {
                 enabler[s] = Some(j);
             }
             last[p] = Some(j);
-            clocks.push(clock);
+            a.clocks.push(clock);
         }
         for (i, j, clock) in races {
             self.reverse(i, j, &clock);
@@ -232,30 +244,59 @@ impl Tree {
     }
 }
 
-/// A turn's accesses with each resource numbered (within one execution):
-/// [`Turn::conflicts`] compares resources by name, and comparing every pair
-/// of an execution's turns that way was a tenth of dpor's time on #63.
-/// A turn accesses a resource at most once (`Turn::touch` merges).
-struct Footprint(Vec<(u32, bool)>);
+/// What the race analysis keeps of the turns it has seen: the clock of
+/// each turn of the current path and each resource's accesses, so that the
+/// next execution, which repeats the path up to the node it branches off
+/// at, analyses only its new turns. Resources are numbered once for the
+/// whole search: [`Turn::conflicts`] compares them by name, and comparing
+/// every pair of an execution's turns that way was a tenth of dpor's time
+/// on #63.
+#[derive(Default)]
+struct Analysis {
+    numbers: FxHashMap<Resource, u32>,
+    /// clocks[j][q]: 1 + the last turn of task q that happens before turn j
+    /// (0: none; a clock shorter than the tasks is 0 past its end).
+    clocks: Vec<Vec<usize>>,
+    /// Each resource's accesses as (turn, task), in turn order, and its
+    /// writes alone.
+    accessed: Vec<Vec<(usize, TaskId)>>,
+    written: Vec<Vec<(usize, TaskId)>>,
+}
 
-impl Footprint {
-    /// Each turn's accesses as (resource number, not a read), and how many
-    /// resources there are.
-    fn of_turns(turns: &[Turn]) -> (Vec<Footprint>, usize) {
-        // FxHash: the names are short and ours, SipHash's defence against
-        // chosen keys buys nothing here and cost a twentieth of the search.
-        let mut numbers: FxHashMap<&Resource, u32> = FxHashMap::default();
-        let mut footprints = Vec::with_capacity(turns.len());
-        for turn in turns {
-            let mut footprint = Vec::with_capacity(turn.accesses.len());
-            for a in &turn.accesses {
-                let next = numbers.len() as u32;
-                footprint.push((*numbers.entry(&a.resource).or_insert(next), a.kind != AccessKind::Read));
+impl Analysis {
+    /// How many of the `n` turns to analyse were analysed already: the
+    /// previous execution's, up to the node this one branched off at (a
+    /// deterministic model repeats them, which `choose` checks by the
+    /// tasks waiting at each node).
+    fn kept(&self, n: usize) -> usize {
+        self.clocks.len().min(n)
+    }
+
+    /// Forgets the turns from `keep` on: the execution to come branches
+    /// off there.
+    fn truncate(&mut self, keep: usize) {
+        self.clocks.truncate(keep);
+        for list in self.accessed.iter_mut().chain(self.written.iter_mut()) {
+            while list.last().is_some_and(|(j, _)| *j >= keep) {
+                list.pop();
             }
-            footprints.push(Footprint(footprint));
         }
-        let resources = numbers.len();
-        (footprints, resources)
+    }
+
+    /// A turn's accesses as (resource number, not a read). A turn accesses
+    /// a resource at most once (`Turn::touch` merges).
+    fn footprint(&mut self, turn: &Turn) -> Vec<(u32, bool)> {
+        let mut footprint = Vec::with_capacity(turn.accesses.len());
+        for a in &turn.accesses {
+            let next = self.numbers.len() as u32;
+            let number = *self.numbers.entry(a.resource.clone()).or_insert(next);
+            if number == next {
+                self.accessed.push(Vec::new());
+                self.written.push(Vec::new());
+            }
+            footprint.push((number, a.kind != AccessKind::Read));
+        }
+        footprint
     }
 }
 

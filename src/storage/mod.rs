@@ -8,6 +8,7 @@
 
 mod contents;
 mod directory;
+mod list;
 mod memory;
 mod scratch;
 mod table;
@@ -15,6 +16,7 @@ mod text;
 
 pub use contents::{Contents, FileShape};
 pub use directory::DirectoryDisk;
+pub use list::List;
 pub use memory::MemoryDisk;
 pub use scratch::Scratch;
 pub use table::Table;

@@ -2,7 +2,7 @@
 //! origin's files: `plan.json` (`PlanSpec`), `jobs.json` (`JobState`) and
 //! `reports/<jobId>.json` (`AgentReport`).
 
-use crate::storage::{Contents, FileShape, Text};
+use crate::storage::{Contents, FileShape, List, Text};
 use serde::{Deserialize, Serialize};
 
 pub const PLAN_FILE: &str = "plan.json";
@@ -52,7 +52,7 @@ pub struct PlanSpec {
     pub name: Text,
     pub mode: Text,
     pub status: Text,
-    pub jobs: Vec<JobSpec>,
+    pub jobs: List<JobSpec>,
     pub integration_branch: Text,
     pub base_commit: Text,
     pub created_at: Text,
@@ -107,7 +107,7 @@ pub struct JobSpec {
 #[serde(rename_all = "camelCase")]
 pub struct JobState {
     pub version: u32,
-    pub jobs: Vec<Job>,
+    pub jobs: List<Job>,
     pub updated_at: String,
 }
 

@@ -285,7 +285,14 @@ impl Monitor for NoLostUpdate {
             return broken;
         }
         for t in targets {
-            self.last_set.insert(t.to_string(), (e.step, e.task.clone(), e.func, e.op.clone()));
+            let set_by = (e.step, e.task.clone(), e.func, e.op.clone());
+            // Most writes set an entry set before: no new key to allocate.
+            match self.last_set.get_mut(t) {
+                Some(entry) => *entry = set_by,
+                None => {
+                    self.last_set.insert(t.to_string(), set_by);
+                }
+            }
         }
         self.disk = Some(written);
         None

@@ -13,8 +13,8 @@ use super::files::{
 use crate::history::Effect;
 use crate::platform::Platform;
 use crate::runtime::{Cx, FifoMutex, Ticket};
-use crate::storage::Contents;
 use crate::storage::Files;
+use crate::storage::{Contents, List};
 use serde_json::json;
 
 /// An exception thrown by the modeled code.
@@ -236,14 +236,14 @@ impl<P: Platform> JobStore<P> {
     pub fn load_job_state(&self, cx: &mut Cx<'_, P>) -> Result<JobState> {
         let (_, contents) = self.files.read(cx, "loadJobState", JOBS_FILE)?;
         match contents {
-            None => Ok(JobState { version: 2, jobs: Vec::new(), updated_at: timestamp(0) }),
+            None => Ok(JobState { version: 2, jobs: List::default(), updated_at: timestamp(0) }),
             Some(c) => c.parse().map_err(|e| Thrown(format!("jobs.json: {e}"))),
         }
     }
 
     /// `getRunningJobs()`: every `running` entry, of any plan.
     pub fn get_running_jobs(&self, cx: &mut Cx<'_, P>) -> Result<Vec<Job>> {
-        Ok(self.load_job_state(cx)?.jobs.into_iter().filter(|j| j.status == "running").collect())
+        Ok(self.load_job_state(cx)?.jobs.iter().filter(|j| j.status == "running").cloned().collect())
     }
 
     /// A read-modify-write of `jobs.json`, under `stateMutex` since
