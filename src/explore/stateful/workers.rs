@@ -48,7 +48,11 @@ impl<V> Sharded<V> {
         let mut map = lock(&self.shards[shard]);
         let before = map.len();
         let result = f(&mut map);
-        self.len.fetch_add(map.len() - before, Ordering::Relaxed);
+        // Only on a change: a read-modify-write on every visit would pull
+        // the counter's cache line from core to core for nothing.
+        if map.len() != before {
+            self.len.fetch_add(map.len() - before, Ordering::Relaxed);
+        }
         result
     }
 }
