@@ -23,19 +23,11 @@
 //! of explored subtrees is where such searches have gone wrong; sleep sets
 //! need none.
 //!
-//! *Guarded reads.* A task that holds a FIFO mutex goes first, and when a
-//! turn only read what no other task can write before it (files or cells
-//! every write of which, so far, was made under a mutex the reader holds,
-//! or that nobody has written so far), it is the only task run from that
-//! state: its turn commutes with everything the others do meanwhile, so
-//! {it} is a persistent set (Godefroid 1996, ch. 4). The rule rests on the
-//! locking discipline, which the search checks as it goes, the way
-//! Stoller's model checker does (SPIN 2000: a search reduced under the
-//! discipline meets a breach of it if the program has one): every write is
-//! compared with what reads of what it wrote relied on, and a breach starts
-//! the search over knowing that write, so that no read is taken as guarded
-//! by a lock some write of it was made without. In #63 such turns are
-//! `updatePlanJob`'s `loadPlan()` under `planMutex`.
+//! *Guarded reads* ([`guarded`]): a turn that only read what the locking
+//! discipline keeps anyone else from writing before it is the only one run
+//! from its state (a persistent set); the search checks the discipline as
+//! it goes. In #63 such turns are `updatePlanJob`'s `loadPlan()` under
+//! `planMutex`.
 //!
 //! *Workers.* One search runs on `Limits::workers` threads sharing the
 //! states explored and handing branches to each other (see [`workers`]).
@@ -46,11 +38,9 @@
 //! violation (or a panic, a deadlock) several workers meet is found again
 //! by one, so that the counterexample and its replay are one worker's.
 //!
-//! A fingerprint is only as good as the rule it rests on: tasks keep no
-//! state outside the runtime. On every state reached twice the search runs
-//! the turn it first ran from there once more and checks that it leads to
-//! the same state; a model that keeps a static, a thread-local or a step
-//! number it branches on is caught there and the search ends `incomplete`.
+//! A fingerprint is only as good as the rule it rests on, that tasks keep
+//! no state outside the runtime: [`determinism`] checks it on every state
+//! reached twice.
 
 use super::{
     DEADLOCK, Enumeration, Exchanged, Failure, Limits, Replay, Sleeper, Verdict, panic_message, quiet,
@@ -58,15 +48,19 @@ use super::{
 };
 use crate::execution::{Controlled, Kept, Model, Outcome};
 use crate::history::History;
-use crate::runtime::{AccessKind, Fingerprint, LockId, Resource, Semantics, StateParts, Symmetry, TaskId, Turn};
+use crate::runtime::{Fingerprint, Semantics, StateParts, Symmetry, TaskId, Turn};
 use crate::systems::Variant;
-use std::collections::{BTreeSet, HashMap};
+use determinism::CHECKED_TURNS;
+use guarded::{Discipline, Guards};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use workers::{Pool, Sharded};
 
 mod cluster;
+mod determinism;
+mod guarded;
 mod workers;
 
 pub use cluster::Cluster;
@@ -181,7 +175,7 @@ struct Searched {
     /// started over after each).
     unguarded: Option<String>,
     /// For each resource written, the locks held at every write of it.
-    guards: HashMap<Resource, Vec<LockId>>,
+    guards: Guards,
     /// Why it stopped before it explored every state, at which execution
     /// (`None`: it explored them all).
     ended: Option<(Ended, usize)>,
@@ -213,16 +207,6 @@ struct Shared<'a> {
     stopped: AtomicBool,
     /// Sees every end (or the violation that stopped the search).
     visit: &'a (dyn Fn(&Outcome) + Sync),
-}
-
-/// The locking discipline guarded reads rest on, as seen so far.
-#[derive(Default)]
-struct Discipline {
-    /// For each resource written so far, the locks held at every write of it.
-    guards: HashMap<Resource, Vec<LockId>>,
-    /// For each resource read by a guarded read, what it relied on: every
-    /// write of it made under this lock, or (`None`) no write of it at all.
-    relied: HashMap<Resource, Vec<Option<LockId>>>,
 }
 
 /// One worker: its depth-first search, a path of states from the start.
@@ -508,69 +492,6 @@ impl Worker<'_, '_> {
         }
     }
 
-    /// Records what guards each resource `turn` wrote; a write without a
-    /// lock that a guarded read relied on for it is a breach of the locking
-    /// discipline (the reduction's premise).
-    fn note_writes(&mut self, turn: &Turn, exec: &Controlled) -> Result<(), String> {
-        let reduction = &self.shared.reduction;
-        if !reduction.guarded_reads || turn.accesses.iter().all(|a| a.kind != AccessKind::Write) {
-            return Ok(());
-        }
-        let mut discipline = workers::lock(&self.shared.discipline);
-        let Discipline { guards, relied } = &mut *discipline;
-        for access in turn.accesses.iter().filter(|a| a.kind == AccessKind::Write) {
-            let guard = guards.entry(access.resource.clone()).or_insert_with(|| access.locks.clone());
-            guard.retain(|l| access.locks.contains(l));
-            let broken = |relied: &Option<LockId>| relied.is_none_or(|l| !access.locks.contains(&l));
-            let relied = relied.get(&access.resource).is_some_and(|r| r.iter().any(broken));
-            if relied && reduction.check_guards {
-                let what = match &access.resource {
-                    Resource::Named(name) => name.to_string(),
-                    other => format!("{other:?}"),
-                };
-                let who = exec.task_name(turn.task);
-                return Err(format!("{who} wrote {what} without a lock its readers held"));
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether `turn` only read, each resource either under a lock that
-    /// guards every write of it seen so far, or (held lock or not) never
-    /// written so far: then nothing another task does before it can change
-    /// what it read. What it relies on is recorded, for
-    /// [`Worker::note_writes`] to check. (A turn that touched nothing
-    /// qualifies too.)
-    fn guarded_read(&self, turn: &Turn) -> bool {
-        if !turn.started.is_empty() || !turn.woke.is_empty() {
-            return false;
-        }
-        if turn.accesses.iter().any(|a| a.kind != AccessKind::Read) {
-            return false;
-        }
-        // One lock for the decision and the record: a write noted between
-        // them could break what is recorded without being seen to.
-        let mut discipline = workers::lock(&self.shared.discipline);
-        let mut relies = Vec::with_capacity(turn.accesses.len());
-        for access in &turn.accesses {
-            let relied = match discipline.guards.get(&access.resource) {
-                None => access.locks.first().copied(),
-                Some(guard) => match access.locks.iter().find(|l| guard.contains(l)) {
-                    Some(&lock) => Some(lock),
-                    None => return false,
-                },
-            };
-            relies.push((access.resource.clone(), relied));
-        }
-        for (resource, lock) in relies {
-            let relied = discipline.relied.entry(resource).or_default();
-            if !relied.contains(&lock) {
-                relied.push(lock);
-            }
-        }
-        true
-    }
-
     /// The symmetric actors some task of which read its own name, if any.
     fn asymmetric(&self, exec: &Controlled) -> Option<Vec<String>> {
         if !self.shared.reduction.name_guard {
@@ -615,73 +536,6 @@ impl Node {
     }
 }
 
-impl Shared<'_> {
-    /// At a state reached again: the turns first run from it must lead
-    /// where they led then, or the fingerprint misses part of the state (or,
-    /// under a symmetry, the actors were not interchangeable after all).
-    /// The check follows the first turn run from each state, up to
-    /// [`CHECKED_TURNS`] turns: what a task hides often shows a turn or two
-    /// later, when it writes it.
-    fn check_determinism(
-        &self,
-        exec: &mut Controlled,
-        first: Option<(Fingerprint, Fingerprint)>,
-        here: Fingerprint,
-        identities: &[Fingerprint],
-        turns: usize,
-    ) -> Result<(), String> {
-        if !self.reduction.check_revisits {
-            return Ok(());
-        }
-        let (mut first, mut here, mut identities) = (first, here, identities.to_vec());
-        for _ in 0..turns {
-            let Some((who, then)) = first else { return Ok(()) };
-            let Some(task) = exec.waiting().into_iter().find(|&t| identities[t] == who) else {
-                return Err(format!(
-                    "the model is not deterministic: state {here:?} was reached again, but the task first run from \
-                     it does not wait for the loop now"
-                ));
-            };
-            let name = exec.task_name(task);
-            if exec.run_turn(task).is_err() {
-                return Err(format!(
-                    "the model is not deterministic: {name}'s turn from state {here:?} panicked, it did not before"
-                ));
-            }
-            let (now, now_identities) = exec.fingerprint(&self.reduction.parts, &self.symmetry);
-            if now != then {
-                return Err(format!(
-                    "the model is not deterministic: state {here:?} was reached again, and {name}'s turn from it led \
-                     to {now:?} where it first led to {then:?}; a task keeps state the runtime does not see (a \
-                     static, a thread-local, a step number it branches on)"
-                ));
-            }
-            first = self.first(&now);
-            (here, identities) = (now, now_identities);
-        }
-        Ok(())
-    }
-
-    /// After the search: the first execution, run once more, must pass the
-    /// same states. A model that keeps something from one execution to the
-    /// next (a counter in a static) shows here, thousands of executions on.
-    fn run_first_again(&self) -> Result<(), String> {
-        let history = History::new();
-        let mut exec = Controlled::start(self.model, self.variant, &history);
-        let (root, identities) = exec.fingerprint(&self.reduction.parts, &self.symmetry);
-        if self.visited.with(&root, |v| !v.contains_key(&root)) {
-            return Err(format!(
-                "the model is not deterministic: it starts in state {root:?} now, where it started elsewhere before"
-            ));
-        }
-        self.check_determinism(&mut exec, self.first(&root), root, &identities, usize::MAX)
-            .map_err(|e| format!("{e} (the first execution, run again after the search)"))
-    }
-}
-
-/// How many turns the determinism check follows from a state reached again.
-const CHECKED_TURNS: usize = 4;
-
 /// Explores every state, handing each end (or the first violation) to
 /// `visit`; stops at the first violation when `stop_at_violation`.
 fn search(
@@ -706,7 +560,7 @@ fn search(
     // symmetry, or knowing the write that broke the locking discipline (no
     // read of what it wrote is then taken as guarded by a lock it was not
     // made under). The reasons go in the report.
-    let (mut guards, mut symmetry) = (HashMap::new(), symmetry);
+    let (mut guards, mut symmetry) = (Guards::new(), symmetry);
     let (mut executions, mut handed, mut unguarded, mut asymmetric) = (0, 0, Vec::new(), None);
     loop {
         let reduction = reduction.clone();
@@ -720,7 +574,7 @@ fn search(
             start,
             visited: Sharded::new(limits.workers),
             stop_at_violation,
-            discipline: Mutex::new(Discipline { guards, relied: HashMap::new() }),
+            discipline: Mutex::new(Discipline::knowing(guards)),
             executions: AtomicUsize::new(0),
             handed: AtomicUsize::new(0),
             pool: Pool::new(limits.workers.max(1)),
@@ -776,7 +630,7 @@ fn search_with(shared: Shared) -> Searched {
         ended = shared.run_first_again().err().map(|e| (Ended::Broken(e, History::new()), executions));
     }
     let states = shared.visited.len();
-    let guards = shared.discipline.into_inner().unwrap_or_else(|e| e.into_inner()).guards;
+    let guards = shared.discipline.into_inner().unwrap_or_else(|e| e.into_inner()).into_guards();
     let handed = shared.handed.load(Ordering::Relaxed);
     Searched { executions, states, symmetry: Ok(Vec::new()), unguarded: None, guards, ended, handed }
 }
