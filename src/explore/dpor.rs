@@ -148,71 +148,18 @@ impl Tree {
     /// off at are new: the earlier ones are the previous execution's, whose
     /// races were scheduled then, and their clocks and accesses are kept.
     fn add_backtracks(&mut self) {
-        let turns = &self.turns;
-        let n = turns.len().min(self.path.len());
+        let n = self.turns.len().min(self.path.len());
         let from = self.analysis.kept(n);
-        let tasks = turns.iter().flat_map(|t| std::iter::once(t.task).chain(t.started.iter().copied())).max();
+        let tasks = self.turns.iter().flat_map(|t| std::iter::once(t.task).chain(t.started.iter().copied())).max();
         let tasks = tasks.map_or(0, |t| t + 1);
-        // Each task's last turn, and the turn that started or woke it since
-        // (what happens before its next turn), over the kept turns.
-        let mut last: Vec<Option<usize>> = vec![None; tasks];
-        let mut enabler: Vec<Option<usize>> = vec![None; tasks];
-        for (j, turn) in turns[..from].iter().enumerate() {
-            enabler[turn.task] = None;
-            for &s in turn.started.iter().chain(&turn.woke) {
-                enabler[s] = Some(j);
-            }
-            last[turn.task] = Some(j);
-        }
-        let a = &mut self.analysis;
-        let mut races = Vec::new();
-        let mut conflicting: Vec<usize> = Vec::new();
-        for j in from..n {
-            let p = turns[j].task;
-            let footprint = a.footprint(&turns[j]);
-            // What happens before task p's turn j starts: its own last turn,
-            // the turn that started it or woke it.
-            let mut before = vec![0; tasks];
-            for k in [last[p], enabler[p].take()].into_iter().flatten() {
-                join(&mut before, &a.clocks[k]);
-            }
-            // The earlier turns of other tasks that conflict with turn j:
-            // found among each resource's accesses (every access for a
-            // write, the writes for a read), not by comparing j with every
-            // earlier turn.
-            conflicting.clear();
-            for &(r, w) in &footprint {
-                let earlier = if w { &a.accessed[r as usize] } else { &a.written[r as usize] };
-                conflicting.extend(earlier.iter().filter(|(_, q)| *q != p).map(|(i, _)| *i));
-            }
-            conflicting.sort_unstable();
-            conflicting.dedup();
-            for &(r, w) in &footprint {
-                a.accessed[r as usize].push((j, p));
-                if w {
-                    a.written[r as usize].push((j, p));
-                }
-            }
-            let clock_of = |clock: &[usize], task: TaskId| clock.get(task).copied().unwrap_or(0);
-            let race = conflicting.iter().rev().copied().find(|&i| clock_of(&before, turns[i].task) <= i);
-            let mut clock = before;
-            // Latest first: a turn whose task's component the clock already
-            // passes happens before a turn joined already, so its clock is
-            // below the clock (joining it would change nothing).
-            for &i in conflicting.iter().rev() {
-                if clock_of(&clock, turns[i].task) <= i {
-                    join(&mut clock, &a.clocks[i]);
-                }
-            }
-            clock[p] = j + 1;
-            if let Some(i) = race.filter(|&i| self.blocked.is_none_or(|b| i < b)) {
-                races.push((i, j, clock.clone()));
-            }
-            for &s in turns[j].started.iter().chain(&turns[j].woke) {
-                enabler[s] = Some(j);
-            }
-            last[p] = Some(j);
-            a.clocks.push(clock);
+        let races = self.analysis.races(&self.turns[..n], from, tasks, self.blocked);
+        // In the unit tests, every execution's races are found again from
+        // scratch: the kept prefix must change nothing.
+        #[cfg(test)]
+        {
+            let all = Analysis::default().races(&self.turns[..n], 0, tasks, self.blocked);
+            let new: Vec<Race> = all.into_iter().filter(|(_, j, _)| *j >= from).collect();
+            assert_eq!(races, new, "the races found from turn {from} on differ from those found from the start");
         }
         for (i, j, clock) in races {
             self.reverse(i, j, &clock);
@@ -243,6 +190,10 @@ impl Tree {
         }
     }
 }
+
+/// A race: an earlier turn, a later turn of another task that conflicts
+/// with it and may run first, and the later turn's clock.
+type Race = (usize, usize, Vec<usize>);
 
 /// What the race analysis keeps of the turns it has seen: the clock of
 /// each turn of the current path and each resource's accesses, so that the
@@ -281,6 +232,75 @@ impl Analysis {
                 list.pop();
             }
         }
+    }
+
+    /// The races of `turns` from turn `from` on, the earlier ones being
+    /// those analysed already: (the earlier turn, the later one, the later
+    /// one's clock). A race whose earlier turn is at or past `blocked` (a
+    /// node every task was asleep at) is left out.
+    fn races(&mut self, turns: &[Turn], from: usize, tasks: usize, blocked: Option<usize>) -> Vec<Race> {
+        let n = turns.len();
+        // Each task's last turn, and the turn that started or woke it since
+        // (what happens before its next turn), over the kept turns.
+        let mut last: Vec<Option<usize>> = vec![None; tasks];
+        let mut enabler: Vec<Option<usize>> = vec![None; tasks];
+        for (j, turn) in turns[..from].iter().enumerate() {
+            enabler[turn.task] = None;
+            for &s in turn.started.iter().chain(&turn.woke) {
+                enabler[s] = Some(j);
+            }
+            last[turn.task] = Some(j);
+        }
+        let mut races = Vec::new();
+        let mut conflicting: Vec<usize> = Vec::new();
+        for j in from..n {
+            let p = turns[j].task;
+            let footprint = self.footprint(&turns[j]);
+            // What happens before task p's turn j starts: its own last turn,
+            // the turn that started it or woke it.
+            let mut before = vec![0; tasks];
+            for k in [last[p], enabler[p].take()].into_iter().flatten() {
+                join(&mut before, &self.clocks[k]);
+            }
+            // The earlier turns of other tasks that conflict with turn j:
+            // found among each resource's accesses (every access for a
+            // write, the writes for a read), not by comparing j with every
+            // earlier turn.
+            conflicting.clear();
+            for &(r, w) in &footprint {
+                let earlier = if w { &self.accessed[r as usize] } else { &self.written[r as usize] };
+                conflicting.extend(earlier.iter().filter(|(_, q)| *q != p).map(|(i, _)| *i));
+            }
+            conflicting.sort_unstable();
+            conflicting.dedup();
+            for &(r, w) in &footprint {
+                self.accessed[r as usize].push((j, p));
+                if w {
+                    self.written[r as usize].push((j, p));
+                }
+            }
+            let clock_of = |clock: &[usize], task: TaskId| clock.get(task).copied().unwrap_or(0);
+            let race = conflicting.iter().rev().copied().find(|&i| clock_of(&before, turns[i].task) <= i);
+            let mut clock = before;
+            // Latest first: a turn whose task's component the clock already
+            // passes happens before a turn joined already, so its clock is
+            // below the clock (joining it would change nothing).
+            for &i in conflicting.iter().rev() {
+                if clock_of(&clock, turns[i].task) <= i {
+                    join(&mut clock, &self.clocks[i]);
+                }
+            }
+            clock[p] = j + 1;
+            if let Some(i) = race.filter(|&i| blocked.is_none_or(|b| i < b)) {
+                races.push((i, j, clock.clone()));
+            }
+            for &s in turns[j].started.iter().chain(&turns[j].woke) {
+                enabler[s] = Some(j);
+            }
+            last[p] = Some(j);
+            self.clocks.push(clock);
+        }
+        races
     }
 
     /// A turn's accesses as (resource number, not a read). A turn accesses
@@ -408,4 +428,37 @@ pub(super) fn outcomes(model: &Model, variant: &Variant, limits: &Limits) -> Enu
         (None, true) => None,
     };
     Enumeration { ends, executions: searched.executions, states: None, cut, handed: 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::time::Duration;
+
+    /// Every execution of these searches finds its races again from the
+    /// start (`add_backtracks` asserts it in unit tests): a kept prefix that
+    /// kept a turn too many or too few, or forgot a resource's access,
+    /// fails here, and the executions pinned are those of the whole
+    /// analysis.
+    #[test]
+    fn races_found_from_the_branch_point_are_those_found_from_the_start() {
+        let files = [
+            "scenarios/plan/stale-checkpoint-overwrite.toml",
+            "scenarios/runs/double-resume-web-cli.toml",
+            "scenarios/plan/reconcile-triggers-pile-up.toml",
+        ];
+        for file in files {
+            let scenario = crate::scenario::load(Path::new(file)).expect("a shipped scenario");
+            let mut executions = 0;
+            for e in &scenario.expectations {
+                let limits = Limits::time(Duration::from_secs(120));
+                let searched = search(&scenario.model, &e.variant, &limits, &mut |_, _, _| false);
+                assert!(searched.finished && searched.broken.is_none(), "{file}: {:?}", searched.broken);
+                executions += searched.executions;
+            }
+            eprintln!("{file}: {executions} executions");
+            assert!(executions > 1000, "{file}: too few executions ({executions}) to show much");
+        }
+    }
 }
