@@ -345,24 +345,27 @@ fn the_seed_races_fix_costs_each_search_its_known_figures() {
     let stateful = explore(&s.model, &e.variant, &Explorer::Stateful, &limits);
     assert_eq!((stateful.verdict.name(), stateful.executions, stateful.states), ("proved", 3_646, Some(12_099)));
     // On timely dataflow every reachable state is explored, on any number
-    // of workers: more than with sleep sets and guarded reads.
+    // of workers: more than with sleep sets and guarded reads (sleep sets
+    // cut transitions there, never states).
     // One worker runs one execution per branch (a task run from a state
-    // after its first) plus the start; more workers add one per state
-    // another worker sent them.
+    // after its first, unless asleep) plus the start; more workers add one
+    // per state another worker sent them.
     for workers in [1, 2, 4] {
         let timely = Limits { workers, cluster: Some(Arc::new(Cluster::single())), ..limits.clone() };
         let on_timely = explore(&s.model, &e.variant, &Explorer::Stateful, &timely);
         assert_eq!((on_timely.verdict.name(), on_timely.states), ("proved", Some(14_065)), "{workers} workers");
         let sent = on_timely.exchanged.map_or(0, |e| e.states);
         match workers {
-            1 => assert_eq!((on_timely.executions, sent), (10_556, 0)),
+            1 => assert_eq!((on_timely.executions, sent), (5_371, 0)),
             // Each new state's successors that another worker owns are sent
-            // once: the same count in every run on two workers.
-            2 => assert_eq!(sent, 7_434),
+            // (5,429 in every run measured), at most as many as without
+            // sleep sets (7,434): which tasks a revisit wakes depends on
+            // the order the workers meet the states in.
+            2 => assert!(sent > 0 && sent <= 7_434, "{sent} states sent"),
             _ => {}
         }
         if workers > 1 {
-            assert!(on_timely.executions > 10_556, "{workers} workers: {} executions", on_timely.executions);
+            assert!(on_timely.executions > 5_371, "{workers} workers: {} executions", on_timely.executions);
         }
     }
 }

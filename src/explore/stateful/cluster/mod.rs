@@ -12,12 +12,16 @@
 //! every other worker's on as a path. Timely's progress tracking says when
 //! no state is left anywhere: the search is done.
 //!
-//! The reduction is state caching and symmetry only, both functions of the
-//! state: the states explored are every reachable state, the same set for
-//! any number of workers and processes (the shared-memory search's sleep
-//! sets and guarded reads depend on which path reaches a state first, so
-//! they are left out here; its distinct states are fewer and vary a
-//! little). Each process receives every finding (ends, violations, counts),
+//! The reduction is state caching, symmetry and sleep sets. Caching and
+//! symmetry are functions of the state, and sleep sets combined with
+//! caching as Godefroid's thesis (§5.3) does it cut transitions, never
+//! states: a state keeps the tasks asleep on every visit so far, a visit
+//! on which some of them are awake runs those, and a state's sleep set
+//! travels with its path. The states explored are every reachable state,
+//! the same set for any number of workers and processes. (The
+//! shared-memory search's guarded reads depend on which path reaches a
+//! state first, so they are left out here; its distinct states are fewer
+//! and vary a little.) Each process receives every finding (ends, violations, counts),
 //! so each reports the same verdict. A violation's counterexample is one
 //! worker's, found again by one worker's search as `--workers` does; a
 //! process lost, or a limit reached, ends the search `incomplete`.
@@ -28,11 +32,11 @@ pub use net::Cluster;
 
 use super::{Ended, Searched};
 use crate::execution::{Controlled, Kept, Model};
-use crate::explore::{DEADLOCK, Limits, panic_message, quiet};
+use crate::explore::{DEADLOCK, Limits, Sleeper, asleep_after, panic_message, quiet};
 use crate::history::History;
-use crate::runtime::{Fingerprint, StateParts, Symmetry, TaskId};
+use crate::runtime::{Access, AccessKind, Fingerprint, Resource, StateParts, Symmetry, TaskId, Turn};
 use crate::systems::Variant;
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -51,8 +55,9 @@ use timely::dataflow::operators::{ConnectLoop, Feedback, Inspect, Operator, Prob
 #[derive(Clone, Debug, Serialize, Deserialize)]
 enum Message {
     /// A state for its owner: the tasks run, turn by turn, from the start,
-    /// the fingerprint they lead to, and its place (see [`place`]).
-    Visit { path: Vec<u32>, fingerprint: u128, place: u64 },
+    /// the fingerprint they lead to, its place (see [`place`]) and the
+    /// tasks asleep there.
+    Visit { path: Vec<u32>, fingerprint: u128, place: u64, asleep: Vec<WireSleeper> },
     /// What a worker found, for every worker of every process.
     Finding(Finding),
 }
@@ -76,13 +81,78 @@ enum Finding {
     Cut(String),
 }
 
+/// A task asleep at a state, as it travels: its number along the path to
+/// the state, who it is there (its identity, for a visit by another path),
+/// and what its turn from there touches.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct WireSleeper {
+    task: u32,
+    identity: u128,
+    accesses: Vec<(WireResource, bool)>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+enum WireResource {
+    Cell(u64),
+    Named(String),
+    Lock(String),
+}
+
+impl WireSleeper {
+    fn of((task, turn): &Sleeper, identity: Fingerprint) -> WireSleeper {
+        let accesses = turn
+            .accesses
+            .iter()
+            .map(|a| {
+                let resource = match &a.resource {
+                    Resource::Cell(c) => WireResource::Cell(*c as u64),
+                    Resource::Named(n) => WireResource::Named(n.to_string()),
+                    Resource::Lock(l) => WireResource::Lock(l.to_string()),
+                };
+                (resource, a.kind == AccessKind::Write)
+            })
+            .collect();
+        WireSleeper { task: *task as u32, identity: identity.0, accesses }
+    }
+
+    /// The sleeper again: its turn holds what conflicts compare (the
+    /// resources and whether each was written), not the locks held.
+    fn sleeper(&self) -> Sleeper {
+        let accesses = self
+            .accesses
+            .iter()
+            .map(|(r, write)| Access {
+                resource: match r {
+                    WireResource::Cell(c) => Resource::Cell(*c as usize),
+                    WireResource::Named(n) => Resource::Named(n.as_str().into()),
+                    WireResource::Lock(l) => Resource::Lock(l.as_str().into()),
+                },
+                kind: if *write { AccessKind::Write } else { AccessKind::Read },
+                locks: Vec::new(),
+            })
+            .collect();
+        let task = self.task as TaskId;
+        (task, Arc::new(Turn { task, accesses, ..Turn::default() }))
+    }
+}
+
+/// The sleep set a state's successors start from: the tasks asleep at it,
+/// and those already run from it on this visit (in the order run), with
+/// their turns.
+struct Asleep {
+    at: Vec<Sleeper>,
+    ran: Vec<Sleeper>,
+}
+
 /// Work a worker has yet to do.
 enum Work {
-    /// A state new to its owner, with the path to it: replay, explore.
-    Visit { path: Vec<TaskId>, fingerprint: Fingerprint },
+    /// A state for its owner, with the path to it and the tasks asleep
+    /// there: replay, explore the tasks awake (`wake`: on a visit after the
+    /// first, only those asleep on every earlier visit and awake now).
+    Visit { path: Vec<TaskId>, fingerprint: Fingerprint, asleep: Vec<Sleeper>, wake: Option<Vec<Fingerprint>> },
     /// From an explored state (the path to it, its fingerprint, what a
-    /// replay does not rebuild), one more task to run.
-    Branch { path: Vec<TaskId>, fingerprint: Fingerprint, kept: Rc<Kept>, task: TaskId },
+    /// replay does not rebuild, its sleep set), one more task to run.
+    Branch { path: Vec<TaskId>, fingerprint: Fingerprint, kept: Rc<Kept>, task: TaskId, asleep: Rc<RefCell<Asleep>> },
 }
 
 /// What every worker of a process needs to start.
@@ -122,7 +192,9 @@ struct Expander {
     symmetry: Symmetry,
     me: usize,
     peers: usize,
-    seen: FxHashSet<Fingerprint>,
+    /// The states this worker owns and has explored, each with the tasks
+    /// asleep on every visit so far (by identity).
+    seen: FxHashMap<Fingerprint, Vec<Fingerprint>>,
     work: Vec<Work>,
     stop_at_violation: bool,
     enumerate: bool,
@@ -150,7 +222,7 @@ impl Expander {
             symmetry: setup.symmetry.clone(),
             me,
             peers,
-            seen: FxHashSet::default(),
+            seen: FxHashMap::default(),
             work: Vec::new(),
             stop_at_violation: setup.stop_at_violation,
             enumerate: setup.enumerate,
@@ -170,14 +242,41 @@ impl Expander {
         owner(place, self.peers)
     }
 
-    /// A state sent here: explored unless seen (or the search is over here).
-    fn receive(&mut self, path: Vec<u32>, fingerprint: u128) {
+    /// A state sent here: explored unless seen with no task asleep then
+    /// that is awake now (or the search is over here).
+    fn receive(&mut self, path: Vec<u32>, fingerprint: u128, asleep: Vec<WireSleeper>) {
         let fingerprint = Fingerprint(fingerprint);
-        if self.stopped || !self.seen.insert(fingerprint) {
+        if self.stopped {
             return;
         }
-        self.kept_one();
-        self.work.push(Work::Visit { path: path.into_iter().map(|t| t as TaskId).collect(), fingerprint });
+        let identities: Vec<Fingerprint> = asleep.iter().map(|s| Fingerprint(s.identity)).collect();
+        let Some(wake) = self.arrive(fingerprint, &identities) else { return };
+        let path = path.into_iter().map(|t| t as TaskId).collect();
+        let asleep = asleep.iter().map(WireSleeper::sleeper).collect();
+        self.work.push(Work::Visit { path, fingerprint, asleep, wake });
+    }
+
+    /// A visit to a state this worker owns, with these tasks asleep:
+    /// `None` if there is nothing to explore; `Some(None)` for a new state
+    /// (every task awake is explored); `Some(Some(wake))` for a state seen
+    /// before where these tasks, asleep on every visit so far, are awake
+    /// now (Godefroid's sleep sets with caching).
+    fn arrive(&mut self, fingerprint: Fingerprint, asleep: &[Fingerprint]) -> Option<Option<Vec<Fingerprint>>> {
+        match self.seen.get_mut(&fingerprint) {
+            None => {
+                self.seen.insert(fingerprint, asleep.to_vec());
+                self.kept_one();
+                Some(None)
+            }
+            Some(stored) => {
+                let wake: Vec<Fingerprint> = stored.iter().copied().filter(|t| !asleep.contains(t)).collect();
+                if wake.is_empty() {
+                    return None;
+                }
+                stored.retain(|t| asleep.contains(t));
+                Some(Some(wake))
+            }
+        }
     }
 
     /// One more state kept.
@@ -248,9 +347,9 @@ impl Expander {
     fn execute(&mut self, work: Work) {
         let history = History::new();
         let mut exec = Controlled::start(&self.model, &self.variant, &history);
-        let (mut path, fingerprint, next) = match work {
-            Work::Visit { path, fingerprint } => (path, fingerprint, None),
-            Work::Branch { path, fingerprint, kept, task } => {
+        let (mut path, fingerprint, next, visit) = match work {
+            Work::Visit { path, fingerprint, asleep, wake } => (path, fingerprint, None, Some((asleep, wake))),
+            Work::Branch { path, fingerprint, kept, task, asleep } => {
                 exec.replay();
                 for &t in &path {
                     if let Err(panic) = exec.run_turn(t) {
@@ -259,7 +358,7 @@ impl Expander {
                     }
                 }
                 exec.resume(&kept);
-                (path, fingerprint, Some(task))
+                (path, fingerprint, Some((task, asleep)), None)
             }
         };
         if next.is_none() {
@@ -278,7 +377,7 @@ impl Expander {
                 }
             }
         }
-        let (now, _) = exec.fingerprint(&self.parts, &self.symmetry);
+        let (now, identities) = exec.fingerprint(&self.parts, &self.symmetry);
         if now != fingerprint {
             return self.broken(&path, format!(
                 "the model is not deterministic: replaying {} turns led to state {now:?}, earlier to {fingerprint:?}; \
@@ -286,46 +385,93 @@ impl Expander {
                 path.len()
             ));
         }
-        let mut next = match next {
-            Some(task) => task,
-            None => match self.expand(exec, &path, fingerprint) {
-                Some((exec_back, task)) => {
+        let (mut next, mut asleep) = match (next, visit) {
+            (Some(next), _) => next,
+            (None, Some((at, wake))) => match self.expand(exec, &path, fingerprint, &identities, at, wake) {
+                Some((exec_back, task, asleep)) => {
                     exec = exec_back;
-                    task
+                    (task, asleep)
                 }
                 None => return,
             },
+            (None, None) => unreachable!("a branch has its task, a visit its sleep set"),
         };
         loop {
-            if let Err(panic) = exec.run_turn(next) {
-                path.push(next);
-                return self.broken(&path, panic_message(&*panic));
-            }
+            let turn = match exec.run_turn(next) {
+                Ok(turn) => Arc::new(turn),
+                Err(panic) => {
+                    path.push(next);
+                    return self.broken(&path, panic_message(&*panic));
+                }
+            };
             path.push(next);
-            let (fingerprint, _) = exec.fingerprint(&self.parts, &self.symmetry);
+            // The tasks asleep after this turn: those asleep before it, or
+            // run from the same state before it, whose turn commutes with it.
+            let at = {
+                let mut before = asleep.borrow_mut();
+                let at = asleep_after(before.at.iter().chain(&before.ran), &turn);
+                before.ran.push((next, turn));
+                at
+            };
+            let (fingerprint, identities) = exec.fingerprint(&self.parts, &self.symmetry);
             let place = place(&exec, fingerprint, &self.parts, &self.symmetry);
             if self.owner(place) != self.me {
                 self.counted.2 += 1;
-                self.out.push(Message::Visit { path: wire(&path), fingerprint: fingerprint.0, place });
+                let asleep = at.iter().map(|s| WireSleeper::of(s, identities[s.0])).collect();
+                self.out.push(Message::Visit { path: wire(&path), fingerprint: fingerprint.0, place, asleep });
                 return;
             }
-            if !self.seen.insert(fingerprint) {
-                return;
-            }
-            self.kept_one();
-            match self.expand(exec, &path, fingerprint) {
-                Some((exec_back, task)) => {
+            let asleep_ids: Vec<Fingerprint> = at.iter().map(|(t, _)| identities[*t]).collect();
+            let Some(wake) = self.arrive(fingerprint, &asleep_ids) else { return };
+            match self.expand(exec, &path, fingerprint, &identities, at, wake) {
+                Some((exec_back, task, now_asleep)) => {
                     exec = exec_back;
-                    next = task;
+                    (next, asleep) = (task, now_asleep);
                 }
                 None => return,
             }
         }
     }
 
-    /// At a state new to the search: judges it and queues every task but
-    /// the first, which it returns to run now (`None`: nothing to run).
-    fn expand(&mut self, exec: Controlled, path: &[TaskId], fingerprint: Fingerprint) -> Option<(Controlled, TaskId)> {
+    /// At a state to explore: judges it if it is new (`wake` is `None`),
+    /// and queues every task to run from it but the first, which it returns
+    /// to run now with the state's sleep set (`None`: nothing to run).
+    fn expand(
+        &mut self,
+        exec: Controlled,
+        path: &[TaskId],
+        fingerprint: Fingerprint,
+        identities: &[Fingerprint],
+        at: Vec<Sleeper>,
+        wake: Option<Vec<Fingerprint>>,
+    ) -> Option<(Controlled, TaskId, Rc<RefCell<Asleep>>)> {
+        let (exec, todo): (Controlled, Vec<TaskId>) = match &wake {
+            // Seen before: its judgement and its end were made then.
+            Some(wake) => {
+                let todo = exec.waiting().into_iter().filter(|t| wake.contains(&identities[*t])).collect();
+                (exec, todo)
+            }
+            None => {
+                let exec = self.judge(exec, path)?;
+                let todo = exec.waiting().into_iter().filter(|t| at.iter().all(|(s, _)| s != t)).collect();
+                (exec, todo)
+            }
+        };
+        let (&first, rest) = todo.split_first()?;
+        let asleep = Rc::new(RefCell::new(Asleep { at, ran: Vec::new() }));
+        if !rest.is_empty() {
+            let kept = Rc::new(exec.kept());
+            for &task in rest.iter().rev() {
+                let (path, kept, asleep) = (path.to_vec(), kept.clone(), asleep.clone());
+                self.work.push(Work::Branch { path, fingerprint, kept, task, asleep });
+            }
+        }
+        Some((exec, first, asleep))
+    }
+
+    /// Judges a state new to the search: its symmetry, its invariants, and
+    /// whether it is an end. The execution back if tasks are to run from it.
+    fn judge(&mut self, exec: Controlled, path: &[TaskId]) -> Option<Controlled> {
         if let Some(actors) = super::named_actors(&exec, &self.symmetry) {
             self.find(Finding::Asymmetric(actors));
             self.stop();
@@ -336,28 +482,21 @@ impl Expander {
             self.stop();
             return None;
         }
-        let waiting = exec.waiting();
-        let Some((&first, rest)) = waiting.split_first() else {
-            if exec.deadlocked() {
-                self.broken(path, DEADLOCK.to_string());
-                return None;
-            }
-            let outcome = exec.outcome();
-            if outcome.violation.is_some() && self.stop_at_violation {
-                self.find(Finding::Violated(wire(path)));
-                self.stop();
-            } else if self.enumerate {
-                self.find(Finding::End(crate::explore::outcome_key(&outcome)));
-            }
-            return None;
-        };
-        if !rest.is_empty() {
-            let kept = Rc::new(exec.kept());
-            for &task in rest.iter().rev() {
-                self.work.push(Work::Branch { path: path.to_vec(), fingerprint, kept: kept.clone(), task });
-            }
+        if !exec.waiting().is_empty() {
+            return Some(exec);
         }
-        Some((exec, first))
+        if exec.deadlocked() {
+            self.broken(path, DEADLOCK.to_string());
+            return None;
+        }
+        let outcome = exec.outcome();
+        if outcome.violation.is_some() && self.stop_at_violation {
+            self.find(Finding::Violated(wire(path)));
+            self.stop();
+        } else if self.enumerate {
+            self.find(Finding::End(crate::explore::outcome_key(&outcome)));
+        }
+        None
     }
 }
 
@@ -405,14 +544,14 @@ fn work_on(worker: &mut timely::worker::Worker, setup: &Arc<Setup>) -> Result<Ve
             let mut expander = Expander::new(setup, me, peers);
             let mut held = None;
             if owner(setup.root_place, peers) == me {
-                expander.receive(Vec::new(), setup.root.0);
+                expander.receive(Vec::new(), setup.root.0, Vec::new());
                 held = Some(initial);
             }
             move |input, output| {
                 input.for_each(|cap, data: &mut Vec<Message>| {
                     for message in data.drain(..) {
-                        if let Message::Visit { path, fingerprint, .. } = message {
-                            expander.receive(path, fingerprint);
+                        if let Message::Visit { path, fingerprint, asleep, .. } = message {
+                            expander.receive(path, fingerprint, asleep);
                         }
                     }
                     if let Some(cap) = cap.retain_least(0)
