@@ -133,8 +133,8 @@ pub struct CheckArgs {
     /// `host:port` a line), on timely dataflow: start the same command on
     /// every host, each with its --process. Each process runs --workers
     /// threads; every process prints the same report. The states explored
-    /// are every reachable state (no sleep sets), the same for any number
-    /// of processes and workers.
+    /// are every reachable state (sleep sets, no guarded reads), the same
+    /// for any number of processes and workers.
     #[arg(long, value_name = "FILE", requires = "process")]
     pub hosts: Option<PathBuf>,
     /// Which host of the --hosts file this process is (from 0; blank lines

@@ -310,8 +310,7 @@ pub struct Report {
     /// and distinct states vary a little from run to run.
     pub workers: usize,
     /// Processes a `stateful` search ran on, each with `workers` threads,
-    /// when it ran on timely dataflow (`--hosts`; no sleep sets nor guarded
-    /// reads there). `None`: the shared-memory search, or another explorer.
+    /// when it ran on timely dataflow (`--hosts`; no guarded reads there). `None`: the shared-memory search, or another explorer.
     pub processes: Option<usize>,
     /// What the workers of a search on timely dataflow sent each other.
     pub exchanged: Option<Exchanged>,
