@@ -173,10 +173,10 @@ impl Controlled {
         (h.finish(), identities)
     }
 
-    /// The fingerprint of the shared state alone: cells, flags and files as
-    /// `parts` covers them (no task, no clock, no monitor).
-    pub fn shared_fingerprint(&self, parts: &StateParts) -> Fingerprint {
-        self.lp().cells_fingerprint(parts)
+    /// The fingerprint of what the tasks persist: files and tables (no
+    /// cell held in memory, task, clock or monitor).
+    pub fn persisted_fingerprint(&self) -> Fingerprint {
+        self.lp().persisted_fingerprint()
     }
 
     /// The actors one of whose tasks read its own name (see [`Symmetry`]).

@@ -5,7 +5,7 @@
 //! Acquisition is split in two because a fire-and-forget call queues
 //! synchronously in its caller and waits later in its own task.
 
-use super::{Cx, Semantics, Shared, StateHash};
+use super::{CellKind, Cx, Semantics, Shared, StateHash};
 use crate::history::Effect;
 use crate::platform::Platform;
 use std::collections::VecDeque;
@@ -74,7 +74,7 @@ pub struct FifoMutex<P: Platform> {
 impl<P: Platform> FifoMutex<P> {
     pub fn new(rt: &super::Runtime<P>, name: &str) -> Self {
         let state = State { holder: None, queue: VecDeque::new() };
-        FifoMutex { name: name.into(), state: Shared::new(rt, state) }
+        FifoMutex { name: name.into(), state: Shared::of_kind(rt, state, CellKind::Queue) }
     }
 
     /// The synchronous part of `acquire()`: take the lock if free, else queue.

@@ -71,6 +71,11 @@ impl<P: Platform, T: StateHash + Send + 'static> Shared<P, T> {
         self.probe.as_ref().map(|p| p.cell)
     }
 
+    /// A cell of the runtime's own (a lock's queue), reported as any other.
+    pub(crate) fn of_kind(rt: &Runtime<P>, value: T, kind: CellKind) -> Self {
+        Self::build(rt, value, kind, true)
+    }
+
     /// A cell whose owner reports finer-grained accesses itself (the memory
     /// disk reports each file). It is still part of every fingerprint.
     pub fn reported_by_owner(rt: &Runtime<P>, value: T, kind: CellKind) -> Self {

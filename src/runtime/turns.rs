@@ -133,6 +133,10 @@ pub enum CellKind {
     Flag,
     /// The memory disk's files.
     Files,
+    /// A FIFO mutex's queue: who holds it, who waits, in what order.
+    Queue,
+    /// A database table's rows (`storage::Table`).
+    Table,
 }
 
 /// Which parts of a state its fingerprint covers. Every part, except in
@@ -154,7 +158,7 @@ impl StateParts {
 
     fn covers(&self, kind: CellKind) -> bool {
         match kind {
-            CellKind::Shared => self.shared,
+            CellKind::Shared | CellKind::Queue | CellKind::Table => self.shared,
             CellKind::Flag => self.flags,
             CellKind::Files => self.files,
         }
@@ -575,10 +579,20 @@ impl Loop {
     /// The fingerprint of the shared state alone (cells, flags, files as
     /// `parts` covers them): no task, no clock.
     pub fn cells_fingerprint(&self, parts: &StateParts) -> Fingerprint {
+        self.fingerprint_of(|kind| parts.covers(kind))
+    }
+
+    /// The fingerprint of what the tasks persist: files and tables, not
+    /// what they hold in memory (cells, flags, locks' queues).
+    pub fn persisted_fingerprint(&self) -> Fingerprint {
+        self.fingerprint_of(|kind| matches!(kind, CellKind::Files | CellKind::Table))
+    }
+
+    fn fingerprint_of(&self, covers: impl Fn(CellKind) -> bool) -> Fingerprint {
         let mut s = self.state();
         let mut cells = Fingerprint::default();
         for (i, cell) in s.cells.iter_mut().enumerate() {
-            if parts.covers(cell.kind) {
+            if covers(cell.kind) {
                 cells = cells.plus(cell.placed(i));
             }
         }

@@ -1,7 +1,7 @@
 //! A table of rows whose statements are atomic, like SQL `UPDATE ... WHERE`.
 
 use crate::platform::Platform;
-use crate::runtime::{Runtime, Shared, StateHash};
+use crate::runtime::{CellKind, Runtime, Shared, StateHash};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -18,7 +18,9 @@ pub struct Table<P: Platform, R: Clone + Send + Sync + 'static> {
 
 impl<P: Platform, R: Clone + Send + Sync + StateHash + 'static> Table<P, R> {
     pub fn new(rt: &Runtime<P>, rows: impl IntoIterator<Item = (String, R)>) -> Self {
-        Table { rows: Shared::new(rt, rows.into_iter().map(|(id, row)| (id, Arc::new(row))).collect()) }
+        Table {
+            rows: Shared::of_kind(rt, rows.into_iter().map(|(id, row)| (id, Arc::new(row))).collect(), CellKind::Table),
+        }
     }
 
     pub fn select(&self, id: &str) -> Option<Arc<R>> {

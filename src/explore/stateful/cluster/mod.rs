@@ -414,7 +414,7 @@ impl Expander {
                 at
             };
             let (fingerprint, identities) = exec.fingerprint(&self.parts, &self.symmetry);
-            let place = place(&exec, fingerprint, &self.parts, &self.symmetry);
+            let place = place(&exec, fingerprint, &self.symmetry);
             if self.owner(place) != self.me {
                 self.counted.2 += 1;
                 let asleep = at.iter().map(|s| WireSleeper::of(s, identities[s.0])).collect();
@@ -506,19 +506,20 @@ fn owner(place: u64, peers: usize) -> usize {
     (place % peers as u64) as usize
 }
 
-/// What decides a state's owner: a hash of its shared state alone (cells,
-/// flags, files), not of where each task is or what it has observed. A
-/// turn that writes nothing leaves the place as it was, so the state it
-/// leads to stays with the worker that reached it, which goes on from it
-/// without sending a path to replay (in #63 with 3 siblings, 45% of the
-/// turns). Any function of the state would be sound. Under a symmetry the
-/// shared state is not canonical (the fingerprint is, over the tasks'
-/// permutations), so there a state's place is its fingerprint.
-fn place(exec: &Controlled, fingerprint: Fingerprint, parts: &StateParts, symmetry: &Symmetry) -> u64 {
+/// What decides a state's owner: a hash of the data its tasks share
+/// (`Shared` cells and files), not of where each task is or what it has
+/// observed, nor of the runtime's flags and locks' queues. A turn that
+/// writes no data (it only reads, takes or lets go of a lock, or sets a
+/// flag) leaves the place as it was, so the state it leads to stays with
+/// the worker that reached it, which goes on from it without sending a
+/// path to replay. Any function of the state would be sound. Under a
+/// symmetry the shared state is not canonical (the fingerprint is, over
+/// the tasks' permutations), so there a state's place is its fingerprint.
+fn place(exec: &Controlled, fingerprint: Fingerprint, symmetry: &Symmetry) -> u64 {
     if !symmetry.classes.is_empty() {
         return fingerprint.0 as u64;
     }
-    exec.shared_fingerprint(parts).0 as u64
+    exec.persisted_fingerprint().0 as u64
 }
 
 fn wire(path: &[TaskId]) -> Vec<u32> {
@@ -789,7 +790,7 @@ pub(super) fn search(
             let history = History::new();
             let exec = Controlled::start(&model, variant, &history);
             let root = exec.fingerprint(parts, &symmetry).0;
-            (root, place(&exec, root, parts, &symmetry))
+            (root, place(&exec, root, &symmetry))
         };
         let setup = Arc::new(Setup {
             model: model.clone(),
