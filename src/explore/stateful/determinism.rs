@@ -5,7 +5,7 @@
 //! that keeps a static, a thread-local or a step number it branches on is
 //! caught there, and the search ends `incomplete`.
 
-use super::Shared;
+use super::{FirstTurn, Shared};
 use crate::execution::Controlled;
 use crate::history::History;
 use crate::runtime::Fingerprint;
@@ -20,7 +20,7 @@ impl Shared<'_> {
     pub(super) fn check_determinism(
         &self,
         exec: &mut Controlled,
-        first: Option<(Fingerprint, Fingerprint)>,
+        first: Option<FirstTurn>,
         here: Fingerprint,
         identities: &[Fingerprint],
         turns: usize,
@@ -30,8 +30,8 @@ impl Shared<'_> {
         }
         let (mut first, mut here, mut identities) = (first, here, identities.to_vec());
         for _ in 0..turns {
-            let Some((who, then)) = first else { return Ok(()) };
-            let Some(task) = exec.waiting().into_iter().find(|&t| identities[t] == who) else {
+            let Some(FirstTurn { task: who, led_to: then }) = first else { return Ok(()) };
+            let Some(task) = exec.waiting().into_iter().find(|&t| identities[t].0 as u64 == who) else {
                 return Err(format!(
                     "the model is not deterministic: state {here:?} was reached again, but the task first run from \
                      it does not wait for the loop now"
@@ -44,11 +44,11 @@ impl Shared<'_> {
                 ));
             }
             let (now, now_identities) = exec.fingerprint(&self.reduction.parts, &self.symmetry);
-            if now != then {
+            if now.0 as u64 != then {
                 return Err(format!(
                     "the model is not deterministic: state {here:?} was reached again, and {name}'s turn from it led \
-                     to {now:?} where it first led to {then:?}; a task keeps state the runtime does not see (a \
-                     static, a thread-local, a step number it branches on)"
+                     to {now:?} where it first led to a state ending in {then:016x}; a task keeps state the runtime \
+                     does not see (a static, a thread-local, a step number it branches on)"
                 ));
             }
             first = self.first(&now);

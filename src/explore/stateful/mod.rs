@@ -132,13 +132,33 @@ struct Node {
     kept: Option<Kept>,
 }
 
-/// A state explored (or being explored).
+/// A state explored (or being explored): 32 bytes, and 48 with its
+/// fingerprint in the visited set (96 with a `Vec` and whole fingerprints).
 struct Seen {
     /// Identities of the tasks asleep on every visit so far: the only ones
     /// not run from it.
-    asleep: Vec<Fingerprint>,
+    asleep: Box<[Fingerprint]>,
     /// The first task run from it and the state that turn led to.
-    first: Option<(Fingerprint, Fingerprint)>,
+    first: FirstTurn,
+}
+
+/// The first task run from a state and the state its turn led to, each by
+/// the low 64 bits of its fingerprint (what the determinism check
+/// compares: a false match is a one-in-2^64 chance); both zero: none yet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FirstTurn {
+    task: u64,
+    led_to: u64,
+}
+
+impl FirstTurn {
+    fn of(task: Fingerprint, led_to: Fingerprint) -> FirstTurn {
+        FirstTurn { task: task.0 as u64, led_to: led_to.0 as u64 }
+    }
+
+    fn get(self) -> Option<FirstTurn> {
+        (self != FirstTurn::default()).then_some(self)
+    }
 }
 
 /// How one execution ended.
@@ -233,8 +253,8 @@ impl Shared<'_> {
     }
 
     /// The first task run from `state` and where it led, if one was run.
-    fn first(&self, state: &Fingerprint) -> Option<(Fingerprint, Fingerprint)> {
-        self.visited.with(state, |v| v.get(state).and_then(|seen| seen.first))
+    fn first(&self, state: &Fingerprint) -> Option<FirstTurn> {
+        self.visited.with(state, |v| v.get(state).and_then(|seen| seen.first.get()))
     }
 }
 
@@ -410,10 +430,12 @@ impl Worker<'_, '_> {
                 Some(parent) => {
                     let ran = parent.ran.as_ref().expect("the parent's turn ran");
                     let sleep = self.sleep_after(parent, ran);
-                    let first = (parent.identities[parent.chosen], fingerprint);
+                    let first = FirstTurn::of(parent.identities[parent.chosen], fingerprint);
                     shared.visited.with(&parent.fingerprint, |visited| {
                         let seen = visited.get_mut(&parent.fingerprint).expect("every node is visited");
-                        seen.first.get_or_insert(first);
+                        if seen.first.get().is_none() {
+                            seen.first = first;
+                        }
                     });
                     sleep
                 }
@@ -426,14 +448,14 @@ impl Worker<'_, '_> {
                 Some(seen) => {
                     let wake: Vec<Fingerprint> = seen.asleep.iter().copied().filter(|t| !asleep.contains(t)).collect();
                     if wake.is_empty() {
-                        return Err(seen.first);
+                        return Err(seen.first.get());
                     }
-                    seen.asleep.retain(|t| asleep.contains(t));
+                    seen.asleep = seen.asleep.iter().copied().filter(|t| asleep.contains(t)).collect();
                     Ok(waiting.iter().copied().filter(|&t| wake.contains(&identities[t])).collect::<Vec<TaskId>>())
                 }
                 None => {
                     let stored = waiting.iter().map(|&t| identities[t]).filter(|t| asleep.contains(t)).collect();
-                    visited.insert(fingerprint, Seen { asleep: stored, first: None });
+                    visited.insert(fingerprint, Seen { asleep: stored, first: FirstTurn::default() });
                     Ok(waiting.iter().copied().filter(|t| sleep.iter().all(|(s, _)| s != t)).collect())
                 }
             });
