@@ -761,11 +761,8 @@ impl<P: Platform> MissionControl<P> {
     /// `running` for the reconcile safety net to find.
     pub fn kill_job(self: &Mc<P>, cx: &mut Cx<'_, P>, name: &str) -> Result<()> {
         let state = self.jobs.load_job_state(cx)?;
-        let job = state
-            .jobs
-            .into_iter()
-            .find(|j| j.name == name)
-            .ok_or_else(|| Thrown(format!("Job \"{name}\" not found")))?;
+        let job =
+            state.jobs.iter().find(|j| j.name == name).ok_or_else(|| Thrown(format!("Job \"{name}\" not found")))?;
         if job.status == "stopped" {
             return Ok(());
         }
