@@ -72,6 +72,12 @@ fn main() -> ExitCode {
 }
 
 fn load_all(paths: Vec<PathBuf>) -> Result<Vec<Scenario>, String> {
+    Ok(load_all_timed(paths)?.into_iter().map(|(s, _)| s).collect())
+}
+
+/// [`load_all`], with the time each file took to load (which counts against
+/// its first expectation's `--max-time`: a huge file must not overrun it).
+fn load_all_timed(paths: Vec<PathBuf>) -> Result<Vec<(Scenario, Duration)>, String> {
     let paths = if paths.is_empty() { vec![PathBuf::from("scenarios")] } else { paths };
     let files = scenario::discover(&paths).map_err(|e| e.to_string())?;
     if files.is_empty() {
@@ -83,8 +89,9 @@ fn load_all(paths: Vec<PathBuf>) -> Result<Vec<Scenario>, String> {
     let mut errors = Vec::new();
     let mut scenarios = Vec::new();
     for file in files {
+        let start = std::time::Instant::now();
         match scenario::load(&file) {
-            Ok(s) => scenarios.push(s),
+            Ok(s) => scenarios.push((s, start.elapsed())),
             Err(e) => errors.push(e),
         }
     }
@@ -129,7 +136,8 @@ fn workers_or_cores(workers: Option<u16>) -> usize {
 }
 
 fn check(args: CheckArgs) -> Result<u8, String> {
-    let scenarios = load_all(args.paths.clone())?;
+    let (scenarios, load_times): (Vec<Scenario>, Vec<Duration>) =
+        load_all_timed(args.paths.clone())?.into_iter().unzip();
     let progress = std::sync::Arc::new(racecheck::explore::Progress::default());
     let limits = Limits {
         max_executions: args.max_executions.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
@@ -175,12 +183,20 @@ fn check(args: CheckArgs) -> Result<u8, String> {
     }
     let (mut held, mut failed) = (0, 0);
     let mut checks = Vec::new();
-    for (scenario, settings) in scenarios.iter().zip(&settings) {
+    for ((scenario, settings), &loading) in scenarios.iter().zip(&settings).zip(&load_times) {
         let only = args.variant.as_deref().map(|v| parse_variant(scenario, v)).transpose()?;
         let file = scenario.path.display().to_string();
+        let mut loading = Some(loading);
         for expectation in scenario.expectations.iter().filter(|e| only.as_ref().is_none_or(|v| &e.variant == v)) {
             let label = format!("{} {}", scenario.name, expectation.label());
             progress.reset();
+            let limits = match loading.take() {
+                Some(loading) => {
+                    let loading = loading.min(limits.max_time);
+                    Limits { max_time: limits.max_time - loading, loading, ..limits.clone() }
+                }
+                None => limits.clone(),
+            };
             let watched = Some((&*progress, limits.max_time));
             let checked =
                 with_progress(&label, watched, || check_expectation(scenario, expectation, settings, &limits));

@@ -291,6 +291,8 @@ impl Analysis {
                 }
             }
             clock[p] = j + 1;
+            // (`i <= b` would do the same: `end_execution` drops node `b`
+            // with whatever backtracks it got.)
             if let Some(i) = race.filter(|&i| blocked.is_none_or(|b| i < b)) {
                 races.push((i, j, clock.clone()));
             }

@@ -102,6 +102,9 @@ pub struct Limits {
     /// `workers` threads, on timely dataflow. `None`: the shared-memory
     /// search.
     pub cluster: Option<Arc<Cluster>>,
+    /// What loading the scenario took of the user's time limit (`max_time`
+    /// is what is left of it for the search): said when the limit cuts.
+    pub loading: Duration,
 }
 
 /// How far a running search has got: executions so far and, for the
@@ -130,7 +133,15 @@ impl Progress {
 impl Limits {
     /// A time limit only.
     pub const fn time(max_time: Duration) -> Limits {
-        Limits { max_time, max_executions: None, max_states: None, progress: None, workers: 1, cluster: None }
+        Limits {
+            max_time,
+            max_executions: None,
+            max_states: None,
+            progress: None,
+            workers: 1,
+            cluster: None,
+            loading: Duration::ZERO,
+        }
     }
 
     /// The same limits for a part of a search that has `remaining` of its
@@ -156,6 +167,16 @@ impl Limits {
         }
     }
 
+    /// The time limit in words: the user's, with what loading took of it.
+    pub fn time_limit(&self) -> String {
+        match self.loading {
+            Duration::ZERO => format!("time limit of {:?}", self.max_time),
+            loading => {
+                format!("time limit of {:?} ({loading:.1?} of it loading the scenario)", self.max_time + loading)
+            }
+        }
+    }
+
     /// What cut a search short after `executions` (and `states`, for the
     /// stateful explorer).
     pub fn cut_reason(&self, executions: usize, states: Option<usize>) -> String {
@@ -165,15 +186,13 @@ impl Limits {
                 None => format!("execution limit of {max} reached"),
             };
         }
+        let time = self.time_limit();
         match states {
             Some(states) if let Some(max) = self.max_states.filter(|max| states >= *max) => {
                 format!("state limit of {max} reached after {executions} executions and {states} distinct states")
             }
-            Some(states) => format!(
-                "time limit of {:?} reached after {executions} executions and {states} distinct states",
-                self.max_time
-            ),
-            None => format!("time limit of {:?} reached after {executions} executions", self.max_time),
+            Some(states) => format!("{time} reached after {executions} executions and {states} distinct states"),
+            None => format!("{time} reached after {executions} executions"),
         }
     }
 }

@@ -129,7 +129,7 @@ fn search(
         // survive, as no test can make one execution outlast a limit
         // without a clock.
         (Ok(()), None) if start.elapsed() > limits.max_time => {
-            Verdict::Incomplete { reason: format!("time limit of {:?} reached", limits.max_time) }
+            Verdict::Incomplete { reason: format!("{} reached", limits.time_limit()) }
         }
         (Ok(()), None) => Verdict::NotFound,
         (Err(payload), None) => {

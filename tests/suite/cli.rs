@@ -140,6 +140,37 @@ fn bad_input_exits_2_with_a_located_error() {
     }
 }
 
+/// A plan of 100,000 jobs: loading it takes a good part of a second and
+/// each write of `plan.json` compares every entry. The search stops near the
+/// limit (it took 35 s when the invariant compared entries in quadratic
+/// time), and the time the file took to load counts against the limit and
+/// is named in the reason.
+#[test]
+fn a_huge_scenario_keeps_to_max_time_and_loading_counts_against_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs: String = (0..100_000)
+        .map(|i| format!("  {{ name = \"J{i}\", status = \"running\", state = \"completed\" }},\n"))
+        .collect();
+    let text = format!(
+        "title = \"100,000 jobs\"\norigin = \"test\"\nsystem = \"plan\"\n\n[setup]\njobs = [\n  \
+         {{ name = \"A\", status = \"running\", state = \"failed\" }},\n{jobs}]\n\n[[actor]]\nname = \"monitor\"\n\
+         do = [{{ op = \"handle_job_failed\", job = \"A\" }}]\n\n[[actor]]\nname = \"report-J1\"\n\
+         do = [{{ op = \"handle_job_complete\", job = \"J1\" }}]\n\n[check]\ninvariants = [\"no-lost-job-update\"]\n\n\
+         [[expect]]\nvariant = {{ checkpoint_write = \"fields-only\" }}\nverdict = \"proved\"\n"
+    );
+    let file = dir.path().join("huge.toml");
+    std::fs::write(&file, text).unwrap();
+    let start = std::time::Instant::now();
+    let (code, out, err) = racecheck(&["check", file.to_str().unwrap(), "--max-time", "2", "--workers", "1"]);
+    let took = start.elapsed();
+    assert_eq!(code, 1, "cut short is incomplete, never proved: {out}{err}");
+    assert!(out.contains("incomplete: time limit of 2s ("), "{out}");
+    assert!(out.contains(" of it loading the scenario) reached after "), "{out}");
+    // A backstop, not a speed target: far above the limit, far below the
+    // quadratic invariant's half a minute.
+    assert!(took < std::time::Duration::from_secs(15), "2 s limit, {took:?} in all");
+}
+
 #[test]
 fn check_on_several_workers_gives_the_rows_of_one() {
     // Every column but the executions and the time (and the distinct

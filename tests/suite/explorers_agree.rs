@@ -48,6 +48,7 @@ const PLAIN_LIMITS: Limits = Limits {
     progress: None,
     workers: 1,
     cluster: None,
+    loading: Duration::ZERO,
 };
 
 /// What the search with every reduction may keep before a case is compared
@@ -59,6 +60,7 @@ const REDUCED_LIMITS: Limits = Limits {
     progress: None,
     workers: 1,
     cluster: None,
+    loading: Duration::ZERO,
 };
 
 /// The most executions dpor may run for a case to be compared with it

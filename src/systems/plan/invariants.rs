@@ -101,26 +101,65 @@ fn entry_statuses(state: &JobState) -> Statuses {
 /// Who set an entry: the step, and the event's task, function and operation.
 type SetBy = (usize, Arc<str>, &'static str, Arc<str>);
 
-/// Each entry's (name or id, status), viewed in place in a file's value.
-type Pairs<'a> = Vec<(&'a str, &'a str)>;
-
-/// The status `pairs` gives `name`.
-fn status_of<'a>(pairs: &Pairs<'a>, name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+/// Each entry's (name or id, status), viewed in place in a file's value, in
+/// the file's order; with an index by name where a plan is too large for a
+/// linear search per lookup (a scenario may set up 100,000 jobs: every
+/// write compares each entry, which must not take quadratic time).
+#[derive(Default)]
+struct Pairs<'a> {
+    order: Vec<(&'a str, &'a str)>,
+    /// Positions in `order`, sorted by name (empty: search `order`).
+    by_name: Vec<usize>,
 }
 
-/// `entries` with one pair per name, the last status a name has (as a map
-/// collected from them keeps it): `jobs.json` may hold two entries with one
-/// id (a relaunch at the same clock reading as its setup entry).
-fn last_per_name<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> Pairs<'a> {
-    let mut pairs: Pairs<'a> = Vec::new();
-    for (name, status) in entries {
-        match pairs.iter_mut().find(|(n, _)| *n == name) {
-            Some(pair) => pair.1 = status,
-            None => pairs.push((name, status)),
+/// Above this many entries a lookup goes through the index.
+const LINEAR_PAIRS: usize = 16;
+
+impl<'a> Pairs<'a> {
+    /// The status these pairs give `name`.
+    fn status_of(&self, name: &str) -> Option<&'a str> {
+        if self.by_name.is_empty() {
+            return self.order.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
         }
+        let at = self.by_name.binary_search_by(|&i| self.order[i].0.cmp(name)).ok()?;
+        Some(self.order[self.by_name[at]].1)
     }
-    pairs
+}
+
+/// `entries` with one pair per name, where the name first appears, with the
+/// last status it has (as a map collected from them keeps it): `jobs.json`
+/// may hold two entries with one id (a relaunch at the same clock reading
+/// as its setup entry).
+fn last_per_name<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> Pairs<'a> {
+    let all: Vec<(&str, &str)> = entries.collect();
+    if all.len() <= LINEAR_PAIRS {
+        let mut order: Vec<(&str, &str)> = Vec::with_capacity(all.len());
+        for (name, status) in all {
+            match order.iter_mut().find(|(n, _)| *n == name) {
+                Some(pair) => pair.1 = status,
+                None => order.push((name, status)),
+            }
+        }
+        return Pairs { order, by_name: Vec::new() };
+    }
+    // Group by name (stable: positions ascending within a name): each
+    // group's first position and last status.
+    let mut sorted: Vec<usize> = (0..all.len()).collect();
+    sorted.sort_by(|&a, &b| all[a].0.cmp(all[b].0));
+    let mut firsts: Vec<(usize, &str, &str)> = Vec::new();
+    for group in sorted.chunk_by(|&a, &b| all[a].0 == all[b].0) {
+        let (first, last) = (group[0], group[group.len() - 1]);
+        firsts.push((first, all[first].0, all[last].1));
+    }
+    // `firsts` is by name; the order is by first position.
+    let mut by_position: Vec<usize> = (0..firsts.len()).collect();
+    by_position.sort_by_key(|&k| firsts[k].0);
+    let order: Vec<(&str, &str)> = by_position.iter().map(|&k| (firsts[k].1, firsts[k].2)).collect();
+    let mut by_name = vec![0; order.len()];
+    for (position, &k) in by_position.iter().enumerate() {
+        by_name[k] = position;
+    }
+    Pairs { order, by_name }
 }
 
 /// `plan.json`'s jobs: (name, status).
@@ -201,9 +240,10 @@ impl NoLostUpdate {
     fn reverted(&self, e: &Event, meta: &Value, new: &Pairs, targets: &[&str]) -> Option<String> {
         let (name, before) = self
             .on_disk()
+            .order
             .into_iter()
-            .find(|(name, before)| status_of(new, name) != Some(before) && !targets.contains(name))?;
-        let wrote = match status_of(new, name) {
+            .find(|(name, before)| new.status_of(name) != Some(before) && !targets.contains(name))?;
+        let wrote = match new.status_of(name) {
             Some(status) => format!("wrote {name}={status}"),
             None => format!("wrote {} without {name}", self.file),
         };
@@ -223,8 +263,8 @@ impl NoLostUpdate {
         let (step, own) = own?;
         let own = (self.value)(&own)?;
         let own = (self.pairs)(&own)?;
-        let target = targets.iter().find(|t| status_of(&own, t) != status_of(new, t))?;
-        let meant = status_of(&own, target).unwrap_or("(removed)");
+        let target = targets.iter().find(|t| own.status_of(t) != new.status_of(t))?;
+        let meant = own.status_of(target).unwrap_or("(removed)");
         Some(format!(
             "step {} {} renamed {file}.tmp, which it wrote at step {step} and another writer has replaced since: it \
              published that writer's {file}, and its own {target}={meant} never reached {file}",
@@ -237,8 +277,8 @@ impl NoLostUpdate {
     /// The targeted entry the write overwrites on a stale decision, in words.
     fn overwritten(&self, e: &Event, meta: &Value, new: &Pairs, targets: &[&str]) -> Option<String> {
         let (Some(decided), [target]) = (meta.get("decidedOn").and_then(Value::as_str), targets) else { return None };
-        let before = status_of(&self.on_disk(), target)?;
-        let now = status_of(new, target);
+        let before = self.on_disk().status_of(target)?;
+        let now = new.status_of(target);
         if before == decided || now == Some(before) {
             return None;
         }
@@ -809,7 +849,7 @@ mod tests {
     #[test]
     fn an_id_held_twice_counts_with_its_last_status_as_a_map_of_them_would() {
         let disk = job_state(&[("A-0", "failed"), ("A-0", "running")]);
-        assert_eq!(job_state_pairs(&disk), Some(vec![("A-0", "running")]));
+        assert_eq!(job_state_pairs(&disk).map(|p| p.order), Some(vec![("A-0", "running")]));
         let mut monitor = NoLostUpdate {
             file: JOBS_FILE,
             check: Check::Reverts,
@@ -822,5 +862,30 @@ mod tests {
         assert_eq!(monitor.observe(&write_of(disk)), None, "writing the same entries back reverts nothing");
         let reverted = monitor.observe(&write_of(job_state(&[("A-0", "running"), ("A-0", "failed")])));
         assert!(reverted.is_some_and(|m| m.contains("wrote A-0=failed")), "the last status changed without a target");
+    }
+
+    /// Past `LINEAR_PAIRS` the pairs are grouped through an index: the same
+    /// order (where a name first appears), the same last status per name, the
+    /// same lookups as the linear way gives.
+    #[test]
+    fn many_entries_are_grouped_as_a_linear_search_groups_them() {
+        let names: Vec<String> = (0..200).map(|i| format!("J{}", (i * 37) % 90)).collect();
+        let statuses: Vec<String> = (0..200).map(|i| format!("s{i}")).collect();
+        let entries = || names.iter().zip(&statuses).map(|(n, s)| (n.as_str(), s.as_str()));
+        let indexed = last_per_name(entries());
+        assert!(!indexed.by_name.is_empty(), "200 entries go through the index");
+        let mut linear: Vec<(&str, &str)> = Vec::new();
+        for (name, status) in entries() {
+            match linear.iter_mut().find(|(n, _)| *n == name) {
+                Some(pair) => pair.1 = status,
+                None => linear.push((name, status)),
+            }
+        }
+        assert_eq!(indexed.order, linear);
+        for (name, status) in &linear {
+            assert_eq!(indexed.status_of(name), Some(*status), "{name}");
+        }
+        assert_eq!(indexed.status_of("J90"), None);
+        assert_eq!(indexed.status_of(""), None);
     }
 }

@@ -336,7 +336,7 @@ impl Expander {
 
     fn out_of_room(&self) -> Option<String> {
         if self.start.elapsed() >= self.limits.max_time {
-            return Some(format!("time limit of {:?} reached", self.limits.max_time));
+            return Some(format!("{} reached", self.limits.time_limit()));
         }
         let (executions, states) =
             (self.setup.executions.load(Ordering::Relaxed), self.setup.states.load(Ordering::Relaxed));
