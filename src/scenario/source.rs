@@ -4,7 +4,7 @@
 
 use crate::systems::args::PathSeg;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 
@@ -12,8 +12,10 @@ use toml::de::{DeTable, DeValue};
 pub struct Source {
     pub text: String,
     pub value: Value,
-    values: HashMap<Vec<PathSeg>, Range<usize>>,
-    keys: HashMap<Vec<PathSeg>, Range<usize>>,
+    /// By path; the fast hash, because a file may hold 100,000 values and
+    /// loading counts against `--max-time`.
+    values: FxHashMap<Vec<PathSeg>, Range<usize>>,
+    keys: FxHashMap<Vec<PathSeg>, Range<usize>>,
 }
 
 /// A TOML syntax error: message and byte span.
@@ -27,7 +29,7 @@ impl Source {
         let doc = DeTable::parse(text)
             .map_err(|e| SyntaxError { message: e.message().trim().to_string(), span: e.span().unwrap_or(0..0) })?;
         let mut source =
-            Source { text: text.to_string(), value: Value::Null, values: HashMap::new(), keys: HashMap::new() };
+            Source { text: text.to_string(), value: Value::Null, values: FxHashMap::default(), keys: FxHashMap::default() };
         let span = doc.span();
         let value = source.table(doc.get_ref(), &mut Vec::new());
         source.values.insert(Vec::new(), span);

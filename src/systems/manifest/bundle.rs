@@ -169,9 +169,10 @@ impl Manifest {
         self.etag == etag || self.history.iter().any(|h| h.etag == etag)
     }
 
-    /// The next version: `generation`, a new etag, one more history entry.
-    pub fn next_version(&self, generation: u64, etag: String, at: u64, summary: String, kind: &str) -> Manifest {
-        let mut next = self.clone();
+    /// The next version: `generation`, a new etag, one more history entry
+    /// (made in place: a manifest may hold many tasks).
+    pub fn next_version(self, generation: u64, etag: String, at: u64, summary: String, kind: &str) -> Manifest {
+        let mut next = self;
         next.server_generation = generation;
         next.etag = etag.clone();
         next.updated_at = at;

@@ -63,7 +63,7 @@ pub struct ExternalChange {
 /// The manifest `change` leaves on disk over `current`, in a bundle of the
 /// run `own_run`.
 pub fn external_manifest(
-    current: &Manifest,
+    current: Manifest,
     change: &ExternalChange,
     own_run: &str,
     writer: &str,
@@ -74,7 +74,7 @@ pub fn external_manifest(
     let mut next = match change.generation {
         GenerationChoice::OtherRun => {
             let etag = make_etag(1, writer, salt);
-            let mut other = Manifest::created(OTHER_RUN_ID, 1, etag, current.tasks.clone(), now);
+            let mut other = Manifest::created(OTHER_RUN_ID, 1, etag, current.tasks, now);
             other.history[0].summary = summary.clone();
             other
         }
@@ -130,7 +130,7 @@ pub fn external_write<P: Platform>(rt: &RunRuntime<P>, cx: &mut Cx<'_, P>, chang
                 cx.record("externalWrite", Effect::Threw { error: "no manifest.json to change".into() });
                 return;
             };
-            let next = external_manifest(&current, change, &rt.run_id, &writer, salt, rt.now());
+            let next = external_manifest(current, change, &rt.run_id, &writer, salt, rt.now());
             let meta = json!({ "external": true, "generation": next.server_generation, "etag": next.etag });
             (manifest_contents(&next), meta)
         }

@@ -117,7 +117,7 @@ struct ManifestWrites {
 impl ManifestWrites {
     fn new(setup: &Setup, rule: Rule) -> Self {
         let initial = setup.initial();
-        let by = if initial.landed.is_empty() { Writer::Setup } else { Writer::Landed };
+        let by = if initial.landed == 0 { Writer::Setup } else { Writer::Landed };
         ManifestWrites { rule, setup: setup.clone(), disk: OnDisk { manifest: initial.disk, by } }
     }
 

@@ -42,8 +42,9 @@ pub struct Initial {
     pub disk: Manifest,
     pub base_plan: String,
     pub disk_plan: String,
-    /// The landed external manifest writes, in order.
-    pub landed: Vec<Manifest>,
+    /// How many external manifest writes landed (each one's manifest is
+    /// not kept: a setup may hold many writes of many tasks).
+    pub landed: usize,
 }
 
 /// The writer name of the external writes that landed before the start.
@@ -64,12 +65,12 @@ impl Setup {
             .collect();
         let base = Manifest::created(&self.run_id, self.generation, make_etag(self.generation, "setup", 0), tasks, 0);
         let base_plan = self.plan.clone();
-        let (mut disk, mut disk_plan, mut landed) = (base.clone(), base_plan.clone(), Vec::new());
+        let (mut disk, mut disk_plan, mut landed) = (base.clone(), base_plan.clone(), 0);
         for (i, w) in self.external_writes.iter().enumerate() {
             match w.file {
                 BundleFile::Manifest => {
-                    disk = external::external_manifest(&disk, w, &self.run_id, BEFORE_START, i + 1, self.clock);
-                    landed.push(disk.clone());
+                    disk = external::external_manifest(disk, w, &self.run_id, BEFORE_START, i + 1, self.clock);
+                    landed += 1;
                 }
                 BundleFile::Plan => disk_plan = external::external_plan(&disk_plan, BEFORE_START, i + 1),
             }
