@@ -3,8 +3,8 @@
 //! at its line and column.
 
 use crate::systems::args::PathSeg;
-use serde_json::{Map, Value};
 use rustc_hash::FxHashMap;
+use serde_json::{Map, Value};
 use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 
@@ -28,8 +28,12 @@ impl Source {
     pub fn parse(text: &str) -> Result<Source, SyntaxError> {
         let doc = DeTable::parse(text)
             .map_err(|e| SyntaxError { message: e.message().trim().to_string(), span: e.span().unwrap_or(0..0) })?;
-        let mut source =
-            Source { text: text.to_string(), value: Value::Null, values: FxHashMap::default(), keys: FxHashMap::default() };
+        let mut source = Source {
+            text: text.to_string(),
+            value: Value::Null,
+            values: FxHashMap::default(),
+            keys: FxHashMap::default(),
+        };
         let span = doc.span();
         let value = source.table(doc.get_ref(), &mut Vec::new());
         source.values.insert(Vec::new(), span);

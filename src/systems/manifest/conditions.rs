@@ -43,7 +43,7 @@ pub const CONDITIONS: &[ConditionSpec] = &[
 /// The monitor of condition `name`, if it is one.
 pub fn condition(name: &str, setup: &Setup) -> Option<Box<dyn Monitor>> {
     Some(match name {
-        "patch-on-outdated-cache" => Box::new(PatchOnOutdatedCache { disk: Some(setup.initial().disk.etag) }),
+        "patch-on-outdated-cache" => Box::new(PatchOnOutdatedCache { disk: Some(setup.initial().disk.etag.clone()) }),
         "timer-fires-during-patch" => Box::new(TimerFiresDuringPatch::default()),
         "timers-overlap" => Box::new(TimersOverlap::default()),
         "claim-finds-task-finished" => Box::new(ClaimFindsTaskFinished::default()),

@@ -118,7 +118,7 @@ impl ManifestWrites {
     fn new(setup: &Setup, rule: Rule) -> Self {
         let initial = setup.initial();
         let by = if initial.landed == 0 { Writer::Setup } else { Writer::Landed };
-        ManifestWrites { rule, setup: setup.clone(), disk: OnDisk { manifest: initial.disk, by } }
+        ManifestWrites { rule, setup: setup.clone(), disk: OnDisk { manifest: initial.disk.clone(), by } }
     }
 
     fn judge(&self, e: &Event, after: &Manifest) -> Option<String> {
@@ -191,7 +191,7 @@ struct CacheNeverRegresses {
 
 impl CacheNeverRegresses {
     fn new(setup: &Setup) -> Self {
-        let base = setup.cached.then(|| setup.initial().base);
+        let base = setup.cached.then(|| setup.initial().base.clone());
         CacheNeverRegresses {
             last: base.as_ref().map(|b| b.etag.clone()),
             shown: base.map(|b| (b.server_generation, "before the scenario started (the cached manifest)".to_string())),

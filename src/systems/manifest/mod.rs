@@ -291,6 +291,7 @@ impl ModelSystem for ManifestSystem {
             tasks,
             plan,
             external_writes,
+            initial: std::sync::OnceLock::new(),
         })
     }
 
@@ -400,7 +401,7 @@ impl ModelSystem for ManifestSystem {
             clock: Shared::new(rt, setup.clock),
             config,
         };
-        ManifestWorld { run: Arc::new(run), disk, initial_etag: initial.base.etag }
+        ManifestWorld { run: Arc::new(run), disk, initial_etag: initial.base.etag.clone() }
     }
 
     fn monitor(&self, invariant: &str, setup: &Setup) -> Box<dyn crate::systems::Monitor> {

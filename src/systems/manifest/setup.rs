@@ -31,6 +31,10 @@ pub struct Setup {
     /// Writes of other processes that landed before the start; the watched
     /// ones have armed a debounce timer that has not fired yet.
     pub external_writes: Vec<ExternalChange>,
+    /// [`Setup::initial`], made once: every execution's world and monitors
+    /// start from it, and a setup of many tasks and landed writes is not
+    /// cheap to replay.
+    pub(super) initial: std::sync::OnceLock<Arc<Initial>>,
 }
 
 /// The bundle at the start of an execution.
@@ -51,7 +55,12 @@ pub struct Initial {
 pub const BEFORE_START: &str = "before-start";
 
 impl Setup {
-    pub fn initial(&self) -> Initial {
+    /// What is on disk and in the cache at the start.
+    pub fn initial(&self) -> Arc<Initial> {
+        self.initial.get_or_init(|| Arc::new(self.landed())).clone()
+    }
+
+    fn landed(&self) -> Initial {
         let tasks = self
             .tasks
             .iter()
