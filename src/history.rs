@@ -8,6 +8,7 @@
 
 use crate::storage::Contents;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// What an event did to shared state.
 #[derive(Clone, Debug, PartialEq)]
@@ -79,34 +80,90 @@ impl Event {
 
 /// Shared, append-only log of one execution.
 #[derive(Clone, Default)]
-pub struct History(Arc<Mutex<Vec<Event>>>);
+pub struct History {
+    log: Arc<Mutex<Vec<Event>>>,
+    /// When the search that runs this execution must stop: a single
+    /// execution of a large setup (a reconcile pass over 20,000 jobs) can
+    /// run for minutes, and explorers that look at the clock only between
+    /// executions would overrun their time limit by as much.
+    deadline: Option<Instant>,
+}
+
+/// The panic payload of an execution stopped at its search's deadline
+/// (see [`History::until`]): a cut, not a model panic.
+#[derive(Debug)]
+pub struct OutOfTime;
+
+/// How many events go by between two looks at the clock.
+const EVENTS_PER_CLOCK_CHECK: usize = 64;
 
 impl History {
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A history that stops its execution (a panic with [`OutOfTime`]) at
+    /// the first event it records after `deadline`, within
+    /// `EVENTS_PER_CLOCK_CHECK` events.
+    pub fn until(deadline: Instant) -> Self {
+        History { deadline: Some(deadline), ..Self::default() }
+    }
+
     /// Appends an event and returns its step number.
     pub fn push(&self, task: Arc<str>, op: Arc<str>, func: &'static str, effect: Effect) -> usize {
-        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         let step = log.len() + 1;
         log.push(Event { step, task, op, func, effect });
+        if step.is_multiple_of(EVENTS_PER_CLOCK_CHECK) && self.deadline.is_some_and(|d| Instant::now() >= d) {
+            drop(log);
+            std::panic::panic_any(OutOfTime);
+        }
         step
     }
 
     /// How many events were recorded so far.
     pub fn events_len(&self) -> usize {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Runs `f` on the events from index `from` on (without copying them).
     pub fn with_events_from<R>(&self, from: usize, f: impl FnOnce(&[Event]) -> R) -> R {
-        let log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         f(&log[from.min(log.len())..])
     }
 
     /// A copy of the events so far.
     pub fn events(&self) -> Vec<Event> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn push(h: &History) -> usize {
+        h.push("t".into(), "op".into(), "f", Effect::Threw { error: String::new() })
+    }
+
+    /// Past its deadline a history stops the execution at the next clock
+    /// check, with the payload explorers take for a cut; before it, and
+    /// without one, it records on.
+    #[test]
+    fn a_history_past_its_deadline_stops_within_a_clock_check() {
+        let plain = History::new();
+        let ahead = History::until(Instant::now() + Duration::from_secs(3600));
+        for _ in 0..3 * EVENTS_PER_CLOCK_CHECK {
+            push(&plain);
+            push(&ahead);
+        }
+        let past = History::until(Instant::now());
+        for step in 1..EVENTS_PER_CLOCK_CHECK {
+            assert_eq!(push(&past), step);
+        }
+        let stopped = std::panic::catch_unwind(|| push(&past)).expect_err("the deadline passed");
+        assert!(stopped.is::<OutOfTime>());
+        assert_eq!(past.events_len(), EVENTS_PER_CLOCK_CHECK, "the event is kept");
     }
 }

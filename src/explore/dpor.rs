@@ -25,7 +25,7 @@
 
 use super::{Enumeration, Failure, Limits, Replay, Sleeper, Verdict, panic_message, quiet, verdict_for_panic};
 use crate::execution::{Controlled, Model, Outcome};
-use crate::history::History;
+use crate::history::{History, OutOfTime};
 use crate::runtime::{AccessKind, Resource, Semantics, TaskId, Turn};
 use crate::systems::Variant;
 use rustc_hash::FxHashMap;
@@ -354,12 +354,14 @@ pub(super) fn search(model: &Model, variant: &Variant, limits: &Limits, visit: V
         while !tree.finished && start.elapsed() < limits.max_time && limits.executions_left(executions) {
             executions += 1;
             limits.tick(None);
-            history = History::new();
+            history = History::until(start + limits.max_time);
             let mut execution = Controlled::start(model, variant, &history).unfingerprinted();
             let mut ended = None;
             while let Some(task) = tree.choose(ended.take(), &execution.waiting()) {
                 match execution.run_turn(task) {
                     Ok(turn) => ended = Some(turn),
+                    // Stopped at the deadline: a cut (the tree is not finished).
+                    Err(panic) if panic.is::<OutOfTime>() => return None,
                     Err(panic) => return Some(panic_message(&*panic)),
                 }
             }

@@ -3,7 +3,7 @@
 
 use super::{Enumeration, Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
 use crate::execution::{DiskKind, Model, Outcome, execute};
-use crate::history::History;
+use crate::history::{History, OutOfTime};
 use crate::platform::Loom;
 use crate::systems::Variant;
 use std::collections::BTreeSet;
@@ -24,17 +24,19 @@ pub const MAX_BOUND: usize = u8::MAX as usize;
 /// (actors and fire-and-forget tasks; the last task a finishing task starts
 /// goes on on its thread), counted on one execution along the explorer's
 /// first choices: more than loom holds is refused before loom asserts.
-pub fn threads_needed(model: &Model, variant: &Variant) -> usize {
-    let history = History::new();
-    let mut execution = crate::execution::Controlled::start(model, variant, &history);
-    quiet::quietly(|| {
+/// `None`: the execution had not ended by `deadline` (a large setup).
+pub fn threads_needed(model: &Model, variant: &Variant, deadline: Option<Instant>) -> Option<usize> {
+    let history = deadline.map_or_else(History::new, History::until);
+    let mut execution = crate::execution::Controlled::start(model, variant, &history).unfingerprinted();
+    let out_of_time = quiet::quietly(|| {
         while let Some(&task) = execution.waiting().first() {
-            if execution.run_turn(task).is_err() {
-                break;
+            if let Err(panic) = execution.run_turn(task) {
+                return panic.is::<OutOfTime>();
             }
         }
+        false
     });
-    execution.threads()
+    (!out_of_time).then(|| execution.threads())
 }
 
 /// Why loom cannot run a model that needs `threads` threads besides main.
@@ -134,11 +136,12 @@ fn search(
     let last = Arc::new(Mutex::new((0usize, History::new())));
     let builder = loom_builder(bound, limits);
     let start = Instant::now();
+    let deadline = start + limits.max_time;
     let (m, v, l, progress) = (model.clone(), variant.clone(), last.clone(), limits.clone());
     let result = quiet::quietly(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             builder.check(move || {
-                let history = History::new();
+                let history = History::until(deadline);
                 let execution = {
                     let mut l = l.lock().unwrap_or_else(|e| e.into_inner());
                     l.0 += 1;
@@ -154,14 +157,22 @@ fn search(
         }))
     });
     let (executions, history) = last.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let cut = result.is_ok() && (start.elapsed() >= limits.max_time || !limits.executions_left(executions));
-    Searched { executions, history, panic: result.err().map(|p| panic_message(&*p)), cut }
+    // An execution stopped at the deadline is a cut, not a model panic.
+    let panic = result.err().filter(|p| !p.is::<OutOfTime>());
+    let cut = panic.is_none() && (start.elapsed() >= limits.max_time || !limits.executions_left(executions));
+    Searched { executions, history, panic: panic.map(|p| panic_message(&*p)), cut }
 }
 
 /// One loom search with preemption bound `bound`: its verdict, its
 /// executions, and whether a limit cut it.
 fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Limits) -> (Verdict, usize, bool) {
-    let threads = threads_needed(model, variant);
+    let start = Instant::now();
+    let Some(threads) = threads_needed(model, variant, Some(start + limits.max_time)) else {
+        return (Verdict::Incomplete { reason: limits.cut_reason(0, None) }, 0, true);
+    };
+    // Counting took some of the time (`run` names the cut against the
+    // whole limit).
+    let limits = &limits.remaining(limits.max_time.saturating_sub(start.elapsed()), 0);
     if threads + 1 > LOOM_THREADS {
         return (Verdict::Incomplete { reason: too_many_threads(model, threads) }, 0, false);
     }

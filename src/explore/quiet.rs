@@ -8,6 +8,7 @@
 //! Timely's communication threads panic when a process of a cluster search
 //! is lost; their messages are kept for the search's verdict instead.
 
+use crate::history::OutOfTime;
 use std::cell::Cell;
 use std::sync::{Mutex, Once};
 
@@ -25,7 +26,7 @@ pub fn connection_errors() -> Vec<String> {
     std::mem::take(&mut *CONNECTIONS.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
-fn install() {
+pub(crate) fn install() {
     INSTALL.call_once(|| {
         let default = std::panic::take_hook();
         // Let shuttle install (and keep) its hook now, so ours goes on top.
@@ -39,7 +40,10 @@ fn install() {
                 let message = payload.downcast_ref::<&str>().map(|s| s.to_string());
                 let message = message.or_else(|| payload.downcast_ref::<String>().cloned());
                 CONNECTIONS.lock().unwrap_or_else(|e| e.into_inner()).push(message.unwrap_or_default());
-            } else if SEARCHING.with(|s| s.get()) == 0 {
+            } else if SEARCHING.with(|s| s.get()) == 0 && !info.payload().is::<OutOfTime>() {
+                // (An execution stopped at its deadline is a cut, reported
+                // as one, on whatever thread it stopped: the stress
+                // explorer's are real threads.)
                 default(info);
             }
         }));

@@ -5,7 +5,7 @@
 
 use super::{Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
 use crate::execution::{DiskKind, Model, execute};
-use crate::history::History;
+use crate::history::{History, OutOfTime};
 use crate::platform::Shuttle;
 use crate::systems::Variant;
 use shuttle::scheduler::{PctScheduler, RandomScheduler, Schedule, Scheduler, Task, TaskId};
@@ -95,10 +95,11 @@ fn search(
     };
     let (m, v, r, progress) = (model.clone(), variant.clone(), rec.clone(), limits.clone());
     let start = Instant::now();
+    let deadline = start + limits.max_time;
     let result = quiet::quietly(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             shuttle::Runner::new(recorder, config(limits)).run(move || {
-                let history = History::new();
+                let history = History::until(deadline);
                 {
                     let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
                     r.executions += 1;
@@ -132,6 +133,9 @@ fn search(
             Verdict::Incomplete { reason: format!("{} reached", limits.time_limit()) }
         }
         (Ok(()), None) => Verdict::NotFound,
+        (Err(payload), None) if payload.is::<OutOfTime>() => Verdict::Incomplete {
+            reason: format!("{} ({executions} of {schedules} schedules)", limits.cut_reason(executions, None)),
+        },
         (Err(payload), None) => {
             let replay = Replay::Sampled { seed, execution: executions };
             verdict_for_panic(panic_message(&*payload), rec.history.events(), replay)

@@ -3,7 +3,7 @@
 
 use super::{Failure, Limits, Replay, Verdict, panic_message, verdict_for_panic};
 use crate::execution::{DiskKind, Model, execute};
-use crate::history::History;
+use crate::history::{History, OutOfTime};
 use crate::platform::Std;
 use crate::storage::Scratch;
 use crate::systems::Variant;
@@ -11,6 +11,8 @@ use std::time::Instant;
 
 pub(super) fn run(model: &Model, variant: &Variant, runs: usize, limits: &Limits) -> (Verdict, usize) {
     let start = Instant::now();
+    // The hook that keeps an execution stopped at the deadline quiet.
+    super::quiet::install();
     let scratch = match Scratch::new() {
         Ok(scratch) => scratch,
         Err(e) => return (Verdict::Incomplete { reason: format!("cannot create a scratch directory: {e}") }, 0),
@@ -27,11 +29,15 @@ pub(super) fn run(model: &Model, variant: &Variant, runs: usize, limits: &Limits
                 return (Verdict::Incomplete { reason: format!("cannot create a temporary directory: {e}") }, run - 1);
             }
         };
-        let history = History::new();
+        let history = History::until(start + limits.max_time);
         let disk = DiskKind::Directory(dir.path().to_path_buf());
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute::<Std>(model, variant, &disk, &history)));
         match result {
+            Err(payload) if payload.is::<OutOfTime>() => {
+                let reason = format!("{} ({} of {runs} runs)", limits.cut_reason(run - 1, None), run - 1);
+                return (Verdict::Incomplete { reason }, run - 1);
+            }
             Ok(outcome) => {
                 if let Some(violation) = outcome.violation {
                     let failure = Failure::new(violation, outcome.events, outcome.final_state, Replay::Stress { run });

@@ -176,6 +176,47 @@ fn progress_counts_every_execution() {
     }
 }
 
+/// A plan of 3,000 jobs and two reconcile triggers: one execution runs a
+/// pass over every job, writing `plan.json` for each (seconds per
+/// execution, quadratic in the jobs). Every explorer stops within the time
+/// limit, in the middle of an execution if it must: before, loom's thread
+/// count, dpor's turns and shuttle's and the stress explorer's executions
+/// ran to their end, tens of seconds past the limit (minutes at 20,000 jobs).
+#[test]
+fn a_single_long_execution_is_cut_at_the_time_limit_by_every_explorer() {
+    let jobs: String =
+        (0..3000).map(|i| format!("  {{ name = \"J{i}\", status = \"running\", state = \"completed\" }},\n")).collect();
+    let text = format!(
+        "title = \"a long pass\"\norigin = \"test\"\nsystem = \"plan\"\n\n[setup]\njobs = [\n{jobs}]\n\n\
+         [[actor]]\nname = \"t1\"\ndo = [{{ op = \"reconcile\" }}]\n\n[[actor]]\nname = \"t2\"\n\
+         do = [{{ op = \"reconcile\" }}]\n\n[check]\ninvariants = [\"every-trigger-seen\", \"no-lost-job-update\"]\n\n\
+         [[expect]]\nvariant = {{ reconcile_guard = \"rerun\" }}\nverdict = \"proved\"\n"
+    );
+    let s = scenario::parse(Path::new("long-pass.toml"), &text).unwrap();
+    let e = &s.expectations[0];
+    let limit = Duration::from_millis(500);
+    let explorers = [
+        Explorer::Exhaustive { bound: None },
+        Explorer::Dpor,
+        Explorer::Stateful,
+        Explorer::Pct { depth: 3, schedules: 1000, seed: 1 },
+        Explorer::Random { schedules: 1000, seed: 1 },
+        Explorer::Stress { runs: 10 },
+    ];
+    for explorer in explorers {
+        let start = std::time::Instant::now();
+        let report = explore(&s.model, &e.variant, &explorer, &Limits::time(limit));
+        let took = start.elapsed();
+        let Verdict::Incomplete { reason } = &report.verdict else {
+            panic!("{}: {:?} in {took:?}", explorer.describe(), report.verdict.name())
+        };
+        assert!(reason.starts_with("time limit of 500ms reached"), "{}: {reason}", explorer.describe());
+        // A backstop well above the limit (a loaded machine), well below
+        // one execution run to its end.
+        assert!(took < limit + Duration::from_secs(4), "{}: {took:?}", explorer.describe());
+    }
+}
+
 #[test]
 fn a_deepening_loom_search_cut_in_a_later_round_names_the_whole_limit() {
     // Unbounded loom deepens bound by bound; bounds 0-2 of #63's fix end in
@@ -222,7 +263,7 @@ fn a_model_one_thread_over_what_loom_holds_is_refused_by_name() {
     );
     let s = scenario::parse(&path, &text).unwrap_or_else(|e| panic!("{e}"));
     let e = s.expectations.iter().find(|e| e.expected == Expected::Proved).unwrap();
-    assert_eq!(racecheck::explore::threads_needed(&s.model, &e.variant), racecheck::explore::LOOM_THREADS);
+    assert_eq!(racecheck::explore::threads_needed(&s.model, &e.variant, None), Some(racecheck::explore::LOOM_THREADS));
     let report = explore(&s.model, &e.variant, &Explorer::Exhaustive { bound: Some(1) }, &Limits::default());
     match &report.verdict {
         Verdict::Incomplete { reason } => assert!(reason.starts_with("loom runs at most 5 threads"), "{reason}"),
