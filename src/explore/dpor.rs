@@ -354,7 +354,7 @@ pub(super) fn search(model: &Model, variant: &Variant, limits: &Limits, visit: V
         while !tree.finished && start.elapsed() < limits.max_time && limits.executions_left(executions) {
             executions += 1;
             limits.tick(None);
-            history = History::until(start + limits.max_time);
+            history = History::until(limits.deadline_from(start));
             let mut execution = Controlled::start(model, variant, &history).unfingerprinted();
             let mut ended = None;
             while let Some(task) = tree.choose(ended.take(), &execution.waiting()) {

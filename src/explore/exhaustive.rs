@@ -136,7 +136,7 @@ fn search(
     let last = Arc::new(Mutex::new((0usize, History::new())));
     let builder = loom_builder(bound, limits);
     let start = Instant::now();
-    let deadline = start + limits.max_time;
+    let deadline = limits.deadline_from(start);
     let (m, v, l, progress) = (model.clone(), variant.clone(), last.clone(), limits.clone());
     let result = quiet::quietly(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -167,7 +167,7 @@ fn search(
 /// executions, and whether a limit cut it.
 fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Limits) -> (Verdict, usize, bool) {
     let start = Instant::now();
-    let Some(threads) = threads_needed(model, variant, Some(start + limits.max_time)) else {
+    let Some(threads) = threads_needed(model, variant, Some(limits.deadline_from(start))) else {
         return (Verdict::Incomplete { reason: limits.cut_reason(0, None) }, 0, true);
     };
     // Counting took some of the time (`run` names the cut against the

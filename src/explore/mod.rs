@@ -167,12 +167,21 @@ impl Limits {
         }
     }
 
+    /// When a search that started at `start` must stop (a limit too large
+    /// for the clock, `--max-time` of 2^64 seconds, is no limit).
+    pub fn deadline_from(&self, start: Instant) -> Instant {
+        start.checked_add(self.max_time).unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 24 * 3600))
+    }
+
     /// The time limit in words: the user's, with what loading took of it.
     pub fn time_limit(&self) -> String {
         match self.loading {
             Duration::ZERO => format!("time limit of {:?}", self.max_time),
             loading => {
-                format!("time limit of {:?} ({loading:.1?} of it loading the scenario)", self.max_time + loading)
+                format!(
+                    "time limit of {:?} ({loading:.1?} of it loading the scenario)",
+                    self.max_time.saturating_add(loading)
+                )
             }
         }
     }

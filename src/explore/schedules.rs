@@ -95,7 +95,7 @@ fn search(
     };
     let (m, v, r, progress) = (model.clone(), variant.clone(), rec.clone(), limits.clone());
     let start = Instant::now();
-    let deadline = start + limits.max_time;
+    let deadline = limits.deadline_from(start);
     let result = quiet::quietly(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             shuttle::Runner::new(recorder, config(limits)).run(move || {

@@ -29,7 +29,7 @@ pub(super) fn run(model: &Model, variant: &Variant, runs: usize, limits: &Limits
                 return (Verdict::Incomplete { reason: format!("cannot create a temporary directory: {e}") }, run - 1);
             }
         };
-        let history = History::until(start + limits.max_time);
+        let history = History::until(limits.deadline_from(start));
         let disk = DiskKind::Directory(dir.path().to_path_buf());
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute::<Std>(model, variant, &disk, &history)));

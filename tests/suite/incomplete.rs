@@ -217,6 +217,25 @@ fn a_single_long_execution_is_cut_at_the_time_limit_by_every_explorer() {
     }
 }
 
+/// A time limit too large for the clock (`--max-time 18446744073709551615`)
+/// is no limit: every explorer, on timely too, runs as without one (a
+/// deadline computed as now plus the limit overflowed and panicked).
+#[test]
+fn a_time_limit_beyond_the_clock_is_no_limit() {
+    let s = scenario("plan/stale-checkpoint-overwrite.toml");
+    let e = s.expectations.iter().find(|e| e.expected != Expected::Proved).unwrap();
+    let forever = Limits::time(Duration::MAX);
+    let on_timely = Limits { cluster: Some(Arc::new(racecheck::explore::Cluster::single())), ..forever.clone() };
+    let runs = EXPLORERS
+        .into_iter()
+        .map(|x| (x, &forever))
+        .chain([(Explorer::Stress { runs: 50 }, &forever), (Explorer::Stateful, &on_timely)]);
+    for (explorer, limits) in runs {
+        let report = explore(&s.model, &e.variant, &explorer, limits);
+        assert!(scenario::satisfies(&e.expected, &report.verdict), "{}: {:?}", explorer.describe(), report.verdict);
+    }
+}
+
 #[test]
 fn a_deepening_loom_search_cut_in_a_later_round_names_the_whole_limit() {
     // Unbounded loom deepens bound by bound; bounds 0-2 of #63's fix end in

@@ -599,7 +599,7 @@ fn work_on(worker: &mut timely::worker::Worker, setup: &Arc<Setup>) -> Result<Ve
             })
             .probe_with(&probe);
     });
-    let give_up = setup.limits.max_time + GRACE;
+    let give_up = setup.limits.max_time.saturating_add(GRACE);
     while !probe.done() {
         worker.step_or_park(Some(Duration::from_millis(10)));
         if setup.start.elapsed() > give_up {
@@ -694,7 +694,7 @@ fn run_workers(cluster: &Cluster, setup: &Arc<Setup>, sent: &Arc<AtomicU64>) -> 
         let digest = crate::runtime::Fingerprint(setup.root.0)
             .then(&format!("{}/{}/{search}/{threads}", setup.model.name, setup.variant))
             .0;
-        let deadline = setup.start + setup.limits.max_time;
+        let deadline = setup.limits.deadline_from(setup.start);
         let sockets = net::connect(cluster, digest, deadline, sent)?;
         let local = ProcessBuilder::new_typed_vector(threads, hooks.refill.clone(), None);
         let (tcp, guard) = initialize_networking_from_sockets(local, sockets, cluster.process(), threads, hooks)
