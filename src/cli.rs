@@ -161,11 +161,11 @@ pub struct HuntArgs {
     /// (its fix's operations and invariants) bounds what is generated.
     #[arg(long, default_value = "")]
     pub variant: String,
-    /// Generated scenarios to try.
-    #[arg(long, default_value_t = 64)]
+    /// Generated scenarios to try (at least 1).
+    #[arg(long, default_value_t = 64, value_parser = at_least_one_u32)]
     pub cases: u32,
-    /// PCT schedules each generated scenario gets.
-    #[arg(long, default_value_t = 200)]
+    /// PCT schedules each generated scenario gets (at least 1).
+    #[arg(long, default_value_t = 200, value_parser = at_least_one)]
     pub schedules: usize,
     /// Seed of the generator and of the schedules (the same seed finds the same scenario).
     #[arg(long, default_value_t = 1)]
@@ -184,10 +184,10 @@ pub struct BenchArgs {
     #[arg(long)]
     pub quick: bool,
     /// Seeds per sampling explorer and buggy variant [default: 50].
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub seeds: Option<usize>,
     /// Schedules one seed may run before it counts as not found [default: 1000].
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub schedules: Option<usize>,
     /// Time cap of one search in seconds (a proof cut short is `incomplete`) [default: 60].
     #[arg(long)]
@@ -242,6 +242,12 @@ pub enum Format {
 }
 
 /// A count that must be positive.
+/// [`at_least_one`] for a `u32`.
+fn at_least_one_u32(text: &str) -> Result<u32, String> {
+    let n = at_least_one(text)?;
+    u32::try_from(n).map_err(|_| format!("expected a number of at most {}, found {text:?}", u32::MAX))
+}
+
 fn at_least_one(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(0) => Err("expected at least 1, found 0".into()),

@@ -284,6 +284,8 @@ pub fn file_stem(doc: &Document) -> String {
 }
 
 /// Writes `finding` to `out`, or to `<root>/<system>/hunted-<hash>.toml`.
+/// A file already there is never overwritten: the same finding found again
+/// (the same text) is left as it is, anything else is an error.
 pub fn write(finding: &Finding, out: Option<&Path>, root: &Path) -> Result<PathBuf, String> {
     let doc = &finding.document;
     let path = match out {
@@ -294,6 +296,19 @@ pub fn write(finding: &Finding, out: Option<&Path>, root: &Path) -> Result<PathB
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
+    match created {
+        Ok(mut file) => std::io::Write::write_all(&mut file, text.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if std::fs::read(&path).ok().as_deref() != Some(text.as_bytes()) {
+                return Err(format!(
+                    "cannot write {}: the file exists and holds something else; it is left as it is (choose another --out)",
+                    path.display()
+                ));
+            }
+        }
+        Err(e) => return Err(format!("cannot write {}: {e}", path.display())),
+    }
     Ok(path)
 }

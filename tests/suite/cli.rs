@@ -109,6 +109,18 @@ fn bad_input_exits_2_with_a_located_error() {
     let (code, _, err) = racecheck(&["check", SEED15, "--explorer", "pct", "--schedules", "0"]);
     assert_eq!(code, 2);
     assert!(err.contains("expected at least 1, found 0"), "{err}");
+    // Nor a hunt of no scenarios or no schedules (it reported "no violation
+    // in 0 generated scenarios"), nor a bench of no seeds.
+    for args in [
+        &["hunt", "--system", "plan", "--cases", "0"][..],
+        &["hunt", "--system", "plan", "--schedules", "0"],
+        &["bench", "--seeds", "0"],
+        &["bench", "--schedules", "0"],
+    ] {
+        let (code, _, err) = racecheck(args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(err.contains("expected at least 1, found 0"), "{args:?}: {err}");
+    }
     let (code, _, err) = racecheck(&["check", SEED15, "--variant", "reconcile_guard=sometimes"]);
     assert_eq!(code, 2);
     assert!(err.contains("valid: drop, rerun, rerun-preemptive"), "{err}");

@@ -238,6 +238,25 @@ fn the_command_writes_a_file_check_accepts() {
     let stdout = String::from_utf8_lossy(&check.stdout);
     assert_eq!(check.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+    // The same finding again leaves the file as it is; a file that holds
+    // anything else is never overwritten (it was, silently).
+    let hunt_into = |path: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_racecheck"))
+            .args(["hunt", "--system", "plan", "--variant", "checkpoint_write=whole-plan", "--cases", "16"])
+            .arg("--out")
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let written = std::fs::read(&out).unwrap();
+    assert_eq!(hunt_into(&out).status.code(), Some(0));
+    assert_eq!(std::fs::read(&out).unwrap(), written);
+    let other = dir.path().join("mine.toml");
+    std::fs::write(&other, "# my notes\n").unwrap();
+    let refused = hunt_into(&other);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("holds something else"));
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "# my notes\n");
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_racecheck"))
         .args(["hunt", "--system", "plan", "--variant", "checkpoint_write=stale"])
         .output()
