@@ -5,7 +5,7 @@
 
 use super::{Failure, Limits, Replay, Verdict, panic_message, quiet, verdict_for_panic};
 use crate::execution::{DiskKind, Model, execute};
-use crate::history::{History, OutOfTime};
+use crate::history::History;
 use crate::platform::Shuttle;
 use crate::systems::Variant;
 use shuttle::scheduler::{PctScheduler, RandomScheduler, Schedule, Scheduler, Task, TaskId};
@@ -21,11 +21,17 @@ struct Recording {
     failure: Option<Failure>,
 }
 
-/// Wraps a scheduler to stop the runner after the first failure or at the
-/// execution limit.
+/// Wraps a scheduler to stop the runner after the first failure, at the
+/// execution limit, or at the time limit (in the middle of an execution:
+/// shuttle looks at the clock only between executions, and one execution of
+/// a large setup can run for minutes).
 struct Recorder<S> {
     /// The most executions to start (`Limits::max_executions`).
     max_executions: Option<usize>,
+    deadline: Instant,
+    /// Scheduling decisions so far (the clock is read every
+    /// `DECISIONS_PER_CLOCK_CHECK`: a read costs a tenth of a decision).
+    decisions: usize,
     /// Shuttle's random scheduler prints a "failing seed" to stderr when
     /// dropped before its last iteration; unless it ran them all (a stop at
     /// a failure, at the execution or the time limit) it is leaked instead.
@@ -56,6 +62,13 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
+        self.decisions += 1;
+        if self.decisions.is_multiple_of(DECISIONS_PER_CLOCK_CHECK) && Instant::now() >= self.deadline {
+            // No task: shuttle stops this execution quietly (a panic would
+            // make it print one), and no other starts.
+            self.rec.lock().unwrap_or_else(|e| e.into_inner()).stop = true;
+            return None;
+        }
         self.inner.next_task(runnable, current, is_yielding)
     }
 
@@ -67,6 +80,8 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         self.inner.next_u64()
     }
 }
+
+const DECISIONS_PER_CLOCK_CHECK: usize = 64;
 
 /// Shuttle as racecheck runs it: no failure files, quiet, model-sized stacks, a time limit.
 pub(super) fn config(limits: &Limits) -> shuttle::Config {
@@ -87,19 +102,21 @@ fn search(
     limits: &Limits,
 ) -> (Verdict, usize) {
     let rec = Arc::new(Mutex::new(Recording::default()));
+    let start = Instant::now();
+    let deadline = limits.deadline_from(start);
     let recorder = Recorder {
         max_executions: limits.max_executions,
+        deadline,
+        decisions: 0,
         inner: ManuallyDrop::new(scheduler),
         inner_done: false,
         rec: rec.clone(),
     };
     let (m, v, r, progress) = (model.clone(), variant.clone(), rec.clone(), limits.clone());
-    let start = Instant::now();
-    let deadline = limits.deadline_from(start);
     let result = quiet::quietly(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             shuttle::Runner::new(recorder, config(limits)).run(move || {
-                let history = History::until(deadline);
+                let history = History::new();
                 {
                     let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
                     r.executions += 1;
@@ -133,9 +150,6 @@ fn search(
             Verdict::Incomplete { reason: format!("{} reached", limits.time_limit()) }
         }
         (Ok(()), None) => Verdict::NotFound,
-        (Err(payload), None) if payload.is::<OutOfTime>() => Verdict::Incomplete {
-            reason: format!("{} ({executions} of {schedules} schedules)", limits.cut_reason(executions, None)),
-        },
         (Err(payload), None) => {
             let replay = Replay::Sampled { seed, execution: executions };
             verdict_for_panic(panic_message(&*payload), rec.history.events(), replay)
@@ -201,7 +215,9 @@ mod tests {
         let dropped = Arc::new(AtomicBool::new(false));
         let inner = Counted { left: 2, dropped: dropped.clone() };
         let rec = Arc::new(Mutex::new(Recording::default()));
-        let mut recorder = Recorder { max_executions: None, inner: ManuallyDrop::new(inner), inner_done: false, rec };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+        let inner = ManuallyDrop::new(inner);
+        let mut recorder = Recorder { max_executions: None, deadline, decisions: 0, inner, inner_done: false, rec };
         for _ in 0..runs {
             recorder.new_execution();
         }
