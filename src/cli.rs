@@ -112,7 +112,9 @@ pub struct CheckArgs {
     /// Only the expectation with this variant (`knob=choice,...`).
     #[arg(long)]
     pub variant: Option<String>,
-    /// Time limit per expectation, in seconds (a search cut short is `incomplete`).
+    /// Time limit per expectation, in seconds (a search cut short is `incomplete`,
+    /// in the middle of an execution if one runs past it; loading a file counts
+    /// against its first expectation).
     #[arg(long, default_value_t = 120)]
     pub max_time: u64,
     /// The most executions per expectation: unlike --max-time, the search
