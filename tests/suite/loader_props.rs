@@ -468,7 +468,10 @@ fn damaged_shipped_scenarios_load_or_fail_located_and_check_without_panics() {
     let texts: Vec<String> = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
     let dir = tempfile::tempdir().unwrap();
     let (loaded, located) = (std::cell::Cell::new(0usize), std::cell::Cell::new(0usize));
-    let mut runner = proptest::test_runner::TestRunner::new(config(96, 12));
+    // A longer campaign: RACECHECK_FUZZ_CASES=20000 RACECHECK_FUZZ_SEED=7.
+    let from_env = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let cases = u32::try_from(from_env("RACECHECK_FUZZ_CASES", 96)).unwrap_or(u32::MAX);
+    let mut runner = proptest::test_runner::TestRunner::new(config(cases, from_env("RACECHECK_FUZZ_SEED", 12)));
     let result = runner.run(&(any::<prop::sample::Index>(), damage()), |(file, damage)| {
         let text = &texts[file.index(texts.len())];
         let path = dir.path().join("damaged.toml");
@@ -501,5 +504,6 @@ fn damaged_shipped_scenarios_load_or_fail_located_and_check_without_panics() {
     }
     // Both kinds of case happen: some damage leaves a valid scenario.
     let (loaded, located) = (loaded.get(), located.get());
+    eprintln!("{cases} damaged scenarios: {loaded} loaded and checked, {located} refused with a located error");
     assert!(loaded > 0 && located > 0, "{loaded} loaded, {located} errors");
 }
