@@ -243,13 +243,13 @@ pub enum Format {
     Mermaid,
 }
 
-/// A count that must be positive.
 /// [`at_least_one`] for a `u32`.
 fn at_least_one_u32(text: &str) -> Result<u32, String> {
     let n = at_least_one(text)?;
     u32::try_from(n).map_err(|_| format!("expected a number of at most {}, found {text:?}", u32::MAX))
 }
 
+/// A count that must be positive.
 fn at_least_one(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(0) => Err("expected at least 1, found 0".into()),

@@ -72,6 +72,13 @@ fn deepening(bound: Option<usize>) -> Vec<Option<usize>> {
 
 pub(super) fn run(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Limits) -> (Verdict, usize) {
     let start = Instant::now();
+    // Counted once for every round, within the search's time.
+    let Some(threads) = threads_needed(model, variant, Some(limits.deadline_from(start))) else {
+        return (Verdict::Incomplete { reason: limits.cut_reason(0, None) }, 0);
+    };
+    if threads + 1 > LOOM_THREADS {
+        return (Verdict::Incomplete { reason: too_many_threads(model, threads) }, 0);
+    }
     let mut total = 0;
     for step in deepening(bound) {
         let remaining = limits.max_time.saturating_sub(start.elapsed());
@@ -163,19 +170,9 @@ fn search(
     Searched { executions, history, panic: panic.map(|p| panic_message(&*p)), cut }
 }
 
-/// One loom search with preemption bound `bound`: its verdict, its
-/// executions, and whether a limit cut it.
+/// One loom search with preemption bound `bound` (of a model that fits in
+/// loom's threads): its verdict, its executions, and whether a limit cut it.
 fn run_bound(model: &Model, variant: &Variant, bound: Option<usize>, limits: &Limits) -> (Verdict, usize, bool) {
-    let start = Instant::now();
-    let Some(threads) = threads_needed(model, variant, Some(limits.deadline_from(start))) else {
-        return (Verdict::Incomplete { reason: limits.cut_reason(0, None) }, 0, true);
-    };
-    // Counting took some of the time (`run` names the cut against the
-    // whole limit).
-    let limits = &limits.remaining(limits.max_time.saturating_sub(start.elapsed()), 0);
-    if threads + 1 > LOOM_THREADS {
-        return (Verdict::Incomplete { reason: too_many_threads(model, threads) }, 0, false);
-    }
     let failure: Arc<Mutex<Option<Failure>>> = Arc::default();
     let found = failure.clone();
     let searched = search(model, variant, bound, limits, move |execution, _, outcome| {

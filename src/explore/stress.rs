@@ -17,10 +17,14 @@ pub(super) fn run(model: &Model, variant: &Variant, runs: usize, limits: &Limits
         Ok(scratch) => scratch,
         Err(e) => return (Verdict::Incomplete { reason: format!("cannot create a scratch directory: {e}") }, 0),
     };
+    // Cut after `done` runs, by the time or the execution limit.
+    let cut = |done: usize| {
+        let reason = format!("{} ({done} of {runs} runs)", limits.cut_reason(done, None));
+        (Verdict::Incomplete { reason }, done)
+    };
     for run in 1..=runs {
         if start.elapsed() > limits.max_time || !limits.executions_left(run - 1) {
-            let reason = format!("{} ({} of {runs} runs)", limits.cut_reason(run - 1, None), run - 1);
-            return (Verdict::Incomplete { reason }, run - 1);
+            return cut(run - 1);
         }
         limits.tick(None);
         let dir = match scratch.run_dir() {
@@ -34,10 +38,7 @@ pub(super) fn run(model: &Model, variant: &Variant, runs: usize, limits: &Limits
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute::<Std>(model, variant, &disk, &history)));
         match result {
-            Err(payload) if payload.is::<OutOfTime>() => {
-                let reason = format!("{} ({} of {runs} runs)", limits.cut_reason(run - 1, None), run - 1);
-                return (Verdict::Incomplete { reason }, run - 1);
-            }
+            Err(payload) if payload.is::<OutOfTime>() => return cut(run - 1),
             Ok(outcome) => {
                 if let Some(violation) = outcome.violation {
                     let failure = Failure::new(violation, outcome.events, outcome.final_state, Replay::Stress { run });

@@ -57,10 +57,11 @@ pub const BEFORE_START: &str = "before-start";
 impl Setup {
     /// What is on disk and in the cache at the start.
     pub fn initial(&self) -> Arc<Initial> {
-        self.initial.get_or_init(|| Arc::new(self.landed())).clone()
+        self.initial.get_or_init(|| Arc::new(self.make_initial())).clone()
     }
 
-    fn landed(&self) -> Initial {
+    /// [`Setup::initial`], made: the setup's manifest with every landed write applied.
+    fn make_initial(&self) -> Initial {
         let tasks = self
             .tasks
             .iter()

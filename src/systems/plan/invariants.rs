@@ -7,6 +7,7 @@ use crate::history::{Effect, Event};
 use crate::runtime::{StateHash, StateHasher};
 use crate::storage::Contents;
 use crate::systems::monitor::{FinalState, Monitor, Unknown};
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -108,21 +109,21 @@ type SetBy = (usize, Arc<str>, &'static str, Arc<str>);
 #[derive(Default)]
 struct Pairs<'a> {
     order: Vec<(&'a str, &'a str)>,
-    /// Positions in `order`, sorted by name (empty: search `order`).
-    by_name: Vec<usize>,
+    /// Each name's position in `order` (empty: search `order`).
+    index: FxHashMap<&'a str, usize>,
 }
 
-/// Above this many entries a lookup goes through the index.
+/// Above this many entries the pairs are grouped and looked up through the
+/// index (below, a map per write would cost more than the searches).
 const LINEAR_PAIRS: usize = 16;
 
 impl<'a> Pairs<'a> {
     /// The status these pairs give `name`.
     fn status_of(&self, name: &str) -> Option<&'a str> {
-        if self.by_name.is_empty() {
+        if self.index.is_empty() {
             return self.order.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
         }
-        let at = self.by_name.binary_search_by(|&i| self.order[i].0.cmp(name)).ok()?;
-        Some(self.order[self.by_name[at]].1)
+        self.index.get(name).map(|&i| self.order[i].1)
     }
 }
 
@@ -130,36 +131,23 @@ impl<'a> Pairs<'a> {
 /// last status it has (as a map collected from them keeps it): `jobs.json`
 /// may hold two entries with one id (a relaunch at the same clock reading
 /// as its setup entry).
-fn last_per_name<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> Pairs<'a> {
-    let all: Vec<(&str, &str)> = entries.collect();
-    if all.len() <= LINEAR_PAIRS {
-        let mut order: Vec<(&str, &str)> = Vec::with_capacity(all.len());
-        for (name, status) in all {
-            match order.iter_mut().find(|(n, _)| *n == name) {
-                Some(pair) => pair.1 = status,
-                None => order.push((name, status)),
+fn last_per_name<'a>(entries: impl ExactSizeIterator<Item = (&'a str, &'a str)>) -> Pairs<'a> {
+    let indexed = entries.len() > LINEAR_PAIRS;
+    let mut pairs = Pairs { order: Vec::with_capacity(entries.len()), index: FxHashMap::default() };
+    for (name, status) in entries {
+        let at =
+            if indexed { pairs.index.get(name).copied() } else { pairs.order.iter().position(|(n, _)| *n == name) };
+        match at {
+            Some(at) => pairs.order[at].1 = status,
+            None => {
+                if indexed {
+                    pairs.index.insert(name, pairs.order.len());
+                }
+                pairs.order.push((name, status));
             }
         }
-        return Pairs { order, by_name: Vec::new() };
     }
-    // Group by name (stable: positions ascending within a name): each
-    // group's first position and last status.
-    let mut sorted: Vec<usize> = (0..all.len()).collect();
-    sorted.sort_by(|&a, &b| all[a].0.cmp(all[b].0));
-    let mut firsts: Vec<(usize, &str, &str)> = Vec::new();
-    for group in sorted.chunk_by(|&a, &b| all[a].0 == all[b].0) {
-        let (first, last) = (group[0], group[group.len() - 1]);
-        firsts.push((first, all[first].0, all[last].1));
-    }
-    // `firsts` is by name; the order is by first position.
-    let mut by_position: Vec<usize> = (0..firsts.len()).collect();
-    by_position.sort_by_key(|&k| firsts[k].0);
-    let order: Vec<(&str, &str)> = by_position.iter().map(|&k| (firsts[k].1, firsts[k].2)).collect();
-    let mut by_name = vec![0; order.len()];
-    for (position, &k) in by_position.iter().enumerate() {
-        by_name[k] = position;
-    }
-    Pairs { order, by_name }
+    pairs
 }
 
 /// `plan.json`'s jobs: (name, status).
@@ -873,7 +861,7 @@ mod tests {
         let statuses: Vec<String> = (0..200).map(|i| format!("s{i}")).collect();
         let entries = || names.iter().zip(&statuses).map(|(n, s)| (n.as_str(), s.as_str()));
         let indexed = last_per_name(entries());
-        assert!(!indexed.by_name.is_empty(), "200 entries go through the index");
+        assert!(!indexed.index.is_empty(), "200 entries go through the index");
         let mut linear: Vec<(&str, &str)> = Vec::new();
         for (name, status) in entries() {
             match linear.iter_mut().find(|(n, _)| *n == name) {
